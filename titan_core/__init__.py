@@ -1,0 +1,10 @@
+"""Titan-AAS core: the IDTA Part 2 repository server, its event feed and its plugin host."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("titan-core")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

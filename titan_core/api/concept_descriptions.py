@@ -1,0 +1,72 @@
+"""Concept Description Repository routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from titan_core.api import params
+from titan_core.api.context import principal, repository
+from titan_core.api.responses import no_content, paged_raw, raw_json_response
+from titan_core.errors import BadRequest
+
+
+async def list_concept_descriptions(request: web.Request) -> web.StreamResponse:
+    limit, cursor = params.paging(request)
+    # Concept descriptions have no semanticId; these filters match against their isCaseOf and
+    # dataSpecification references in other servers. Refusing beats silently ignoring them.
+    for unsupported in ("isCaseOf", "dataSpecificationRef"):
+        if unsupported in request.query:
+            raise BadRequest(f"the filter {unsupported!r} is not supported; supported: idShort")
+    page = await repository(request).page(
+        "concept_description", limit=limit, cursor=cursor, id_short=request.query.get("idShort")
+    )
+    return paged_raw((item.body for item in page.items), page.next_cursor)
+
+
+async def post_concept_description(request: web.Request) -> web.StreamResponse:
+    document = await params.json_body(request)
+    stored = await repository(request).create(
+        "concept_description", document, origin=params.origin(request), principal=principal(request)
+    )
+    return raw_json_response(stored.body, status=201, etag=stored.etag)
+
+
+async def get_concept_description(request: web.Request) -> web.StreamResponse:
+    stored = await repository(request).get("concept_description", params.identifier(request, "cdIdentifier"))
+    return raw_json_response(stored.body, etag=stored.etag)
+
+
+async def put_concept_description(request: web.Request) -> web.StreamResponse:
+    document = await params.json_body(request)
+    stored, created = await repository(request).put(
+        "concept_description",
+        params.identifier(request, "cdIdentifier"),
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    if created:
+        return raw_json_response(stored.body, status=201, etag=stored.etag)
+    return no_content(etag=stored.etag)
+
+
+async def delete_concept_description(request: web.Request) -> web.StreamResponse:
+    await repository(request).delete(
+        "concept_description",
+        params.identifier(request, "cdIdentifier"),
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
+    base = f"{prefix}/concept-descriptions"
+    one = f"{base}/{{cdIdentifier}}"
+    router.add_get(base, list_concept_descriptions)
+    router.add_post(base, post_concept_description)
+    router.add_get(one, get_concept_description)
+    router.add_put(one, put_concept_description)
+    router.add_delete(one, delete_concept_description)

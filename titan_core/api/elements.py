@@ -1,0 +1,301 @@
+"""Submodel element routes: by idShortPath, with the modifiers, File attachments, and Operations (501)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from titan_core.api import params
+from titan_core.api.attachments import attachment_response, read_upload
+from titan_core.api.context import principal, repository
+from titan_core.api.paging import page_of
+from titan_core.api.rendering import Modifier, render_element
+from titan_core.api.responses import json_response, no_content, paged
+from titan_core.api.submodels import load_submodel, submodel_id_of
+from titan_core.errors import BadRequest, NotImplementedYet
+from titan_core.model.elements import find_element
+from titan_core.model.paths import PathSegment, format_id_short_path
+
+
+def _render(
+    request: web.Request,
+    submodel: dict[str, Any],
+    path: tuple[PathSegment, ...],
+    element: dict[str, Any],
+    modifier: Modifier,
+) -> Any:
+    return render_element(
+        submodel, path, element, modifier, level=params.level(request), extent=params.extent(request)
+    )
+
+
+def _value_body(element: dict[str, Any], rendered: Any) -> Any:
+    """Element `$value` is keyed by the element's idShort (Part 2 ValueOnly); list items have none."""
+    id_short = element.get("idShort")
+    return {id_short: rendered} if id_short else rendered
+
+
+# ---------------------------------------------------------------- all elements of a submodel
+
+
+async def _list(request: web.Request, modifier: Modifier) -> web.StreamResponse:
+    limit, cursor = params.paging(request)
+    stored = await load_submodel(request)
+    submodel = stored.document()
+    elements = submodel.get("submodelElements") or []
+    items, next_cursor = page_of(elements, limit, cursor)
+    if modifier == "path":
+        # `$path` lists every path below the paged top-level elements.
+        result: list[Any] = []
+        for element in items:
+            result.extend(_render(request, submodel, (element["idShort"],), element, "path"))
+    else:
+        result = []
+        for element in items:
+            rendered = _render(request, submodel, (element["idShort"],), element, modifier)
+            result.append(_value_body(element, rendered) if modifier == "value" else rendered)
+    response = paged(result, next_cursor)
+    response.headers["ETag"] = stored.etag
+    return response
+
+
+async def list_elements(request: web.Request) -> web.StreamResponse:
+    return await _list(request, "normal")
+
+
+async def list_elements_metadata(request: web.Request) -> web.StreamResponse:
+    return await _list(request, "metadata")
+
+
+async def list_elements_value(request: web.Request) -> web.StreamResponse:
+    return await _list(request, "value")
+
+
+async def list_elements_reference(request: web.Request) -> web.StreamResponse:
+    return await _list(request, "reference")
+
+
+async def list_elements_path(request: web.Request) -> web.StreamResponse:
+    return await _list(request, "path")
+
+
+async def post_top_level_element(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    document = await params.json_body(request)
+    element = await repository(request).create_element(
+        submodel_id,
+        None,
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return json_response(element, status=201)
+
+
+# ---------------------------------------------------------------- one element
+
+
+async def _get(request: web.Request, modifier: Modifier) -> web.StreamResponse:
+    path = params.id_short_path(request)
+    stored = await load_submodel(request)
+    submodel = stored.document()
+    element = find_element(submodel, path)
+    rendered = _render(request, submodel, path, element, modifier)
+    if modifier == "value":
+        rendered = _value_body(element, rendered)
+    return json_response(rendered, etag=stored.etag)
+
+
+async def get_element(request: web.Request) -> web.StreamResponse:
+    return await _get(request, "normal")
+
+
+async def get_element_metadata(request: web.Request) -> web.StreamResponse:
+    return await _get(request, "metadata")
+
+
+async def get_element_value(request: web.Request) -> web.StreamResponse:
+    return await _get(request, "value")
+
+
+async def get_element_reference(request: web.Request) -> web.StreamResponse:
+    return await _get(request, "reference")
+
+
+async def get_element_path(request: web.Request) -> web.StreamResponse:
+    return await _get(request, "path")
+
+
+async def post_element(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    path = params.id_short_path(request)
+    document = await params.json_body(request)
+    element = await repository(request).create_element(
+        submodel_id,
+        path,
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return json_response(element, status=201)
+
+
+async def put_element(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    path = params.id_short_path(request)
+    document = await params.json_body(request)
+    created = await repository(request).put_element(
+        submodel_id,
+        path,
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    if created:
+        stored = await repository(request).get("submodel", submodel_id)
+        return json_response(find_element(stored.document(), path), status=201, etag=stored.etag)
+    return no_content()
+
+
+async def patch_element(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    path = params.id_short_path(request)
+    document = await params.json_body(request)
+    await repository(request).patch_element(
+        submodel_id,
+        path,
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def patch_element_metadata(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    path = params.id_short_path(request)
+    document = await params.json_body(request)
+    await repository(request).set_element_metadata(
+        submodel_id,
+        path,
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def patch_element_value(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    path = params.id_short_path(request)
+    document = await params.json_body(request)
+    last = path[-1]
+    # The body is what GET `$value` returns ({idShort: value}); the bare value is accepted too,
+    # for every element whose bare value cannot be mistaken for that wrapper.
+    if isinstance(last, str) and isinstance(document, dict) and list(document) == [last]:
+        document = document[last]
+    await repository(request).set_element_value(
+        submodel_id,
+        path,
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def delete_element(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    await repository(request).delete_element(
+        submodel_id,
+        params.id_short_path(request),
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def get_attachment(request: web.Request) -> web.StreamResponse:
+    path = params.id_short_path(request)
+    stored = await load_submodel(request)
+    element = find_element(stored.document(), path)
+    if element.get("modelType") != "File":
+        raise BadRequest(
+            f"element {request.match_info['idShortPath']!r} is a {element.get('modelType')}, not a File"
+        )
+    attachment = await repository(request).get_attachment(
+        "submodel", stored.identifier, format_id_short_path(path)
+    )
+    return attachment_response(attachment, etag=stored.etag)
+
+
+async def put_attachment(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    path = params.id_short_path(request)
+    attachment = await read_upload(request)
+    await repository(request).put_attachment(
+        submodel_id,
+        path,
+        attachment,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def delete_attachment(request: web.Request) -> web.StreamResponse:
+    submodel_id = await submodel_id_of(request)
+    await repository(request).delete_attachment(
+        submodel_id,
+        params.id_short_path(request),
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def operation_not_implemented(request: web.Request) -> web.StreamResponse:
+    raise NotImplementedYet(
+        f"{request.method} {request.path}: invoking Operations is not supported by this server yet"
+    )
+
+
+def add_routes(router: web.UrlDispatcher, one: str) -> None:
+    """Element routes below one submodel path (`one`: repository path or AAS superpath)."""
+    base = f"{one}/submodel-elements"
+    router.add_get(base, list_elements)
+    router.add_post(base, post_top_level_element)
+    router.add_get(f"{base}/$metadata", list_elements_metadata)
+    router.add_get(f"{base}/$value", list_elements_value)
+    router.add_get(f"{base}/$reference", list_elements_reference)
+    router.add_get(f"{base}/$path", list_elements_path)
+    element = f"{base}/{{idShortPath}}"
+    router.add_get(element, get_element)
+    router.add_post(element, post_element)
+    router.add_put(element, put_element)
+    router.add_patch(element, patch_element)
+    router.add_delete(element, delete_element)
+    router.add_get(f"{element}/$metadata", get_element_metadata)
+    router.add_patch(f"{element}/$metadata", patch_element_metadata)
+    router.add_get(f"{element}/$value", get_element_value)
+    router.add_patch(f"{element}/$value", patch_element_value)
+    router.add_get(f"{element}/$reference", get_element_reference)
+    router.add_get(f"{element}/$path", get_element_path)
+    router.add_get(f"{element}/attachment", get_attachment)
+    router.add_put(f"{element}/attachment", put_attachment)
+    router.add_delete(f"{element}/attachment", delete_attachment)
+    for suffix in ("invoke", "invoke/$value", "invoke-async", "invoke-async/$value"):
+        router.add_post(f"{element}/{suffix}", operation_not_implemented)
+    router.add_get(f"{element}/operation-status/{{handleId}}", operation_not_implemented)
+    router.add_get(f"{element}/operation-results/{{handleId}}", operation_not_implemented)
+    router.add_get(f"{element}/operation-results/{{handleId}}/$value", operation_not_implemented)

@@ -1,0 +1,175 @@
+"""AAS Repository routes: shells, their asset information, thumbnail and submodel references."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from titan_core.api import params
+from titan_core.api.attachments import attachment_response, read_upload
+from titan_core.api.context import principal, repository
+from titan_core.api.paging import page_of
+from titan_core.api.responses import json_response, no_content, paged, paged_raw, raw_json_response
+from titan_core.model.identifiers import decode_asset_id_filter
+
+
+def _shell_reference(shell_id: str) -> dict[str, object]:
+    return {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": shell_id}]}
+
+
+async def list_shells(request: web.Request) -> web.StreamResponse:
+    limit, cursor = params.paging(request)
+    asset_ids = [decode_asset_id_filter(raw) for raw in request.query.getall("assetIds", [])]
+    page = await repository(request).page(
+        "shell", limit=limit, cursor=cursor, id_short=request.query.get("idShort"), asset_ids=asset_ids
+    )
+    return paged_raw((item.body for item in page.items), page.next_cursor)
+
+
+async def list_shell_references(request: web.Request) -> web.StreamResponse:
+    limit, cursor = params.paging(request)
+    page = await repository(request).page("shell", limit=limit, cursor=cursor)
+    return paged([_shell_reference(item.identifier) for item in page.items], page.next_cursor)
+
+
+async def post_shell(request: web.Request) -> web.StreamResponse:
+    document = await params.json_body(request)
+    stored = await repository(request).create(
+        "shell", document, origin=params.origin(request), principal=principal(request)
+    )
+    return raw_json_response(stored.body, status=201, etag=stored.etag)
+
+
+async def get_shell(request: web.Request) -> web.StreamResponse:
+    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    return raw_json_response(stored.body, etag=stored.etag)
+
+
+async def get_shell_reference(request: web.Request) -> web.StreamResponse:
+    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    return json_response(_shell_reference(stored.identifier), etag=stored.etag)
+
+
+async def put_shell(request: web.Request) -> web.StreamResponse:
+    shell_id = params.identifier(request, "aasIdentifier")
+    document = await params.json_body(request)
+    stored, created = await repository(request).put(
+        "shell",
+        shell_id,
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    if created:
+        return raw_json_response(stored.body, status=201, etag=stored.etag)
+    return no_content(etag=stored.etag)
+
+
+async def delete_shell(request: web.Request) -> web.StreamResponse:
+    await repository(request).delete(
+        "shell",
+        params.identifier(request, "aasIdentifier"),
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def get_asset_information(request: web.Request) -> web.StreamResponse:
+    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    return json_response(stored.document()["assetInformation"], etag=stored.etag)
+
+
+async def put_asset_information(request: web.Request) -> web.StreamResponse:
+    document = await params.json_body(request)
+    await repository(request).set_asset_information(
+        params.identifier(request, "aasIdentifier"),
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def get_thumbnail(request: web.Request) -> web.StreamResponse:
+    shell_id = params.identifier(request, "aasIdentifier")
+    stored = await repository(request).get("shell", shell_id)
+    attachment = await repository(request).get_attachment("shell", shell_id, "")
+    return attachment_response(attachment, etag=stored.etag)
+
+
+async def put_thumbnail(request: web.Request) -> web.StreamResponse:
+    shell_id = params.identifier(request, "aasIdentifier")
+    attachment = await read_upload(request)
+    await repository(request).put_thumbnail(
+        shell_id,
+        attachment,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def delete_thumbnail(request: web.Request) -> web.StreamResponse:
+    await repository(request).delete_thumbnail(
+        params.identifier(request, "aasIdentifier"),
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+async def list_submodel_references(request: web.Request) -> web.StreamResponse:
+    limit, cursor = params.paging(request)
+    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    items, next_cursor = page_of(stored.document().get("submodels") or [], limit, cursor)
+    response = paged(items, next_cursor)
+    response.headers["ETag"] = stored.etag
+    return response
+
+
+async def post_submodel_reference(request: web.Request) -> web.StreamResponse:
+    document = await params.json_body(request)
+    reference = await repository(request).add_submodel_reference(
+        params.identifier(request, "aasIdentifier"),
+        document,
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return json_response(reference, status=201)
+
+
+async def delete_submodel_reference(request: web.Request) -> web.StreamResponse:
+    await repository(request).remove_submodel_reference(
+        params.identifier(request, "aasIdentifier"),
+        params.identifier(request, "submodelIdentifier"),
+        origin=params.origin(request),
+        principal=principal(request),
+        if_match=params.if_match(request),
+    )
+    return no_content()
+
+
+def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
+    base = f"{prefix}/shells"
+    one = f"{base}/{{aasIdentifier}}"
+    router.add_get(base, list_shells)
+    router.add_post(base, post_shell)
+    router.add_get(f"{base}/$reference", list_shell_references)
+    router.add_get(one, get_shell)
+    router.add_put(one, put_shell)
+    router.add_delete(one, delete_shell)
+    router.add_get(f"{one}/$reference", get_shell_reference)
+    router.add_get(f"{one}/asset-information", get_asset_information)
+    router.add_put(f"{one}/asset-information", put_asset_information)
+    router.add_get(f"{one}/asset-information/thumbnail", get_thumbnail)
+    router.add_put(f"{one}/asset-information/thumbnail", put_thumbnail)
+    router.add_delete(f"{one}/asset-information/thumbnail", delete_thumbnail)
+    router.add_get(f"{one}/submodel-refs", list_submodel_references)
+    router.add_post(f"{one}/submodel-refs", post_submodel_reference)
+    router.add_delete(f"{one}/submodel-refs/{{submodelIdentifier}}", delete_submodel_reference)

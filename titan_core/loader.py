@@ -1,0 +1,121 @@
+"""`titan load`: upserts the shells, submodels and concept descriptions of environment files.
+
+Strict by default. Real published files often break small rules (empty strings, empty lists);
+`--lenient` stores them anyway and reports every violation, so nothing invalid enters silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from titan_core.errors import TitanError
+from titan_core.model.verify import parse_and_verify
+from titan_core.settings import Settings
+from titan_core.store.database import Database
+from titan_core.store.records import Kind
+from titan_core.store.repository import Repository
+
+_SECTIONS: tuple[tuple[str, Kind], ...] = (
+    ("assetAdministrationShells", "shell"),
+    ("submodels", "submodel"),
+    ("conceptDescriptions", "concept_description"),
+)
+SUFFIXES = (".json", ".xml")
+
+
+def environment_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and the .json/.xml files below the folders named, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()))
+        else:
+            found.append(path)
+    return found
+
+
+def read_environment(path: Path) -> Any:
+    """The file's environment as Part 2 JSON (XML is converted through aas-core3.0)."""
+    if path.suffix.lower() == ".xml":
+        from aas_core3 import jsonization, xmlization
+
+        try:
+            return jsonization.to_jsonable(xmlization.environment_from_file(path))
+        except xmlization.DeserializationException as exc:
+            raise TitanError(f"{path}: not a valid AAS XML environment: {exc}", status=400) from None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TitanError(f"{path}: not UTF-8 text (byte {exc.start})", status=400) from None
+    except json.JSONDecodeError as exc:
+        raise TitanError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}", status=400) from None
+
+
+async def load_environment(
+    repository: Repository, environment: Any, *, lenient: bool, out: TextIO = sys.stdout, label: str = ""
+) -> dict[str, int]:
+    """Verify the environment (strictly unless lenient), then upsert every identifiable in it."""
+    verified = parse_and_verify("environment", environment, lenient=lenient)
+    for violation in verified.violations:
+        print(f"{label}: stored despite violation: {violation}", file=out)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    document = verified.jsonable
+    for section, kind in _SECTIONS:
+        for item in document.get(section) or ():
+            before = await _version(repository, kind, item["id"])
+            stored, created = await repository.upsert(kind, item, origin="load", lenient=True)
+            if created:
+                counts["created"] += 1
+            elif before == stored.version:
+                counts["unchanged"] += 1
+            else:
+                counts["updated"] += 1
+    return counts
+
+
+async def _version(repository: Repository, kind: Kind, identifier: str) -> int | None:
+    try:
+        return (await repository.get(kind, identifier)).version
+    except TitanError:
+        return None
+
+
+async def load_paths(settings: Settings, paths: Iterable[Path], *, lenient: bool) -> int:
+    files = environment_files(paths)
+    if not files:
+        print("titan load: no .json or .xml files found in the paths given", file=sys.stderr)
+        return 2
+    database = Database(settings.database_url)
+    failures = 0
+    try:
+        await database.migrate()
+        repository = Repository(database)
+        for path in files:
+            try:
+                environment = read_environment(path)
+                counts = await load_environment(repository, environment, lenient=lenient, label=str(path))
+            except FileNotFoundError:
+                failures += 1
+                print(f"titan load: {path}: no such file", file=sys.stderr)
+                continue
+            except TitanError as exc:
+                failures += 1
+                print(f"titan load: {path}: refused: {exc}", file=sys.stderr)
+                if not lenient and exc.violations:
+                    print(
+                        "titan load: the file breaks the rules listed; fix it, or store it anyway with "
+                        "`titan load --lenient` (every violation is then reported)",
+                        file=sys.stderr,
+                    )
+                continue
+            print(
+                f"{path}: {counts['created']} created, {counts['updated']} updated, "
+                f"{counts['unchanged']} unchanged"
+            )
+    finally:
+        await database.close()
+    return 1 if failures else 0

@@ -1,0 +1,120 @@
+"""Typed settings: CLI flags > `TITAN_*` environment > TOML file (`TITAN_CONFIG`) > defaults.
+
+Plugins read their own table of the TOML file (`[ws]`, `[mqtt]`, …) and their own `TITAN_<NAME>_*`
+variables through `Settings.section()`, so the core never needs to know their options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///titan.sqlite3"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Titan cannot use; the message names the setting and what it accepts."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = DEFAULT_DATABASE_URL
+    # The API is served at the root and, as an alias, under this prefix ("" switches it off).
+    api_prefix: str = "/api/v3.0"
+    # Largest request body accepted (413 above it). Attachments count too.
+    max_body_bytes: int = 16 * 1024 * 1024
+    default_page_limit: int = 100
+    max_page_limit: int = 10_000
+    # Deepest idShortPath accepted (segments), and deepest JSON nesting accepted in a body.
+    max_path_depth: int = 64
+    log_level: str = "INFO"
+    # Whether `titan serve` applies pending database migrations at start.
+    migrate_on_start: bool = True
+    # Raw settings of the TOML file and environment, for plugin sections.
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A plugin's settings: its TOML table `[name]` overlaid with `TITAN_<NAME>_*` variables."""
+        values: dict[str, Any] = dict(self.extra.get(name, {}) or {})
+        prefix = f"TITAN_{name.upper()}_"
+        for key, raw in os.environ.items():
+            if key.startswith(prefix):
+                values[key[len(prefix) :].lower()] = raw
+        return values
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings) if f.name != "extra"}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = _FIELD_TYPES[name]
+    if kind == "int":
+        if isinstance(raw, bool):
+            raise SettingsError(f"setting {name!r} must be a whole number, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {name!r} must be a whole number, got {raw!r}") from None
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"setting {name!r} must be true or false, got {raw!r}")
+    return str(raw)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from (in rising priority) defaults, the TOML file, environment, overrides.
+
+    `overrides` are the CLI flags that were given (None values are ignored).
+    """
+    env = os.environ if environ is None else environ
+    file_values: dict[str, Any] = {}
+    config_path = env.get("TITAN_CONFIG")
+    if config_path:
+        path = Path(config_path)
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"TITAN_CONFIG points to {path}, which does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"TITAN_CONFIG file {path} is not valid TOML: {exc}") from None
+
+    values: dict[str, Any] = {}
+    core_table = file_values.get("core", file_values)
+    for name in _FIELD_TYPES:
+        if name in core_table and not isinstance(core_table[name], dict):
+            values[name] = _coerce(name, core_table[name])
+        env_value = env.get(f"TITAN_{name.upper()}")
+        if env_value is not None:
+            values[name] = _coerce(name, env_value)
+        if overrides and overrides.get(name) is not None:
+            values[name] = _coerce(name, overrides[name])
+
+    prefix = values.get("api_prefix", Settings.api_prefix)
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise SettingsError(
+            f"setting 'api_prefix' must start with '/' and not end with '/' (or be empty), got {prefix!r}"
+        )
+    for positive in ("port", "max_body_bytes", "default_page_limit", "max_page_limit", "max_path_depth"):
+        if positive in values and values[positive] <= 0:
+            raise SettingsError(f"setting {positive!r} must be positive, got {values[positive]}")
+    return Settings(**values, extra=file_values)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, migrations, and the `Repository` every change goes through."""

@@ -1,0 +1,114 @@
+"""Opens the database named by `database_url` (SQLite or PostgreSQL) and migrates its schema.
+
+SQLite gets WAL (readers never wait for the writer) and `BEGIN IMMEDIATE` for write transactions,
+so two writers queue on the database lock instead of failing when they upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class Database:
+    """The engines for one database URL.
+
+    Reads use `read_engine`; writes go through `write()`, which on SQLite serialises writers inside
+    this process (SQLite has one writer at a time anyway) and takes the write lock up front.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"unsupported database URL {url!r}: use sqlite+aiosqlite:///FILE or "
+                "postgresql+asyncpg://USER@HOST/DB"
+            )
+        self.is_sqlite = self.dialect == "sqlite"
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            self._ensure_sqlite_directory()
+            # The driver must not open transactions on its own: we issue BEGIN ourselves.
+            connect_args = {"isolation_level": None}
+        self.read_engine: AsyncEngine = create_async_engine(
+            self.url, echo=echo, connect_args=connect_args, pool_pre_ping=not self.is_sqlite
+        )
+        if self.is_sqlite:
+            self.write_engine: AsyncEngine = create_async_engine(
+                self.url, echo=echo, connect_args=connect_args, pool_size=1, max_overflow=0
+            )
+            _configure_sqlite(self.read_engine, begin="BEGIN")
+            _configure_sqlite(self.write_engine, begin="BEGIN IMMEDIATE")
+        else:
+            self.write_engine = self.read_engine
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    def _ensure_sqlite_directory(self) -> None:
+        database = self.url.database
+        if database and database != ":memory:":
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.read_engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        if self._write_lock is None:
+            async with self.write_engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock, self.write_engine.begin() as connection:
+            yield connection
+
+    async def migrate(self) -> None:
+        """Apply every pending Alembic migration (idempotent)."""
+        async with self.write_engine.begin() as connection:
+            await connection.run_sync(_upgrade_to_head)
+        log.info("database schema is current (%s)", self.url.render_as_string(hide_password=True))
+
+    async def close(self) -> None:
+        await self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            await self.write_engine.dispose()
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL under WAL loses no committed data on a process crash (only on power loss).
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Another process (`titan load` next to `titan serve`) may hold the lock for a moment.
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)

@@ -1,0 +1,431 @@
+"""Submodel element writes: structural changes, value writes, `$metadata`, File attachments.
+
+Structural writes verify the element they add or replace (and its list parent, whose rules involve
+the children); value writes check only the value against the element's type, so a device write
+never re-verifies the whole submodel.
+"""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from titan_core.auth import ANONYMOUS, Principal
+from titan_core.errors import BadRequest, NotFound
+from titan_core.model.elements import delete_element, find_element, insert_element, replace_element
+from titan_core.model.paths import PathSegment, format_id_short_path
+from titan_core.model.value_only import apply_element_value, apply_submodel_value, element_value
+from titan_core.model.verify import parse_and_verify
+from titan_core.store.documents import last_key_value
+from titan_core.store.identifiable_store import IdentifiableStore
+from titan_core.store.records import Attachment, Change, StoredIdentifiable
+
+Path = tuple[PathSegment, ...]
+
+# Fields of an element that `$metadata` PATCH may not touch: its value and its children.
+_VALUE_FIELDS = frozenset(
+    {
+        "value",
+        "statements",
+        "annotations",
+        "first",
+        "second",
+        "min",
+        "max",
+        "observed",
+        "globalAssetId",
+        "specificAssetIds",
+        "entityType",
+        "contentType",
+    }
+)
+
+
+class ElementWrites(IdentifiableStore):
+    # ---------------------------------------------------------------- submodel elements
+
+    async def create_element(
+        self,
+        submodel_id: str,
+        parent_path: Path | None,
+        element: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> dict[str, Any]:
+        """POST a new element at the top level (`parent_path` None) or into a container."""
+        new_element = parse_and_verify("submodel_element", element).jsonable
+        result: dict[str, Any] = {}
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            insert_element(document, parent_path, new_element)
+            path = _child_path(document, parent_path, new_element)
+            _verify_list_parent(document, parent_path)
+            result["path"] = path
+            return document, [_element_change("created", submodel_id, path, new_element)]
+
+        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+        return new_element
+
+    async def put_element(
+        self,
+        submodel_id: str,
+        path: Path,
+        element: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> bool:
+        """PUT: replace the element at `path`, or create it there; returns whether it was created."""
+        new_element = parse_and_verify("submodel_element", element).jsonable
+        outcome = {"created": False}
+        last = path[-1]
+        if isinstance(last, str) and new_element.get("idShort") != last:
+            raise BadRequest(
+                f"the idShort in the body ({new_element.get('idShort')!r}) differs from the last segment "
+                f"of the path ({last!r})"
+            )
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            try:
+                old = find_element(document, path)
+            except NotFound:
+                if isinstance(last, int):
+                    raise
+                insert_element(document, path[:-1] or None, new_element)
+                _verify_list_parent(document, path[:-1] or None)
+                outcome["created"] = True
+                return document, [_element_change("created", submodel_id, path, new_element)]
+            replace_element(document, path, new_element)
+            _verify_list_parent(document, path[:-1] or None)
+            change = "updated" if old != new_element else None
+            return document, [_element_change(change, submodel_id, path, new_element)] if change else []
+
+        async def drop_replaced_attachments(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
+            if not outcome["created"]:
+                await self.drop_attachments(connection, owner, format_id_short_path(path), below=True)
+
+        await self.edit(
+            "submodel",
+            submodel_id,
+            edit,
+            origin=origin,
+            principal=principal,
+            if_match=if_match,
+            attachment_change=drop_replaced_attachments,
+        )
+        return outcome["created"]
+
+    async def patch_element(
+        self,
+        submodel_id: str,
+        path: Path,
+        changes: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        """PATCH an element: the fields given replace the element's fields; the rest stays."""
+        if not isinstance(changes, dict):
+            raise BadRequest("the PATCH body must be a JSON object with the element's fields to change")
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            old = find_element(document, path)
+            if "modelType" in changes and changes["modelType"] != old.get("modelType"):
+                raise BadRequest(
+                    f"PATCH cannot change the modelType of {format_id_short_path(path)!r} "
+                    f"from {old.get('modelType')!r} to {changes['modelType']!r}; use PUT"
+                )
+            merged = parse_and_verify("submodel_element", {**old, **changes}).jsonable
+            if merged.get("idShort") != old.get("idShort"):
+                raise BadRequest("PATCH cannot change an element's idShort; delete and create it instead")
+            replace_element(document, path, merged)
+            _verify_list_parent(document, path[:-1] or None)
+            if merged == old:
+                return document, []
+            return document, [_element_change("updated", submodel_id, path, merged)]
+
+        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+
+    async def delete_element(
+        self,
+        submodel_id: str,
+        path: Path,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            old = find_element(document, path)
+            delete_element(document, path)
+            return document, [_element_change("deleted", submodel_id, path, old)]
+
+        async def drop(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
+            await self.drop_attachments(connection, owner, format_id_short_path(path), below=True)
+
+        await self.edit(
+            "submodel",
+            submodel_id,
+            edit,
+            origin=origin,
+            principal=principal,
+            if_match=if_match,
+            attachment_change=drop,
+        )
+
+    async def set_element_value(
+        self,
+        submodel_id: str,
+        path: Path,
+        value: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        """PATCH `$value` (REST or MQTT): checks the value against the element's type only."""
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            old = find_element(document, path)
+            new = apply_element_value(old, value, path=format_id_short_path(path))
+            if new == old:
+                return document, []
+            replace_element(document, path, new)
+            return document, [_value_change(submodel_id, path, new)]
+
+        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+
+    async def set_submodel_value(
+        self,
+        submodel_id: str,
+        value: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        """PATCH a submodel's `$value`: one `valueChanged` per element whose value changed."""
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            new_document, changed = apply_submodel_value(document, value)
+            changes = [
+                Change(
+                    type="valueChanged",
+                    entity="element",
+                    identifier=submodel_id,
+                    path=path,
+                    semantic_id=_semantic_id_at(new_document, path),
+                    data=new_value,
+                )
+                for path, new_value in changed
+            ]
+            return new_document, changes
+
+        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+
+    async def set_element_metadata(
+        self,
+        submodel_id: str,
+        path: Path,
+        metadata: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        """PATCH `$metadata` of an element: its descriptive fields change, its value stays."""
+        if not isinstance(metadata, dict):
+            raise BadRequest("the $metadata body must be a JSON object (the element without its value)")
+        touched = sorted(_VALUE_FIELDS & metadata.keys() - {"contentType", "entityType"})
+        if touched:
+            raise BadRequest(
+                f"$metadata cannot change value fields ({', '.join(touched)}); use $value or PATCH"
+            )
+        await self.patch_element(
+            submodel_id, path, metadata, origin=origin, principal=principal, if_match=if_match
+        )
+
+    async def set_submodel_metadata(
+        self,
+        submodel_id: str,
+        metadata: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        if not isinstance(metadata, dict):
+            raise BadRequest("the $metadata body must be a JSON object (the submodel without its elements)")
+        if "submodelElements" in metadata:
+            raise BadRequest("$metadata cannot change submodelElements; use $value or the element routes")
+        await self.patch_submodel(
+            submodel_id, metadata, origin=origin, principal=principal, if_match=if_match
+        )
+
+    async def patch_submodel(
+        self,
+        submodel_id: str,
+        changes: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        """PATCH a submodel: the top-level fields given replace the stored ones; the rest stays."""
+        if not isinstance(changes, dict):
+            raise BadRequest("the PATCH body must be a JSON object with the submodel's fields to change")
+        if "id" in changes and changes["id"] != submodel_id:
+            raise BadRequest(
+                f"the id in the body ({changes['id']!r}) differs from the id in the path ({submodel_id!r})"
+            )
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            # The given fields are verified strictly, as a submodel of their own; fields left out keep
+            # their stored value (which may be a leniently loaded one).
+            patch = parse_and_verify("submodel", {**_skeleton(document), **changes}).jsonable
+            new_document = {**document, **{key: patch[key] for key in changes if key in patch}}
+            for key in changes:
+                if key not in patch:
+                    new_document.pop(key, None)
+            if new_document == document:
+                return document, []
+            return new_document, [
+                Change(
+                    type="updated",
+                    entity="submodel",
+                    identifier=submodel_id,
+                    semantic_id=last_key_value(new_document.get("semanticId")),
+                    data=new_document,
+                )
+            ]
+
+        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+
+    # ---------------------------------------------------------------- File attachments
+
+    async def put_attachment(
+        self,
+        submodel_id: str,
+        path: Path,
+        attachment: Attachment,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        """Store a File element's content; its `value` becomes the file name, `contentType` the type."""
+        text_path = format_id_short_path(path)
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            old = find_element(document, path)
+            _require_file(old, text_path)
+            new = {**old, "value": attachment.file_name, "contentType": attachment.content_type}
+            replace_element(document, path, new)
+            return document, [] if new == old else [_value_change(submodel_id, path, new)]
+
+        async def store(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
+            await self.store_attachment(connection, owner, text_path, attachment)
+
+        await self.edit(
+            "submodel",
+            submodel_id,
+            edit,
+            origin=origin,
+            principal=principal,
+            if_match=if_match,
+            attachment_change=store,
+        )
+
+    async def delete_attachment(
+        self,
+        submodel_id: str,
+        path: Path,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        text_path = format_id_short_path(path)
+        found = {"rows": 0}
+
+        def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+            old = find_element(document, path)
+            _require_file(old, text_path)
+            new = {key: item for key, item in old.items() if key != "value"}
+            replace_element(document, path, new)
+            return document, [] if new == old else [_value_change(submodel_id, path, new)]
+
+        async def drop(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
+            found["rows"] = await self.drop_attachments(connection, owner, text_path)
+            if not found["rows"]:
+                raise NotFound(f"File {text_path!r} of Submodel {submodel_id!r} has no attachment")
+
+        await self.edit(
+            "submodel",
+            submodel_id,
+            edit,
+            origin=origin,
+            principal=principal,
+            if_match=if_match,
+            attachment_change=drop,
+        )
+
+
+def _require_file(element: dict[str, Any], text_path: str) -> None:
+    if element.get("modelType") != "File":
+        raise BadRequest(
+            f"element {text_path!r} is a {element.get('modelType')}, not a File: only File elements have attachments"
+        )
+
+
+def _child_path(document: dict[str, Any], parent_path: Path | None, element: dict[str, Any]) -> Path:
+    base: Path = parent_path or ()
+    if base:
+        parent = find_element(document, base)
+        if parent.get("modelType") == "SubmodelElementList":
+            return (*base, len(parent.get("value") or []) - 1)
+    return (*base, element["idShort"])
+
+
+def _verify_list_parent(document: dict[str, Any], parent_path: Path | None) -> None:
+    """List rules (item types, no idShort on items) involve the children: verify the list itself."""
+    if not parent_path:
+        return
+    parent = find_element(document, parent_path)
+    if parent.get("modelType") == "SubmodelElementList":
+        parse_and_verify("submodel_element", parent)
+
+
+def _semantic_id_at(document: dict[str, Any], path: str) -> str | None:
+    from titan_core.model.paths import parse_id_short_path
+
+    return last_key_value(find_element(document, parse_id_short_path(path)).get("semanticId"))
+
+
+def _element_change(change_type: Any, submodel_id: str, path: Path, element: dict[str, Any]) -> Change:
+    return Change(
+        type=change_type,
+        entity="element",
+        identifier=submodel_id,
+        path=format_id_short_path(path),
+        semantic_id=last_key_value(element.get("semanticId")),
+        data=element,
+    )
+
+
+def _value_change(submodel_id: str, path: Path, element: dict[str, Any]) -> Change:
+    return Change(
+        type="valueChanged",
+        entity="element",
+        identifier=submodel_id,
+        path=format_id_short_path(path),
+        semantic_id=last_key_value(element.get("semanticId")),
+        data=element_value(element),
+    )
+
+
+def _skeleton(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: document[key] for key in ("id", "modelType") if key in document}

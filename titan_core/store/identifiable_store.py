@@ -1,0 +1,442 @@
+"""Reads and whole-identifiable writes of the Repository, and the transactional `edit` all others use.
+
+Each write method owns its transaction, checks `if_match` against the identifiable's ETag, verifies,
+stores the new JSON and records the `Change`s it made in the same transaction (the event outbox).
+Writes to one identifiable are serialised by a row lock, so their changes are in commit order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from titan_core.auth import ANONYMOUS, Principal
+from titan_core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from titan_core.model.verify import parse_and_verify
+from titan_core.store.database import Database
+from titan_core.store.documents import DocumentFacts, facts_of
+from titan_core.store.records import (
+    KIND_LABELS,
+    Attachment,
+    Change,
+    Kind,
+    Page,
+    StoredIdentifiable,
+)
+from titan_core.store.tables import attachments, identifiables, shell_asset_ids
+
+ENTITY_OF_KIND = {"shell": "shell", "submodel": "submodel", "concept_description": "concept_description"}
+
+
+class ChangeRecorder(Protocol):
+    """Receives a write's changes inside its transaction (the event outbox implements this)."""
+
+    async def record(
+        self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str
+    ) -> None: ...
+
+
+class _NoRecorder:
+    async def record(self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str) -> None:
+        return None
+
+
+# A document edit: given the current document (a private copy), return the new one and its changes.
+DocumentEdit = Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]
+
+
+def dump_json(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = int(base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii"))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise BadRequest(
+            f"cursor {cursor!r} is not valid: pass the paging_metadata.cursor of a previous page unchanged"
+        ) from None
+    if value < 0:
+        raise BadRequest(f"cursor {cursor!r} is not valid: pass a cursor this server returned")
+    return value
+
+
+class IdentifiableStore:
+    def __init__(self, database: Database, *, recorder: ChangeRecorder | None = None) -> None:
+        self.database = database
+        self.recorder: ChangeRecorder = recorder or _NoRecorder()
+
+    # ---------------------------------------------------------------- reads
+
+    async def get(self, kind: Kind, identifier: str) -> StoredIdentifiable:
+        async with self.database.read() as connection:
+            stored = await self._select(connection, kind, identifier)
+        if stored is None:
+            raise _not_found(kind, identifier)
+        return stored
+
+    async def page(
+        self,
+        kind: Kind,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        id_short: str | None = None,
+        semantic_id: str | None = None,
+        asset_ids: Sequence[tuple[str, str]] = (),
+    ) -> Page:
+        """One page in insertion order; filters combine with AND."""
+        after = decode_cursor(cursor) if cursor else 0
+        query = (
+            select(*_COLUMNS)
+            .where(identifiables.c.kind == kind, identifiables.c.pk > after)
+            .order_by(identifiables.c.pk)
+            .limit(limit + 1)
+        )
+        if id_short is not None:
+            query = query.where(identifiables.c.id_short == id_short)
+        if semantic_id is not None:
+            query = query.where(identifiables.c.semantic_id == semantic_id)
+        for name, value in asset_ids:
+            query = query.where(
+                exists().where(
+                    and_(
+                        shell_asset_ids.c.shell_pk == identifiables.c.pk,
+                        shell_asset_ids.c.name == name,
+                        shell_asset_ids.c.value == value,
+                    )
+                )
+            )
+        async with self.database.read() as connection:
+            rows = (await connection.execute(query)).all()
+        items = [_stored(kind, row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1].pk) if len(rows) > limit else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def get_attachment(self, kind: Kind, identifier: str, path: str) -> Attachment:
+        async with self.database.read() as connection:
+            stored = await self._select(connection, kind, identifier)
+            if stored is None:
+                raise _not_found(kind, identifier)
+            row = (
+                await connection.execute(
+                    select(attachments.c.content_type, attachments.c.file_name, attachments.c.data).where(
+                        attachments.c.owner_pk == stored.pk, attachments.c.path == path
+                    )
+                )
+            ).first()
+        if row is None:
+            where = f"element {path!r}" if path else "the asset information"
+            raise NotFound(f"{where} of {KIND_LABELS[kind]} {identifier!r} has no attachment")
+        return Attachment(content_type=row.content_type, file_name=row.file_name, data=bytes(row.data))
+
+    # ---------------------------------------------------------------- identifiable writes
+
+    async def create(
+        self,
+        kind: Kind,
+        document: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> StoredIdentifiable:
+        """POST: a new identifiable; 409 if its id exists."""
+        verified = parse_and_verify(kind, document).jsonable
+        facts = facts_of(kind, verified)
+        async with self.database.write() as connection:
+            if await self._select(connection, kind, facts.identifier, lock=True) is not None:
+                raise Conflict(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists")
+            if if_match is not None and if_match.strip() != "*":
+                raise PreconditionFailed(
+                    f"If-Match {if_match} does not match: {KIND_LABELS[kind]} {facts.identifier!r} does not exist"
+                )
+            stored = await self._insert(connection, kind, verified, facts)
+            await self.recorder.record(
+                connection, [_identifiable_change("created", kind, facts, verified)], origin=origin
+            )
+        return stored
+
+    async def put(
+        self,
+        kind: Kind,
+        identifier: str,
+        document: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+        lenient: bool = False,
+    ) -> tuple[StoredIdentifiable, bool]:
+        """PUT: replace the identifiable, or create it; returns (stored, created)."""
+        verified = parse_and_verify(kind, document, lenient=lenient).jsonable
+        facts = facts_of(kind, verified)
+        if facts.identifier != identifier:
+            raise BadRequest(
+                f"the id in the body ({facts.identifier!r}) differs from the id in the path ({identifier!r}); "
+                "an identifiable's id cannot be changed by PUT"
+            )
+        async with self.database.write() as connection:
+            current = await self._select(connection, kind, identifier, lock=True)
+            _check_if_match(kind, identifier, current, if_match)
+            if current is None:
+                stored = await self._insert(connection, kind, verified, facts)
+                changes = [_identifiable_change("created", kind, facts, verified)]
+                created = True
+            else:
+                body = dump_json(verified)
+                if body == current.body:
+                    return current, False
+                stored = await self._update(connection, current, verified, facts, body)
+                changes = [_identifiable_change("updated", kind, facts, verified)]
+                created = False
+            await self.recorder.record(connection, changes, origin=origin)
+        return stored, created
+
+    async def upsert(
+        self,
+        kind: Kind,
+        document: Any,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        lenient: bool = False,
+    ) -> tuple[StoredIdentifiable, bool]:
+        """`titan load`: create or replace by the id in the document."""
+        if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+            # parse_and_verify gives the precise message for a document without an id.
+            parse_and_verify(kind, document, lenient=lenient)
+            raise BadRequest(f"the {KIND_LABELS[kind]} has no id")
+        return await self.put(
+            kind, document["id"], document, origin=origin, principal=principal, lenient=lenient
+        )
+
+    async def delete(
+        self,
+        kind: Kind,
+        identifier: str,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+    ) -> None:
+        async with self.database.write() as connection:
+            current = await self._select(connection, kind, identifier, lock=True)
+            if current is None:
+                raise _not_found(kind, identifier)
+            _check_if_match(kind, identifier, current, if_match)
+            document = current.document()
+            await connection.execute(delete(attachments).where(attachments.c.owner_pk == current.pk))
+            await connection.execute(delete(shell_asset_ids).where(shell_asset_ids.c.shell_pk == current.pk))
+            await connection.execute(delete(identifiables).where(identifiables.c.pk == current.pk))
+            facts = facts_of(kind, document)
+            await self.recorder.record(
+                connection, [_identifiable_change("deleted", kind, facts, document)], origin=origin
+            )
+
+    async def edit(
+        self,
+        kind: Kind,
+        identifier: str,
+        edit: DocumentEdit,
+        *,
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        if_match: str | None = None,
+        attachment_change: Callable[[AsyncConnection, StoredIdentifiable], Awaitable[None]] | None = None,
+    ) -> StoredIdentifiable:
+        """Apply `edit` to the current document under the row lock and store the result.
+
+        The edit validates what it changes (callers pick the check: a value check for a value
+        write, element verification for a structural one); the identifier cannot change here.
+        """
+        async with self.database.write() as connection:
+            current = await self._select(connection, kind, identifier, lock=True)
+            if current is None:
+                raise _not_found(kind, identifier)
+            _check_if_match(kind, identifier, current, if_match)
+            new_document, changes = edit(current.document())
+            if attachment_change is not None:
+                await attachment_change(connection, current)
+            body = dump_json(new_document)
+            if body == current.body:
+                return current
+            facts = facts_of(kind, new_document)
+            if facts.identifier != identifier:
+                raise BadRequest(f"the id of a {KIND_LABELS[kind]} cannot be changed ({identifier!r})")
+            stored = await self._update(connection, current, new_document, facts, body)
+            await self.recorder.record(connection, changes, origin=origin)
+        return stored
+
+    # ---------------------------------------------------------------- attachments
+
+    async def store_attachment(
+        self, connection: AsyncConnection, owner: StoredIdentifiable, path: str, attachment: Attachment
+    ) -> None:
+        await connection.execute(
+            delete(attachments).where(attachments.c.owner_pk == owner.pk, attachments.c.path == path)
+        )
+        await connection.execute(
+            insert(attachments).values(
+                owner_pk=owner.pk,
+                path=path,
+                content_type=attachment.content_type,
+                file_name=attachment.file_name,
+                data=attachment.data,
+            )
+        )
+
+    async def drop_attachments(
+        self, connection: AsyncConnection, owner: StoredIdentifiable, path: str, *, below: bool = False
+    ) -> int:
+        """Delete the attachment at `path` (and, with `below`, those of elements under it)."""
+        condition = attachments.c.path == path
+        if below:
+            condition = condition | attachments.c.path.startswith(path + ".", autoescape=True)
+            condition = condition | attachments.c.path.startswith(path + "[", autoescape=True)
+        result = await connection.execute(
+            delete(attachments).where(attachments.c.owner_pk == owner.pk, condition)
+        )
+        return int(result.rowcount or 0)
+
+    # ---------------------------------------------------------------- internals
+
+    async def _select(
+        self, connection: AsyncConnection, kind: Kind, identifier: str, *, lock: bool = False
+    ) -> StoredIdentifiable | None:
+        query = select(*_COLUMNS).where(
+            identifiables.c.kind == kind, identifiables.c.identifier == identifier
+        )
+        if lock:
+            query = query.with_for_update()
+        row = (await connection.execute(query)).first()
+        return None if row is None else _stored(kind, row)
+
+    async def _insert(
+        self, connection: AsyncConnection, kind: Kind, document: dict[str, Any], facts: DocumentFacts
+    ) -> StoredIdentifiable:
+        now = datetime.now(UTC)
+        body = dump_json(document)
+        try:
+            result = await connection.execute(
+                insert(identifiables)
+                .values(
+                    kind=kind,
+                    identifier=facts.identifier,
+                    id_short=facts.id_short,
+                    semantic_id=facts.semantic_id,
+                    version=1,
+                    body=body,
+                    has_blob_values=facts.has_blob_values,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(identifiables.c.pk)
+            )
+        except IntegrityError:
+            raise Conflict(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists") from None
+        pk = int(result.scalar_one())
+        await self._write_asset_ids(connection, pk, facts)
+        return StoredIdentifiable(pk, kind, facts.identifier, 1, body, facts.has_blob_values)
+
+    async def _update(
+        self,
+        connection: AsyncConnection,
+        current: StoredIdentifiable,
+        document: dict[str, Any],
+        facts: DocumentFacts,
+        body: str,
+    ) -> StoredIdentifiable:
+        version = current.version + 1
+        await connection.execute(
+            update(identifiables)
+            .where(identifiables.c.pk == current.pk)
+            .values(
+                id_short=facts.id_short,
+                semantic_id=facts.semantic_id,
+                version=version,
+                body=body,
+                has_blob_values=facts.has_blob_values,
+                updated_at=datetime.now(UTC),
+            )
+        )
+        if current.kind == "shell":
+            await connection.execute(delete(shell_asset_ids).where(shell_asset_ids.c.shell_pk == current.pk))
+            await self._write_asset_ids(connection, current.pk, facts)
+        return StoredIdentifiable(
+            current.pk, current.kind, current.identifier, version, body, facts.has_blob_values
+        )
+
+    async def _write_asset_ids(self, connection: AsyncConnection, pk: int, facts: DocumentFacts) -> None:
+        if facts.asset_ids:
+            await connection.execute(
+                insert(shell_asset_ids),
+                [{"shell_pk": pk, "name": name, "value": value} for name, value in facts.asset_ids],
+            )
+
+
+_COLUMNS = (
+    identifiables.c.pk,
+    identifiables.c.identifier,
+    identifiables.c.version,
+    identifiables.c.body,
+    identifiables.c.has_blob_values,
+)
+
+
+def _stored(kind: Kind, row: Any) -> StoredIdentifiable:
+    return StoredIdentifiable(
+        int(row.pk), kind, row.identifier, int(row.version), row.body, bool(row.has_blob_values)
+    )
+
+
+def _not_found(kind: Kind, identifier: str) -> NotFound:
+    return NotFound(f"{KIND_LABELS[kind]} with id {identifier!r} not found")
+
+
+def _check_if_match(
+    kind: Kind, identifier: str, current: StoredIdentifiable | None, if_match: str | None
+) -> None:
+    if if_match is None:
+        return
+    candidates = [tag.strip() for tag in if_match.split(",")]
+    if current is None:
+        raise PreconditionFailed(
+            f"If-Match {if_match} does not match: {KIND_LABELS[kind]} {identifier!r} does not exist"
+        )
+    if "*" in candidates:
+        return
+    # Weak comparison is not allowed for If-Match (RFC 9110 §13.1.1), but a W/ prefix added by a
+    # proxy should not make a client's write fail, so it is ignored.
+    normalised = {tag.removeprefix("W/") for tag in candidates}
+    if current.etag not in normalised:
+        raise PreconditionFailed(
+            f"If-Match {if_match} does not match the current ETag {current.etag} of "
+            f"{KIND_LABELS[kind]} {identifier!r}: it was changed by someone else; read it again"
+        )
+
+
+def _identifiable_change(
+    change_type: Any, kind: Kind, facts: DocumentFacts, document: dict[str, Any]
+) -> Change:
+    entity: Any = ENTITY_OF_KIND[kind]
+    return Change(
+        type=change_type,
+        entity=entity,
+        identifier=facts.identifier,
+        semantic_id=facts.semantic_id,
+        data=document,
+    )

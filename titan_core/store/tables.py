@@ -1,0 +1,82 @@
+"""The relational schema: identifiables stored as their verified Part 2 JSON, plus lookup columns.
+
+Bodies are kept as the exact JSON text Titan serves, so a read never re-parses or re-verifies
+what was checked when it was written.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+identifiables = Table(
+    "identifiables",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    # 'shell' | 'submodel' | 'concept_description'
+    Column("kind", String(32), nullable=False),
+    Column("identifier", Text, nullable=False),
+    Column("id_short", Text, nullable=True),
+    # Value of the last key of the semanticId (submodels), for the `semanticId` filter.
+    Column("semantic_id", Text, nullable=True),
+    # Bumped by every write; the ETag is derived from pk and version.
+    Column("version", Integer, nullable=False),
+    # The verified Part 2 JSON, compact, exactly as served.
+    Column("body", Text, nullable=False),
+    # Whether any Blob carries a value: only then must a default (withoutBlobValue) read rewrite it.
+    Column("has_blob_values", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "identifier"),
+)
+Index("ix_identifiables_kind_pk", identifiables.c.kind, identifiables.c.pk)
+Index("ix_identifiables_kind_id_short", identifiables.c.kind, identifiables.c.id_short)
+Index("ix_identifiables_kind_semantic_id", identifiables.c.kind, identifiables.c.semantic_id)
+
+# Asset ids of shells (globalAssetId under the name "globalAssetId", and every specificAssetId),
+# for the `assetIds` filter of GET /shells.
+shell_asset_ids = Table(
+    "shell_asset_ids",
+    metadata,
+    Column("shell_pk", PrimaryKey, ForeignKey("identifiables.pk", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("value", Text, nullable=False),
+)
+Index("ix_shell_asset_ids_name_value", shell_asset_ids.c.name, shell_asset_ids.c.value)
+Index("ix_shell_asset_ids_shell_pk", shell_asset_ids.c.shell_pk)
+
+# Contents of File elements (path = idShortPath) and shell thumbnails (path = "").
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("owner_pk", PrimaryKey, ForeignKey("identifiables.pk", ondelete="CASCADE"), primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("content_type", Text, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
