@@ -2,9 +2,12 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+# Plugins mark their hook implementations with `@titan_core.hookimpl` (see docs/plugins.md).
+from titan_core.hookspecs import hookimpl
+
 try:
     __version__ = version("titan-core")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "hookimpl"]

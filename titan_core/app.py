@@ -20,7 +20,14 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, plugin_manager: Any = None) -> web.Application:
     """Build a Titan application; the database opens (and migrates) when the app starts."""
-    app = web.Application(middlewares=[idta_errors], client_max_size=settings.max_body_bytes)
+    # A trailing slash (`/shells/{id}/`, which the IDTA test engine sends) redirects to the route
+    # without it; 308 keeps the method and body.
+    trailing_slash = web.normalize_path_middleware(
+        append_slash=False, remove_slash=True, redirect_class=web.HTTPPermanentRedirect
+    )
+    app = web.Application(
+        middlewares=[trailing_slash, idta_errors], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database_context)
     add_api_routes(app.router, "")

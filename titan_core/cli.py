@@ -1,4 +1,4 @@
-"""The `titan` command: `serve`, `load`, `migrate`, `--version`."""
+"""The `titan` command: `serve`, `load`, `migrate`, `plugins`, `--version`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date and exit")
     _database_option(migrate)
+
+    plugins = commands.add_parser("plugins", help="list plugins: name, version, hooks, state")
+    plugins.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     return parser
 
 
@@ -74,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(load_paths(settings, args.paths, lenient=args.lenient))
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "plugins":
+        from titan_core.plugins import print_plugins
+
+        return print_plugins(settings, as_json=args.json)
     raise AssertionError(args.command)
 
 

@@ -14,3 +14,13 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("titan.settings")
 DATABASE: web.AppKey[Database] = web.AppKey("titan.database")
 REPOSITORY: web.AppKey[Repository] = web.AppKey("titan.repository")
+
+# The plugin host (titan_core.plugins): the app's own plugin manager, the typed facade over its
+# hooks, and the sinks the plugins returned from `titan_event_sinks` (read by the sink runner).
+if TYPE_CHECKING:
+    from titan_core.events.sink import EventSink
+    from titan_core.plugins import TitanHooks, TitanPluginManager
+
+PLUGIN_MANAGER: web.AppKey[TitanPluginManager] = web.AppKey("titan.plugin_manager")
+HOOKS: web.AppKey[TitanHooks] = web.AppKey("titan.hooks")
+EVENT_SINKS: web.AppKey[list[EventSink]] = web.AppKey("titan.event_sinks")

@@ -37,6 +37,32 @@ class Settings:
     log_level: str = "INFO"
     # Whether `titan serve` applies pending database migrations at start.
     migrate_on_start: bool = True
+    # Plugins (entry-point group `titan`): the names to load (empty: every installed plugin), the
+    # names never to load, and whether a plugin in trouble stops the server (see docs/plugins.md).
+    plugins: tuple[str, ...] = ()
+    disable_plugins: tuple[str, ...] = ()
+    require_plugins: bool = False
+    # Eventing (docs/events.md). The bus: "memory" (one instance) or a redis:// URL (Redis Streams),
+    # with its Redis key prefix. How many newest events /events and resume keep, and the most a
+    # lagging sink may hold back from trimming (beyond it, the loss is logged and counted).
+    bus: str = "memory"
+    bus_prefix: str = "titan:"
+    event_retention: int = 10_000
+    event_backlog_limit: int = 1_000_000
+    # The relay: rows per publish, how often it looks for rows other processes wrote, how long its
+    # lease lasts; `relay_paused` stops publishing (rows wait in the outbox; tests, maintenance).
+    relay_batch_size: int = 500
+    relay_poll_ms: int = 250
+    relay_lease_ms: int = 10_000
+    relay_paused: bool = False
+    # Sinks: events per `deliver` call, its timeout, the longest pause between retries, and (Redis,
+    # `once` sinks) how long a dead instance keeps a sink before another instance takes it over.
+    sink_batch_size: int = 100
+    sink_timeout_ms: int = 10_000
+    sink_retry_max_ms: int = 30_000
+    sink_lease_ms: int = 10_000
+    # The longest `wait` of GET /events, in seconds.
+    events_max_wait: int = 60
     # Raw settings of the TOML file and environment, for plugin sections.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -74,6 +100,12 @@ def _coerce(name: str, raw: Any) -> Any:
         if text in {"0", "false", "no", "off"}:
             return False
         raise SettingsError(f"setting {name!r} must be true or false, got {raw!r}")
+    if kind == "tuple[str, ...]":
+        # A TOML list, or a comma-separated string as environment variables carry it.
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple):
+            raise SettingsError(f"setting {name!r} must be a list of names or a comma-separated string")
+        return tuple(str(item).strip() for item in items if str(item).strip())
     return str(raw)
 
 
@@ -117,4 +149,14 @@ def load_settings(
     for positive in ("port", "max_body_bytes", "default_page_limit", "max_page_limit", "max_path_depth"):
         if positive in values and values[positive] <= 0:
             raise SettingsError(f"setting {positive!r} must be positive, got {values[positive]}")
+    for positive in ("event_retention", "event_backlog_limit", "relay_batch_size", "relay_poll_ms",
+                     "relay_lease_ms", "sink_batch_size", "sink_timeout_ms", "sink_retry_max_ms",
+                     "sink_lease_ms"):  # fmt: skip
+        if positive in values and values[positive] <= 0:
+            raise SettingsError(f"setting {positive!r} must be positive, got {values[positive]}")
+    bus = values.get("bus", Settings.bus)
+    if bus != "memory" and not bus.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(
+            f"setting 'bus' must be 'memory' or a Redis URL (redis://HOST:PORT/DB, rediss://…), got {bus!r}"
+        )
     return Settings(**values, extra=file_values)

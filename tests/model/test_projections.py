@@ -164,15 +164,16 @@ def test_property_metadata_keeps_value_type_but_not_value_or_value_id() -> None:
                 "globalAssetId": "urn:a",
                 "statements": [],
             },
-            {"modelType", "idShort", "description"},
+            # entityType and the asset ids are mandatory (AASd-014), so they stay.
+            {"modelType", "idShort", "description", "entityType", "globalAssetId"},
         ),
         (
             {"modelType": "Blob", "idShort": "b", "contentType": "image/png", "value": "AA=="},
-            {"modelType", "idShort"},
+            {"modelType", "idShort", "contentType"},
         ),
         (
             {"modelType": "File", "idShort": "f", "contentType": "image/png", "value": "/a.png"},
-            {"modelType", "idShort"},
+            {"modelType", "idShort", "contentType"},
         ),
         (
             {
@@ -184,11 +185,11 @@ def test_property_metadata_keeps_value_type_but_not_value_or_value_id() -> None:
                 "messageTopic": "t",
                 "qualifiers": [{"type": "q", "valueType": "xs:string"}],
             },
-            {"modelType", "idShort", "direction", "state", "messageTopic", "qualifiers"},
+            {"modelType", "idShort", "direction", "state", "messageTopic", "qualifiers", "observed"},
         ),
         (
             {"modelType": "RelationshipElement", "idShort": "rel", "first": REF, "second": REF},
-            {"modelType", "idShort"},
+            {"modelType", "idShort", "first", "second"},
         ),
         (
             {"modelType": "Operation", "idShort": "op", "inputVariables": [], "kind": "Instance"},
@@ -205,7 +206,7 @@ def test_property_metadata_keeps_value_type_but_not_value_or_value_id() -> None:
     ],
     ids=lambda value: value["modelType"] if isinstance(value, dict) else "",
 )
-def test_element_metadata_keeps_the_attributes_of_its_metadata_schema(
+def test_element_metadata_keeps_its_metadata_schema_attributes_and_mandatory_ones(
     element: dict[str, Any], kept: set[str]
 ) -> None:
     assert set(metadata_of(element)) == kept

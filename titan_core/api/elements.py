@@ -10,12 +10,13 @@ from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
 from titan_core.api.context import principal, repository
 from titan_core.api.paging import page_of
-from titan_core.api.rendering import Modifier, render_element
+from titan_core.api.rendering import NO_VALUE_TYPES, Modifier, render_element
 from titan_core.api.responses import json_response, no_content, paged
 from titan_core.api.submodels import load_submodel, submodel_id_of
 from titan_core.errors import BadRequest, NotImplementedYet
 from titan_core.model.elements import find_element
 from titan_core.model.paths import PathSegment, format_id_short_path
+from titan_core.model.projections import paths_of
 
 
 def _render(
@@ -46,13 +47,19 @@ async def _list(request: web.Request, modifier: Modifier) -> web.StreamResponse:
     elements = submodel.get("submodelElements") or []
     items, next_cursor = page_of(elements, limit, cursor)
     if modifier == "path":
-        # `$path` lists every path below the paged top-level elements.
+        # `$path` lists every path of the paged top-level elements and below them.
         result: list[Any] = []
         for element in items:
-            result.extend(_render(request, submodel, (element["idShort"],), element, "path"))
+            result.extend(paths_of(element, (element["idShort"],), level=params.level(request)))
     else:
         result = []
         for element in items:
+            if modifier == "value" and element.get("modelType") in NO_VALUE_TYPES:
+                continue
+            if modifier == "metadata" and element.get("modelType") in NO_VALUE_TYPES:
+                # In a list, Operations and Capabilities appear as themselves (they have no value).
+                result.append(element)
+                continue
             rendered = _render(request, submodel, (element["idShort"],), element, modifier)
             result.append(_value_body(element, rendered) if modifier == "value" else rendered)
     response = paged(result, next_cursor)

@@ -19,6 +19,11 @@ from titan_core.model.value_only import element_value, submodel_value
 # Part 2 defines no `$metadata` form for these (SubmodelElementMetadata lists the other types).
 _NO_METADATA = frozenset({"Operation", "Capability"})
 
+# Part 2 serialises `$path` for elements that have children addressable by idShortPath.
+_HAS_PATH = frozenset({"SubmodelElementCollection", "SubmodelElementList", "Entity"})
+# ValueOnly leaves these out entirely (they carry no value).
+NO_VALUE_TYPES = frozenset({"Operation", "Capability"})
+
 Modifier = Literal["normal", "metadata", "value", "reference", "path"]
 
 
@@ -63,6 +68,11 @@ def render_element(
     if modifier == "reference":
         return reference_of_element(submodel["id"], submodel, path)
     if modifier == "path":
+        if element.get("modelType") not in _HAS_PATH:
+            raise BadRequest(
+                f"$path is defined for elements with children ({', '.join(sorted(_HAS_PATH))}); "
+                f"{element.get('modelType')} has none: use $reference or the element itself"
+            )
         return paths_of(element, path, level=level)
     shaped = shape(element, level=level, extent=extent)
     if modifier == "value":

@@ -10,24 +10,28 @@ from titan_core.api.context import principal, repository
 from titan_core.api.paging import page_of
 from titan_core.api.responses import json_response, no_content, paged, paged_raw, raw_json_response
 from titan_core.model.identifiers import decode_asset_id_filter
+from titan_core.store.records import Page
 
 
 def _shell_reference(shell_id: str) -> dict[str, object]:
     return {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": shell_id}]}
 
 
-async def list_shells(request: web.Request) -> web.StreamResponse:
+async def _filtered_page(request: web.Request) -> Page:
     limit, cursor = params.paging(request)
     asset_ids = [decode_asset_id_filter(raw) for raw in request.query.getall("assetIds", [])]
-    page = await repository(request).page(
+    return await repository(request).page(
         "shell", limit=limit, cursor=cursor, id_short=request.query.get("idShort"), asset_ids=asset_ids
     )
+
+
+async def list_shells(request: web.Request) -> web.StreamResponse:
+    page = await _filtered_page(request)
     return paged_raw((item.body for item in page.items), page.next_cursor)
 
 
 async def list_shell_references(request: web.Request) -> web.StreamResponse:
-    limit, cursor = params.paging(request)
-    page = await repository(request).page("shell", limit=limit, cursor=cursor)
+    page = await _filtered_page(request)
     return paged([_shell_reference(item.identifier) for item in page.items], page.next_cursor)
 
 

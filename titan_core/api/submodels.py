@@ -24,6 +24,8 @@ from titan_core.api.responses import (
 )
 from titan_core.errors import NotFound
 from titan_core.model.identifiers import decode_identifier
+from titan_core.model.projections import paths_of
+from titan_core.store.identifiable_store import decode_cursor, encode_cursor
 from titan_core.store.records import StoredIdentifiable
 from titan_core.store.repository import references_submodel
 
@@ -73,7 +75,44 @@ async def list_submodels_reference(request: web.Request) -> web.StreamResponse:
 
 
 async def list_submodels_path(request: web.Request) -> web.StreamResponse:
-    return await _list(request, "path")
+    """The idShortPaths of all submodels, one flat list paged by path (not by submodel).
+
+    The cursor names the submodel to continue with and how many of its paths were already sent,
+    so a page may end inside a submodel.
+    """
+    limit, cursor = params.paging(request)
+    after_pk, sent = _decode_path_cursor(cursor)
+    level = params.level(request)
+    result: list[str] = []
+    page_cursor = encode_cursor(after_pk) if after_pk else None
+    while True:
+        page = await repository(request).page(
+            "submodel", limit=limit, cursor=page_cursor, id_short=request.query.get("idShort")
+        )
+        for index, item in enumerate(page.items):
+            skip = sent if item.pk == after_pk + 1 else 0
+            paths = paths_of(item.document(), (), level=level)[skip:]
+            room = limit - len(result)
+            result.extend(paths[:room])
+            if len(paths) > room:
+                return paged(result, _encode_path_cursor(item.pk - 1, skip + room))
+            if len(result) == limit:
+                more = index + 1 < len(page.items) or page.next_cursor is not None
+                return paged(result, encode_cursor(item.pk) if more else None)
+        if page.next_cursor is None:
+            return paged(result, None)
+        page_cursor = page.next_cursor
+
+
+def _encode_path_cursor(after_pk: int, sent: int) -> str:
+    return encode_cursor(after_pk) + "." + encode_cursor(sent)
+
+
+def _decode_path_cursor(cursor: str | None) -> tuple[int, int]:
+    if not cursor:
+        return 0, 0
+    head, _, tail = cursor.partition(".")
+    return decode_cursor(head), decode_cursor(tail) if tail else 0
 
 
 async def _list(request: web.Request, modifier: Modifier) -> web.StreamResponse:

@@ -49,6 +49,7 @@ from titan_core.errors import BadRequest, Violation
 JsonDict = dict[str, Any]
 _NO_VALUE_FORM: Any = object()  # what Operation / Capability read as: nothing, not even null
 _NO_VALUE_REASON = "the ValueOnly serialization leaves out Operations and Capabilities"
+_REFUSED = "The value does not fit the element; nothing was changed"
 
 _XSD = {member.value: member for member in aas_types.DataTypeDefXSD}
 _INTEGER_RANGES = {
@@ -109,7 +110,7 @@ def _read(element: JsonDict, blobs: bool) -> Any:
             return _NO_VALUE_FORM
         return [None if value is _NO_VALUE_FORM else value for value in values]
     if model_type == "MultiLanguageProperty":
-        return [{item["language"]: item["text"]} for item in element.get("value") or ()] or None
+        return [{item.get("language"): item.get("text")} for item in element.get("value") or ()] or None
     if model_type == "ReferenceElement":
         return element.get("value")
     members = _MEMBERS.get(model_type)
@@ -144,7 +145,7 @@ def _read_named(children: list[JsonDict] | None, blobs: bool) -> JsonDict:
 def _json_of(text: str, value_type: str | None) -> Any:
     """A lexical value (Property value, Range min/max) as the JSON value its valueType maps to."""
     kind = _KIND.get(value_type or "", "string")
-    if kind == "string" or len(text) > _MAX_DIGITS:
+    if kind == "string" or not isinstance(text, str) or len(text) > _MAX_DIGITS:
         return text
     if kind == "boolean":
         return _BOOLEANS.get(text, text)
@@ -171,7 +172,16 @@ def apply_element_value(element: JsonDict, value: Any, *, path: str) -> JsonDict
     `path` is the element's idShortPath, used in violations. Raises `BadRequest` listing every part of
     `value` that does not fit; nothing is applied then.
     """
-    return apply_element_value_tracked(element, value, path=path)[0]
+    if element.get("modelType") != "Property" or value is None:
+        return apply_element_value_tracked(element, value, path=path)[0]
+    # The device-write hot path: the rules of _apply_members for the one member, without its set-up.
+    stored = element.get("value")
+    try:
+        return {**element, "value": _stored_text(value, stored, element.get("valueType"))}
+    except _Refused as refusal:
+        if _reads_as(stored, value, element):
+            return dict(element)
+        raise BadRequest(_REFUSED, [Violation(path, str(refusal))]) from None
 
 
 def apply_element_value_tracked(
@@ -205,15 +215,18 @@ class _Refused(Exception):
 
 @dataclass
 class _Write:
+    """What one write collects on its way down: the refusals, and the elements whose value changed."""
+
     violations: list[Violation] = field(default_factory=list)
     changes: list[tuple[str, Any]] = field(default_factory=list)
 
     def refuse(self, path: str, message: str, member: str = "") -> None:
-        self.violations.append(Violation(path, f"{member}: {message}" if member else message))
+        separator = "" if message.startswith("[") else ": "  # "specificAssetIds[0].name: ..."
+        self.violations.append(Violation(path, f"{member}{separator}{message}" if member else message))
 
     def raise_if_refused(self) -> None:
         if self.violations:
-            raise BadRequest("The value does not fit the element; nothing was changed", self.violations)
+            raise BadRequest(_REFUSED, self.violations)
 
 
 def _apply(element: JsonDict, value: Any, path: str, write: _Write) -> JsonDict:
@@ -226,8 +239,11 @@ def _apply(element: JsonDict, value: Any, path: str, write: _Write) -> JsonDict:
         new_element = _with(element, "value", _apply_named(element.get("value"), value, path, write))
     elif model_type == "SubmodelElementList":
         new_element = _apply_list(element, value, path, write)
-    else:
+    elif model_type in ("Operation", "Capability"):
         write.refuse(path, f"{_describe(element)} has no value: {_NO_VALUE_REASON}")
+        return element
+    else:
+        write.refuse(path, f"{_describe(element)} is no submodel element type this server knows")
         return element
     if any(element.get(name) != new_element.get(name) for name in _OWN_VALUE.get(model_type, ())):
         write.changes.append((path, _read(new_element, False)))
@@ -242,23 +258,24 @@ def _apply_members(element: JsonDict, value: Any, path: str, write: _Write, *, n
         write.refuse(path, f"expected an object with {' and/or '.join(members)}, got {_show(value)}")
         return element
     result = dict(element)
+    first_violation = len(write.violations)
     for name, incoming in value.items():
         convert = members.get(name)
         label = name if named else ""
         if convert is None:
             write.refuse(path, f"unknown member {json.dumps(name)}; accepted: {', '.join(members)}")
         elif incoming is None and name in _MANDATORY:
-            write.refuse(path, "mandatory; null is not accepted", name)
+            write.refuse(path, "cannot be null", name)
         elif incoming is None:
             result.pop(name, None)
         else:
             stored = element.get(name)
             try:
-                result[name] = convert(incoming, stored, element, path, write)
+                result = _with(result, name, convert(incoming, stored, element, path, write))
             except _Refused as refusal:
                 if not _reads_as(stored, incoming, element):
                     write.refuse(path, str(refusal), label)
-    if element["modelType"] == "Entity":
+    if element["modelType"] == "Entity" and len(write.violations) == first_violation:
         _check_entity(element, result, path, write)
     return result
 
@@ -291,8 +308,8 @@ def _apply_list(element: JsonDict, value: Any, path: str, write: _Write) -> Json
         write.refuse(path, f"expected an array with the values of the list's elements, got {_show(value)}")
         return element
     if len(value) > len(children):
-        message = f"got {len(value)} values for a list of {len(children)} elements; a value write cannot add elements"
-        write.refuse(path, message)
+        count = f"got {len(value)} values for a list of {len(children)} elements"
+        write.refuse(path, f"{count}; a value write cannot add elements")
         return element
     new_children = list(children)
     for index, child_value in enumerate(value):
@@ -310,16 +327,20 @@ def _apply_named(children: list[JsonDict] | None, value: Any, path: str, write: 
         return children
     positions = {child.get("idShort"): index for index, child in enumerate(children or ())}
     new_children = list(children or ())
+    seen: set[str] = set()
     for id_short, child_value in items:
         child_path = f"{path}.{id_short}" if path else id_short
         position = positions.get(id_short)
-        if position is None:
+        if id_short in seen:
+            write.refuse(child_path, "the idShort comes more than once")
+        elif position is None:
             known = ", ".join(str(name) for name in list(positions)[:10]) or "none"
             write.refuse(
                 child_path, f"no such element; a value write changes existing elements only (here: {known})"
             )
         else:
             new_children[position] = _apply(new_children[position], child_value, child_path, write)
+        seen.add(id_short)
     return new_children
 
 
@@ -337,7 +358,11 @@ Converter = Callable[[Any, Any, JsonDict, str, "_Write"], Any]
 
 
 def _to_lexical(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> str:
-    value_type = element.get("valueType")
+    return _stored_text(incoming, stored, element.get("valueType"))
+
+
+def _stored_text(incoming: Any, stored: Any, value_type: str | None) -> str:
+    """The lexical text to store for `incoming`; the `stored` text when both mean the same value."""
     text = _lexical_of(incoming, value_type)
     return stored if isinstance(stored, str) and _same_value(text, stored, value_type) else text
 

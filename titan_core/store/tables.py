@@ -80,3 +80,38 @@ attachments = Table(
     Column("file_name", Text, nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
+
+# --- Eventing (titan_core/events): the outbox and the relay's lease -------------------------------
+
+# Every write appends its events here in its own transaction. `seq` (the event's titanseq) is NULL
+# until the relay assigns it, right before publishing; rows are published in `seq` order.
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    # The CloudEvents envelope as compact JSON, without `titanseq` (added at publish).
+    Column("envelope", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("seq", BigInteger, nullable=True),
+)
+# The relay's one query: unassigned rows in insert-id order (a partial index stays tiny).
+Index(
+    "ix_event_outbox_unassigned",
+    event_outbox.c.id,
+    postgresql_where=event_outbox.c.seq.is_(None),
+    sqlite_where=event_outbox.c.seq.is_(None),
+)
+Index("uq_event_outbox_seq", event_outbox.c.seq, unique=True)
+
+# One row ("relay"): who may publish now (holder, until expires_at, epoch milliseconds), the last
+# titanseq assigned, and the last one known to be on the bus.
+event_relay = Table(
+    "event_relay",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", Text, nullable=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("published_seq", BigInteger, nullable=False),
+)

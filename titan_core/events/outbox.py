@@ -1,0 +1,89 @@
+"""The outbox: each write's events are stored as envelopes in the write's own transaction.
+
+A change without its events, or events without their change, cannot exist. The relay in this process
+is woken once the transaction has committed (not before: it could not see the rows yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from titan_core.events.envelope import build_envelope, dump_envelope, uuid7
+from titan_core.events.schema import validate_envelope
+from titan_core.store.records import Change
+from titan_core.store.tables import event_outbox
+
+# Set in the connection's `info` by `record`; read when the connection goes back to the pool.
+_PENDING = "titan.outbox.pending"
+
+
+class OutboxRecorder:
+    """The `ChangeRecorder` of the Repository: one outbox row per change, validated, in the transaction.
+
+    `committed` is set after a transaction that recorded events has committed, once
+    `wake_after_commit` has been called for the engine that writes.
+    """
+
+    def __init__(self, *, validate: bool = True) -> None:
+        self.validate = validate
+        self.committed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def record(self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str) -> None:
+        if not changes:
+            return
+        moment = datetime.now(UTC)
+        rows = []
+        for change in changes:
+            event_id = uuid7()
+            envelope = build_envelope(change, origin=origin, event_id=event_id, moment=moment)
+            if self.validate:
+                validate_envelope(envelope, published=False)
+            rows.append({"event_id": event_id, "envelope": dump_envelope(envelope), "created_at": moment})
+        await connection.execute(insert(event_outbox), rows)
+        connection.info[_PENDING] = True
+
+    def wake_after_commit(self, engine: AsyncEngine) -> None:
+        """Set `committed` whenever a connection of `engine` that recorded events is handed back.
+
+        SQLAlchemy has no after-commit hook outside the ORM: its `commit` event fires before the
+        database commits. A connection goes back to the pool only after its transaction ended, so
+        the pool's `checkin` is the moment; a rollback clears the mark first.
+        """
+        self._loop = asyncio.get_running_loop()
+        sync_engine = engine.sync_engine
+        event.listen(sync_engine, "rollback", _forget_pending)
+        event.listen(sync_engine, "checkin", self._on_checkin)
+
+    def stop_waking(self, engine: AsyncEngine) -> None:
+        sync_engine = engine.sync_engine
+        with contextlib.suppress(Exception):
+            event.remove(sync_engine, "rollback", _forget_pending)
+            event.remove(sync_engine, "checkin", self._on_checkin)
+
+    def _on_checkin(self, _dbapi_connection: Any, connection_record: Any) -> None:
+        if connection_record is None or not connection_record.info.pop(_PENDING, False):
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.committed.set()
+        else:  # a connection garbage-collected in another thread
+            loop.call_soon_threadsafe(self.committed.set)
+
+
+def _forget_pending(connection: Connection) -> None:
+    connection.info.pop(_PENDING, None)

@@ -1,0 +1,292 @@
+"""The `redis` bus: one Redis Stream shared by every Titan instance (entry id = `{titanseq}-0`).
+
+The relay leader XADDs; every instance tails the stream into its local `EventLog` (for `/events`,
+`each_instance` sinks, `X-Titan-Seq`); each `once` sink is one consumer group (see redis_group.py).
+Keys live under the `bus_prefix` setting: `{prefix}events`, `{prefix}positions`, `{prefix}sink:*`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from titan_core.events.bus import (
+    BusUnavailable,
+    EventBus,
+    HistoryExpired,
+    OutgoingEvent,
+    SinkFeed,
+    event_from_json,
+)
+from titan_core.events.redis_group import RedisGroupFeed
+from titan_core.events.sink import Event, EventSink
+
+log = logging.getLogger(__name__)
+
+# An each_instance reader's position is dropped from trimming decisions when not refreshed this long.
+POSITION_STALE_MS = 60_000
+_TAIL_BLOCK_MS = 1000
+_POSITIONS_EVERY_S = 1.0
+
+
+def seq_of(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
+
+
+class RedisBus(EventBus):
+    kind = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        retention: int,
+        backlog_limit: int,
+        lease_ms: int,
+        instance_id: str,
+    ) -> None:
+        super().__init__(retention=retention, backlog_limit=backlog_limit)
+        self.url = url
+        self.prefix = prefix
+        self.stream = f"{prefix}events"
+        self.positions_key = f"{prefix}positions"
+        self.lease_ms = lease_ms
+        self.instance_id = instance_id
+        self.client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self.reachable = False
+        self.last_error = ""
+        self.trimmed_unconsumed = 0
+        self._published: int | None = None
+        self._tail_task: asyncio.Task[None] | None = None
+        self._positions: dict[str, int] = {}
+        self._tail_started = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._tail_task = asyncio.create_task(self._tail(), name="titan-redis-tail")
+        # Sinks and /events need the starting head; a Redis that is down must not stop the server.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._tail_started.wait(), 3.0)
+
+    async def close(self) -> None:
+        if self._tail_task is not None:
+            self._tail_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tail_task
+        with contextlib.suppress(RedisError, OSError):
+            await self.client.hdel(self.positions_key, *[self._position_field(n) for n in self._positions] or ["-"])
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------ publishing (relay)
+
+    async def published_head(self) -> int:
+        try:
+            info = await self.client.xinfo_stream(self.stream)
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return 0
+            raise BusUnavailable(f"Redis refused XINFO: {exc}") from exc
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"Redis at {self.url} is not reachable: {exc}") from exc
+        return seq_of(info["last-generated-id"])
+
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None:
+        if self._published is None:
+            self._published = await self.published_head()
+        todo = [item for item in events if item.seq > self._published]
+        if not todo:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for item in todo:
+            pipe.xadd(self.stream, {b"e": item.json}, id=f"{item.seq}-0")
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as exc:
+            self._published = None
+            raise BusUnavailable(f"Redis at {self.url} is not reachable: {exc}") from exc
+        failures = [result for result in results if isinstance(result, Exception)]
+        if failures:
+            # Some were there already (a relay that died after XADD) or the connection broke midway.
+            self._published = await self.published_head()
+            if self._published < todo[-1].seq:
+                self._published = None
+                raise BusUnavailable(f"Redis refused XADD: {failures[0]}")
+            return
+        self._published = todo[-1].seq
+
+    async def maintain(self) -> None:
+        """Trim the stream: keep `retention` events and what sinks still need, up to the backlog bound."""
+        head = self._published if self._published is not None else await self.published_head()
+        floor = head - self.retention + 1
+        needs = await self._oldest_needed()
+        wanted = min([floor, *needs.values()])
+        hard_floor = head - self.backlog_limit + 1
+        if wanted < hard_floor:
+            behind = {name: seq for name, seq in needs.items() if seq < hard_floor}
+            self.trimmed_unconsumed += sum(hard_floor - seq for seq in behind.values())
+            log.error(
+                "event backlog over its limit (%d events, setting event_backlog_limit): trimming events "
+                "before titanseq %d that sinks %s have not consumed; they will not be delivered to them",
+                self.backlog_limit, hard_floor, ", ".join(sorted(behind)),
+            )  # fmt: skip
+            wanted = hard_floor
+        if wanted > 1:
+            try:
+                await self.client.xtrim(self.stream, minid=f"{wanted}-0", approximate=True)
+            except (RedisError, OSError) as exc:
+                raise BusUnavailable(f"Redis refused XTRIM: {exc}") from exc
+
+    async def _oldest_needed(self) -> dict[str, int]:
+        """Per sink (group, or instance reader): the oldest titanseq it has not consumed yet."""
+        needs: dict[str, int] = {}
+        try:
+            groups = await self.client.xinfo_groups(self.stream)
+            for group in groups:
+                name = group["name"].decode()
+                needed = seq_of(group["last-delivered-id"]) + 1
+                if group["pending"]:
+                    pending = await self.client.xpending(self.stream, name)
+                    if pending["min"] is not None:
+                        needed = min(needed, seq_of(pending["min"]))
+                needs[f"once:{name}"] = needed
+            now = _now_ms()
+            stale = []
+            for field, value in (await self.client.hgetall(self.positions_key)).items():
+                seq_text, _, stamp = value.decode().partition("|")
+                if now - int(stamp or 0) > POSITION_STALE_MS:
+                    stale.append(field)
+                else:
+                    needs[f"each_instance:{field.decode()}"] = int(seq_text) + 1
+            if stale:
+                await self.client.hdel(self.positions_key, *stale)
+        except ResponseError as exc:
+            if "no such key" not in str(exc).lower():
+                raise BusUnavailable(f"Redis refused XINFO GROUPS: {exc}") from exc
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"Redis at {self.url} is not reachable: {exc}") from exc
+        return needs
+
+    # ------------------------------------------------------------------ reading
+
+    async def read(self, after: int, limit: int) -> list[Event]:
+        if self.log.covers(after):
+            return self.log.read(after, limit)
+        # Older than the local tail: the stream itself has more history.
+        try:
+            entries = await self.client.xrange(self.stream, min=f"({after}-0", max="+", count=limit)
+            oldest = await self.oldest() if not entries or seq_of(entries[0][0]) > after + 1 else after + 1
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"Redis at {self.url} is not reachable: {exc}") from exc
+        if oldest > after + 1 and after < self.head():
+            raise HistoryExpired(after, oldest)
+        return [event_from_json(fields[b"e"]) for _entry_id, fields in entries if fields]
+
+    async def oldest(self) -> int:
+        try:
+            first = await self.client.xrange(self.stream, min="-", max="+", count=1)
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"Redis at {self.url} is not reachable: {exc}") from exc
+        return seq_of(first[0][0]) if first else self.head() + 1
+
+    async def open_feed(self, sink: EventSink) -> SinkFeed:
+        if sink.fanout == "once":
+            feed = RedisGroupFeed(self, sink.name)
+            await feed.prepare()
+            return feed
+        return _InstanceFeed(self, sink.name, self.head())
+
+    def note_position(self, name: str, seq: int) -> None:
+        self._positions[name] = seq
+
+    def forget_position(self, name: str) -> None:
+        self._positions.pop(name, None)
+
+    def _position_field(self, name: str) -> str:
+        return f"{self.instance_id}|{name}"
+
+    def status(self) -> dict[str, Any]:
+        return {**super().status(), "reachable": self.reachable, "error": self.last_error}
+
+    # ------------------------------------------------------------------ the local tail
+
+    async def _tail(self) -> None:
+        last_id: str | None = None
+        pause = 0.05
+        positions_due = 0.0
+        while True:
+            try:
+                if last_id is None:
+                    head = await self.published_head()
+                    self.log.reset(head)
+                    last_id = f"{head}-0"
+                    self._tail_started.set()
+                reply = await self.client.xread({self.stream: last_id}, count=1000, block=_TAIL_BLOCK_MS)
+                for _stream, entries in reply or ():
+                    events = [event_from_json(fields[b"e"]) for _entry_id, fields in entries if fields]
+                    last_id = entries[-1][0].decode()
+                    self.log.append(events)
+                if time.monotonic() >= positions_due and self._positions:
+                    await self._write_positions()
+                    positions_due = time.monotonic() + _POSITIONS_EVERY_S
+                if not self.reachable:
+                    log.info("Redis bus at %s is reachable (tail at titanseq %d)", self.url, self.log.head)
+                self.reachable, self.last_error, pause = True, "", 0.05
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, BusUnavailable) as exc:
+                if self.reachable or not self.last_error:
+                    log.warning("Redis bus at %s is not reachable: %s; retrying", self.url, exc)
+                self.reachable, self.last_error = False, str(exc)
+                self._tail_started.set()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    async def _write_positions(self) -> None:
+        stamp = _now_ms()
+        mapping = {self._position_field(name): f"{seq}|{stamp}" for name, seq in self._positions.items()}
+        await self.client.hset(self.positions_key, mapping=mapping)  # type: ignore[arg-type]
+
+
+class _InstanceFeed:
+    """An `each_instance` sink on Redis: reads this instance's tail (or the stream, when far behind)."""
+
+    def __init__(self, bus: RedisBus, name: str, start: int) -> None:
+        self.name = name
+        self.position = start
+        self._bus = bus
+        bus.note_position(name, start)
+
+    @property
+    def active(self) -> bool:
+        return True
+
+    async def next_batch(self, limit: int, timeout: float) -> list[Event]:
+        events = await self._bus.read(self.position, limit)
+        if events or not await self._bus.wait(self.position, timeout):
+            return events
+        return await self._bus.read(self.position, limit)
+
+    async def ack(self, events: Sequence[Event]) -> None:
+        if events:
+            self.skip_to(max(self.position, events[-1].titanseq))
+
+    def skip_to(self, seq: int) -> None:
+        self.position = seq
+        self._bus.note_position(self.name, seq)
+
+    async def close(self) -> None:
+        self._bus.forget_position(self.name)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

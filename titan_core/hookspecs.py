@@ -1,0 +1,91 @@
+"""The plugin contract: every hook Titan calls, with its signature and when it fires.
+
+Plugins implement these with `@titan_core.hookimpl`; docs/plugins.md documents each one, and a
+meta-test keeps that page and this module in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from titan_core.auth import Principal
+    from titan_core.events.sink import EventSink
+    from titan_core.health import HealthReport
+    from titan_core.settings import Settings
+
+PROJECT_NAME = "titan"
+"""The pluggy project name, and the entry-point group plugins register under."""
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# --- Wiring hooks: synchronous, called once while the application is built ---------------------
+
+
+@hookspec
+def titan_setup_app(app: web.Application, settings: Settings) -> None:
+    """Add routes, sub-applications and `cleanup_ctx` entries to the application being built.
+
+    Fires once per application, inside `create_app`, after the core's own wiring and before
+    `titan_event_sinks`. Every implementation runs; results are ignored. Open connections in a
+    `cleanup_ctx` generator appended here, never in the hook itself: the hook runs outside the
+    event loop. Must be synchronous (`def`, not `async def`).
+
+    :param app: the application being built; store plugin state under your own `web.AppKey`.
+    :param settings: the server settings; read your own section with `settings.section(name)`.
+    """
+
+
+@hookspec
+def titan_event_sinks(app: web.Application, settings: Settings) -> Sequence[EventSink] | None:
+    """Return the sinks this plugin delivers events to.
+
+    Fires once per application, right after `titan_setup_app`. Every implementation runs and the
+    sinks of all plugins are collected; the core then runs one consumer task per sink. Sink names
+    must be unique across all plugins. Must be synchronous.
+
+    :param app: the application being built.
+    :param settings: the server settings.
+    :return: the plugin's sinks (an empty list or None when it has nothing to deliver to).
+    """
+
+
+# --- Runtime hooks: called while serving; may return an awaitable -------------------------------
+
+
+@hookspec
+def titan_authenticate(
+    request: web.Request, token: str | None
+) -> Principal | Awaitable[Principal | None] | None:
+    """Say who is calling: per HTTP request, and per WebSocket connection or `auth` message.
+
+    Implementations run one by one in pluggy's order (`tryfirst` first); an awaitable result is
+    awaited. Stops at the first result that is not None. Raising refuses the caller outright
+    (401) and no further implementation runs.
+
+    :param request: the HTTP request (for a WebSocket, the upgrade request).
+    :param token: the credential the caller presented (the `Authorization` header value, a
+        WebSocket `?token=` or `auth` message), or None when there is none.
+    :return: a `Principal`; None for "not my kind of credential, ask the next plugin".
+    """
+
+
+@hookspec
+def titan_health(app: web.Application) -> HealthReport | Awaitable[HealthReport | None] | None:
+    """Report the plugin's own health, for the body of `GET /ready`.
+
+    Fires on every `GET /ready`. Every implementation runs (each with a time limit) and each
+    report is listed; an awaitable result is awaited. An implementation that raises or runs out
+    of time is reported as not ok under the plugin's name. A report that is not ok fails readiness
+    only when the setting `require_plugins` is on.
+
+    :param app: the running application.
+    :return: a `HealthReport` (name, ok, detail), or None when the plugin has nothing to report.
+    """
