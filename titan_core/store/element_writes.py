@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal
-from titan_core.errors import BadRequest, NotFound
+from titan_core.errors import BadRequest, InvalidModel, NotFound, Violation
 from titan_core.model.elements import delete_element, find_element, insert_element, replace_element
 from titan_core.model.paths import PathSegment, format_id_short_path
 from titan_core.model.value_only import apply_element_value, apply_submodel_value, element_value
@@ -54,7 +54,7 @@ class ElementWrites(IdentifiableStore):
         if_match: str | None = None,
     ) -> dict[str, Any]:
         """POST a new element at the top level (`parent_path` None) or into a container."""
-        new_element = parse_and_verify("submodel_element", element).jsonable
+        new_element = _verify_element(element, _new_child_label(parent_path, element))
         result: dict[str, Any] = {}
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
@@ -78,7 +78,7 @@ class ElementWrites(IdentifiableStore):
         if_match: str | None = None,
     ) -> bool:
         """PUT: replace the element at `path`, or create it there; returns whether it was created."""
-        new_element = parse_and_verify("submodel_element", element).jsonable
+        new_element = _verify_element(element, format_id_short_path(path))
         outcome = {"created": False}
         last = path[-1]
         if isinstance(last, str) and new_element.get("idShort") != last:
@@ -138,7 +138,7 @@ class ElementWrites(IdentifiableStore):
                     f"PATCH cannot change the modelType of {format_id_short_path(path)!r} "
                     f"from {old.get('modelType')!r} to {changes['modelType']!r}; use PUT"
                 )
-            merged = parse_and_verify("submodel_element", {**old, **changes}).jsonable
+            merged = _verify_element({**old, **changes}, format_id_short_path(path))
             if merged.get("idShort") != old.get("idShort"):
                 raise BadRequest("PATCH cannot change an element's idShort; delete and create it instead")
             replace_element(document, path, merged)
@@ -396,7 +396,34 @@ def _verify_list_parent(document: dict[str, Any], parent_path: Path | None) -> N
         return
     parent = find_element(document, parent_path)
     if parent.get("modelType") == "SubmodelElementList":
-        parse_and_verify("submodel_element", parent)
+        _verify_element(parent, format_id_short_path(parent_path))
+
+
+def _verify_element(element: Any, where: str) -> dict[str, Any]:
+    """Verify one element strictly; violations name their place by idShortPath, not body position."""
+    try:
+        return parse_and_verify("submodel_element", element).jsonable
+    except InvalidModel as error:
+        error.violations = [
+            Violation(_join(where, violation.path), violation.message) for violation in error.violations
+        ]
+        if not error.violations:
+            error.message = f"{where}: {error.message}"
+        raise
+
+
+def _join(where: str, relative: str) -> str:
+    if not relative:
+        return where
+    return f"{where}{relative}" if relative.startswith("[") else f"{where}.{relative}"
+
+
+def _new_child_label(parent_path: Path | None, element: Any) -> str:
+    id_short = element.get("idShort") if isinstance(element, dict) else None
+    base = format_id_short_path(parent_path) if parent_path else ""
+    if isinstance(id_short, str):
+        return f"{base}.{id_short}" if base else id_short
+    return f"{base}[new item]" if base else "(new element)"
 
 
 def _semantic_id_at(document: dict[str, Any], path: str) -> str | None:

@@ -53,6 +53,8 @@ identifiables = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("kind", "identifier"),
+    # Never reuse the pk of a deleted row: ETags and cursors are built from it.
+    sqlite_autoincrement=True,
 )
 Index("ix_identifiables_kind_pk", identifiables.c.kind, identifiables.c.pk)
 Index("ix_identifiables_kind_id_short", identifiables.c.kind, identifiables.c.id_short)

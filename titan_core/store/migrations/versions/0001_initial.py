@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("pk", name="pk_identifiables"),
         sa.UniqueConstraint("kind", "identifier", name="uq_identifiables_kind_identifier"),
+        # Never reuse the pk of a deleted row: ETags and cursors are built from it.
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_identifiables_kind_pk", "identifiables", ["kind", "pk"])
     op.create_index("ix_identifiables_kind_id_short", "identifiables", ["kind", "id_short"])
