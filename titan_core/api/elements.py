@@ -45,26 +45,22 @@ async def _list(request: web.Request, modifier: Modifier) -> web.StreamResponse:
     stored = await load_submodel(request)
     submodel = stored.document()
     elements = submodel.get("submodelElements") or []
-    items, next_cursor = page_of(elements, limit, cursor)
     if modifier == "path":
-        # `$path` lists every path of the paged top-level elements and below them.
-        result: list[Any] = []
-        for element in items:
-            result.extend(paths_of(element, (element["idShort"],), level=params.level(request)))
-    else:
-        result = []
-        for element in items:
-            if modifier == "value" and element.get("modelType") in NO_VALUE_TYPES:
-                continue
-            if modifier == "metadata" and element.get("modelType") in NO_VALUE_TYPES:
-                # In a list, Operations and Capabilities appear as themselves (they have no value).
-                result.append(element)
-                continue
-            rendered = _render(request, submodel, (element["idShort"],), element, modifier)
-            result.append(_value_body(element, rendered) if modifier == "value" else rendered)
-    response = paged(result, next_cursor)
-    response.headers["ETag"] = stored.etag
-    return response
+        # One flat list of every path, paged by path (as /submodels/$path).
+        paths, next_cursor = page_of(paths_of(submodel, (), level=params.level(request)), limit, cursor)
+        return paged(paths, next_cursor, etag=stored.etag)
+    items, next_cursor = page_of(elements, limit, cursor)
+    result: list[Any] = []
+    for element in items:
+        if modifier == "value" and element.get("modelType") in NO_VALUE_TYPES:
+            continue
+        if modifier == "metadata" and element.get("modelType") in NO_VALUE_TYPES:
+            # In a list, Operations and Capabilities appear as themselves (they have no value).
+            result.append(element)
+            continue
+        rendered = _render(request, submodel, (element["idShort"],), element, modifier)
+        result.append(_value_body(element, rendered) if modifier == "value" else rendered)
+    return paged(result, next_cursor, etag=stored.etag)
 
 
 async def list_elements(request: web.Request) -> web.StreamResponse:

@@ -55,6 +55,6 @@ def paged_raw(bodies: Iterable[str], next_cursor: str | None) -> web.Response:
     return raw_json_response(head + ",".join(bodies) + "]}")
 
 
-def paged(items: list[Any], next_cursor: str | None) -> web.Response:
+def paged(items: list[Any], next_cursor: str | None, *, etag: str | None = None) -> web.Response:
     metadata = {"cursor": next_cursor} if next_cursor else {}
-    return json_response({"paging_metadata": metadata, "result": items})
+    return json_response({"paging_metadata": metadata, "result": items}, etag=etag)

@@ -131,9 +131,7 @@ async def list_submodel_references(request: web.Request) -> web.StreamResponse:
     limit, cursor = params.paging(request)
     stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
     items, next_cursor = page_of(stored.document().get("submodels") or [], limit, cursor)
-    response = paged(items, next_cursor)
-    response.headers["ETag"] = stored.etag
-    return response
+    return paged(items, next_cursor, etag=stored.etag)
 
 
 async def post_submodel_reference(request: web.Request) -> web.StreamResponse:

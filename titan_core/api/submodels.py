@@ -81,13 +81,19 @@ async def list_submodels_path(request: web.Request) -> web.StreamResponse:
     so a page may end inside a submodel.
     """
     limit, cursor = params.paging(request)
+    raw_semantic_id = request.query.get("semanticId")
+    semantic_id = decode_identifier(raw_semantic_id) if raw_semantic_id is not None else None
     after_pk, sent = _decode_path_cursor(cursor)
     level = params.level(request)
     result: list[str] = []
     page_cursor = encode_cursor(after_pk) if after_pk else None
     while True:
         page = await repository(request).page(
-            "submodel", limit=limit, cursor=page_cursor, id_short=request.query.get("idShort")
+            "submodel",
+            limit=limit,
+            cursor=page_cursor,
+            id_short=request.query.get("idShort"),
+            semantic_id=semantic_id,
         )
         for index, item in enumerate(page.items):
             skip = sent if item.pk == after_pk + 1 else 0
