@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
 
 from titan_core.api.middleware import idta_errors
 from titan_core.api.routes import add_api_routes
+from titan_core.events.http import add_event_routes, titan_seq_header
+from titan_core.events.pipeline import events_context
 from titan_core.keys import DATABASE, REPOSITORY, SETTINGS
+from titan_core.plugins import TitanPluginManager
+from titan_core.plugins import install as install_plugins
 from titan_core.settings import Settings
 from titan_core.store.database import Database
 from titan_core.store.repository import Repository
@@ -18,21 +21,35 @@ from titan_core.store.repository import Repository
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, plugin_manager: Any = None) -> web.Application:
-    """Build a Titan application; the database opens (and migrates) when the app starts."""
+def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None = None) -> web.Application:
+    """Build a Titan application; the database opens (and migrates) when the app starts.
+
+    `plugin_manager`: the plugins this app uses (tests build apps with exactly the plugins they
+    want); by default the installed ones, as `titan plugins` lists them.
+    """
     # A trailing slash (`/shells/{id}/`, which the IDTA test engine sends) redirects to the route
     # without it; 308 keeps the method and body.
     trailing_slash = web.normalize_path_middleware(
         append_slash=False, remove_slash=True, redirect_class=web.HTTPPermanentRedirect
     )
     app = web.Application(
-        middlewares=[trailing_slash, idta_errors], client_max_size=settings.max_body_bytes
+        middlewares=[trailing_slash, titan_seq_header, idta_errors],
+        client_max_size=settings.max_body_bytes,
+        # Legal requests can have long lines: two 2,000-character identifiers in base64url and an
+        # idShortPath of 64 segments of 128 characters exceed aiohttp's 8 KiB default.
+        handler_args={"max_line_size": 32768, "max_field_size": 32768},
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database_context)
     add_api_routes(app.router, "")
+    add_event_routes(app.router, "")
     if settings.api_prefix:
         add_api_routes(app.router, settings.api_prefix)
+        add_event_routes(app.router, settings.api_prefix)
+    # titan_setup_app, then titan_event_sinks: the plugins' routes and cleanup contexts.
+    install_plugins(app, settings, plugin_manager)
+    # Last: the sink runner starts after the plugins' connections opened and stops before they close.
+    app.cleanup_ctx.append(events_context)
     return app
 
 

@@ -88,8 +88,13 @@ def _serve(settings: Settings) -> int:
     from aiohttp import web
 
     from titan_core.app import create_app
+    from titan_core.plugins import PluginLoadError
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except PluginLoadError as exc:
+        print(f"titan: {exc}", file=sys.stderr)
+        return 2
     log.info(
         "titan-core %s serving on http://%s:%d (database %s)",
         __version__,

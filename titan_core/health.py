@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from titan_core import __version__
+from titan_core.events.pipeline import event_status
 from titan_core.hookspecs import hookimpl
 from titan_core.keys import DATABASE, HOOKS, PLUGIN_MANAGER, SETTINGS
 from titan_core.settings import Settings
@@ -51,7 +52,8 @@ async def health(request: web.Request) -> web.Response:
 
 async def ready(request: web.Request) -> web.Response:
     """Readiness: 503 only when the database does not answer, or when plugins are required and
-    one of them is in trouble; every check and every plugin's state is in the body either way."""
+    one of them is in trouble; every check, every plugin's state and the event pipeline (relay,
+    each sink's position and lag) are in the body either way."""
     app = request.app
     database_report, plugin_reports = await asyncio.gather(
         check_database(app), app[HOOKS].health(app, timeout=CHECK_TIMEOUT_SECONDS)
@@ -67,6 +69,7 @@ async def ready(request: web.Request) -> web.Response:
         "status": "ready" if serving else "unavailable",
         "checks": checks,
         "plugins": [record.as_dict() for record in records],
+        "events": event_status(app),
     }
     return web.json_response(body, status=200 if serving else 503)
 

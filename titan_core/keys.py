@@ -24,3 +24,12 @@ if TYPE_CHECKING:
 PLUGIN_MANAGER: web.AppKey[TitanPluginManager] = web.AppKey("titan.plugin_manager")
 HOOKS: web.AppKey[TitanHooks] = web.AppKey("titan.hooks")
 EVENT_SINKS: web.AppKey[list[EventSink]] = web.AppKey("titan.event_sinks")
+
+# Eventing (titan_core.events): the bus (its `head()` is the newest titanseq this instance has seen)
+# and the pipeline (relay, sink runner; `status()` for /ready). Both are set when the app starts.
+if TYPE_CHECKING:
+    from titan_core.events.bus import EventBus
+    from titan_core.events.pipeline import EventPipeline
+
+BUS: web.AppKey[EventBus] = web.AppKey("titan.bus")
+EVENT_PIPELINE: web.AppKey[EventPipeline] = web.AppKey("titan.event_pipeline")

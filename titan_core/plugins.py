@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from importlib import import_module
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from titan_core import __version__, hookspecs
 from titan_core.auth import Principal
+from titan_core.events.runner import check_sinks
 from titan_core.events.sink import EventSink
 from titan_core.health import HealthReport
 from titan_core.hookspecs import PROJECT_NAME
@@ -33,7 +35,6 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("health", "titan_core.health"),
 
 # Called synchronously while the app is built: an `async def` here would never run.
 WIRING_HOOKS = frozenset({"titan_setup_app", "titan_event_sinks"})
-SINK_FANOUTS = ("each_instance", "once")
 
 PluginState = Literal["loaded", "disabled", "failed"]
 
@@ -127,11 +128,14 @@ class TitanPluginManager(pluggy.PluginManager):
             del self._registered[record.name]
         record.state, record.reason, record.hooks = "failed", reason, ()
         log.error("plugin %r failed and is not in use: %s", record.name, reason, exc_info=exc)
-        if record.builtin or self.require_plugins:
-            why = "it is built in" if record.builtin else "the setting require_plugins is on"
+        if record.builtin:
             raise PluginLoadError(
-                f"plugin {record.name!r} failed: {reason}. Titan refuses to start because {why}; "
-                f"fix the plugin, or leave it out with TITAN_DISABLE_PLUGINS={record.name}"
+                f"built-in plugin {record.name!r} failed: {reason} (a bug in Titan)"
+            ) from exc
+        if self.require_plugins:
+            raise PluginLoadError(
+                f"plugin {record.name!r} failed: {reason}. Titan refuses to start because the setting "
+                f"require_plugins is on; fix the plugin, or leave it out with TITAN_DISABLE_PLUGINS={record.name}"
             ) from exc
 
 
@@ -261,14 +265,12 @@ def _checked_sinks(returned: object, owners: dict[str, str]) -> list[EventSink]:
     for sink in returned:
         if not isinstance(sink, EventSink) or not inspect.iscoroutinefunction(sink.deliver):
             raise TypeError(f"{sink!r} is not a sink: it needs `name`, `fanout` and `async def deliver`")
-        if sink.fanout not in SINK_FANOUTS:
-            raise ValueError(
-                f"sink {sink.name!r} has fanout {sink.fanout!r}; accepted: {', '.join(SINK_FANOUTS)}"
-            )
-        if sink.name in owners or any(other.name == sink.name for other in sinks):
-            owner = owners.get(sink.name, "the same plugin")
-            raise ValueError(f"the sink name {sink.name!r} is already used by {owner}")
+        if sink.name in owners:
+            raise ValueError(f"the sink name {sink.name!r} is already used by {owners[sink.name]}")
         sinks.append(sink)
+    # The sink runner's own rules (unique, well-formed names; a known fan-out), checked now so that
+    # a bad sink takes out its plugin instead of stopping the app when the runner starts.
+    check_sinks(sinks)
     return sinks
 
 
@@ -303,7 +305,8 @@ def install(
     app[PLUGIN_MANAGER] = manager
     app[HOOKS] = hooks
     hooks.setup_app(app, settings)
-    app[EVENT_SINKS] = hooks.event_sinks(app, settings)
+    # Added to, not replaced: sinks registered before (`events.pipeline.add_event_sink`) stay.
+    app[EVENT_SINKS] = [*app.get(EVENT_SINKS, []), *hooks.event_sinks(app, settings)]
     loaded = [record.name for record in manager.records if record.state == "loaded"]
     log.info("plugins in use: %s; event sinks: %s", ", ".join(loaded),
              ", ".join(sink.name for sink in app[EVENT_SINKS]) or "none")  # fmt: skip
@@ -315,8 +318,6 @@ def print_plugins(settings: Settings, *, as_json: bool, out: IO[str] | None = No
 
     Loads the plugins without building an app, so failures inside wiring hooks do not show here.
     """
-    import sys
-
     write: Callable[[str], Any] = (out or sys.stdout).write
     manager = get_plugin_manager(settings.replace(require_plugins=False))
     records = manager.records

@@ -63,6 +63,12 @@ class Settings:
     sink_lease_ms: int = 10_000
     # The longest `wait` of GET /events, in seconds.
     events_max_wait: int = 60
+    # WebSocket clients (titan-plugin-ws, docs/events.md): the largest message a client may send
+    # (bigger: closed with 1009), and how many it may send per second on average, in bursts of up to
+    # `ws_message_burst` (more: closed with 4429).
+    ws_max_message_bytes: int = 65_536
+    ws_messages_per_second: int = 20
+    ws_message_burst: int = 60
     # Raw settings of the TOML file and environment, for plugin sections.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -1,0 +1,85 @@
+"""The webhook plugin as a user installs it: core and plugin from their directories into a fresh
+venv. Catches what an editable install hides (a missing package file, a wrong entry point)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
+from webhook_receiver import WebhookReceiver
+
+ROOT = Path(__file__).resolve().parents[3]
+PLUGIN_DIR = ROOT / "plugins" / "titan_plugin_webhook"
+# Copied before installing, so pip's in-tree build leaves no build/ or egg-info in the repository.
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench", "plugins",
+    "*.sqlite3*", "var", "test-artifacts", "node_modules",
+)  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new venv with `pip install <core> <plugin>` (about 20 s with pip's cache warm)."""
+    base = tmp_path_factory.mktemp("fresh-venv")
+    core, plugin = base / "src" / "titan-core", base / "src" / "titan-plugin-webhook"
+    shutil.copytree(ROOT, core, ignore=_NOT_SOURCES)
+    shutil.copytree(PLUGIN_DIR, plugin, ignore=_NOT_SOURCES)
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
+         str(core), str(plugin)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, f"pip install failed:\n{install.stdout[-3000:]}\n{install.stderr[-3000:]}"
+    return venv
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    server = WebhookReceiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def test_titan_plugins_in_a_fresh_venv_lists_the_webhook_plugin(fresh_venv: Path) -> None:
+    project = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text())["project"]
+
+    result = subprocess.run(
+        [str(fresh_venv / "bin" / "titan"), "plugins", "--json"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=fresh_venv,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    webhook = next(plugin for plugin in json.loads(result.stdout) if plugin["name"] == "webhook")
+    assert webhook == {
+        "name": "webhook", "version": project["version"], "distribution": project["name"], "builtin": False,
+        "state": "loaded", "reason": "", "hooks": ["titan_event_sinks", "titan_health", "titan_setup_app"],
+    }  # fmt: skip
+
+
+async def test_webhook_from_a_fresh_venv_delivers_signed_events_and_retries_on_5xx(
+    fresh_venv: Path, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    server = start_titan(
+        [str(fresh_venv / "bin" / "titan")],
+        f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3",
+        log_dir=tmp_path,
+        env=webhook_environment(receiver),
+        isolated=True,
+    )
+    try:
+        await create_shell_and_expect_its_webhook(server.base_url, receiver)
+    finally:
+        server.stop()
+        print(server.log_tail(100))
