@@ -5,7 +5,10 @@ With authentication off (the embedded default) every caller is `ANONYMOUS`, whic
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 ROLE_READER = "reader"
 ROLE_WRITER = "writer"
@@ -29,3 +32,22 @@ class Principal:
 
 
 ANONYMOUS = Principal(subject="anonymous", roles=ALL_ROLES)
+
+
+def may_read(principal: Principal, envelope: Mapping[str, Any]) -> bool:
+    """Whether `principal` may see this event: a reader whose scopes (if any) cover the twin.
+
+    Transports call this for every event they deliver, so a principal never receives an event of
+    a twin it may not read. Scope patterns are matched by the access-control module.
+    """
+    if not principal.has_role(ROLE_READER):
+        return False
+    if not principal.scopes:
+        return True
+    identifier = envelope.get("titanid")
+    return isinstance(identifier, str) and any(_scope_matches(scope, identifier) for scope in principal.scopes)
+
+
+def _scope_matches(pattern: str, identifier: str) -> bool:
+    # Shell-style wildcards (`https://plant.example/line1/*`); fnmatchcase never folds case.
+    return fnmatch.fnmatchcase(identifier, pattern)

@@ -198,6 +198,7 @@ def _camel_segment(match: re.Match[str]) -> str:
 
 
 _PYTHON_TYPE = re.compile(r"<class '(\w+)'>")
+_EXPECTED_PYTHON_TYPE = re.compile(r"Expected an? (str|int|float|bool|list|dict)\b")
 _JSON_TYPE_NAMES = {
     "str": "a string",
     "int": "a number",
@@ -211,7 +212,10 @@ _JSON_TYPE_NAMES = {
 
 def _readable_cause(cause: str) -> str:
     """aas-core speaks of Python types (`<class 'list'>`); clients sent JSON."""
-    return _PYTHON_TYPE.sub(lambda match: _JSON_TYPE_NAMES.get(match.group(1), match.group(1)), cause)
+    cause = _PYTHON_TYPE.sub(lambda match: _JSON_TYPE_NAMES.get(match.group(1), match.group(1)), cause)
+    return _EXPECTED_PYTHON_TYPE.sub(
+        lambda match: "Expected " + _JSON_TYPE_NAMES.get(match.group(1), match.group(1)), cause
+    )
 
 
 def _json_kind(value: object) -> str:

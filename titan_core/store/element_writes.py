@@ -11,13 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal
 from titan_core.errors import BadRequest, InvalidModel, NotFound, Violation
-from titan_core.model.elements import delete_element, find_element, insert_element, replace_element
+from titan_core.model.elements import (
+    CHILDREN_KEY,
+    delete_element,
+    find_element,
+    insert_element,
+    replace_element,
+)
 from titan_core.model.paths import PathSegment, format_id_short_path
-from titan_core.model.value_only import apply_element_value, apply_submodel_value, element_value
+from titan_core.model.value_only import (
+    apply_element_value,
+    apply_element_value_tracked,
+    apply_submodel_value,
+    element_value,
+)
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.documents import last_key_value
 from titan_core.store.identifiable_store import IdentifiableStore
 from titan_core.store.records import Attachment, Change, StoredIdentifiable
+from titan_core.store.value_changes import value_changes
 
 Path = tuple[PathSegment, ...]
 
@@ -190,13 +202,25 @@ class ElementWrites(IdentifiableStore):
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
             old = find_element(document, path)
-            new = apply_element_value(old, value, path=format_id_short_path(path))
+            text_path = format_id_short_path(path)
+            if old.get("modelType") not in CHILDREN_KEY:
+                new = apply_element_value(old, value, path=text_path)
+                if new == old:
+                    return document, []
+                replace_element(document, path, new)
+                return document, [_value_change(submodel_id, path, new)]
+            # An element with children: one valueChanged per element whose own value changed.
+            new, changed = apply_element_value_tracked(old, value, path=text_path)
             if new == old:
                 return document, []
             replace_element(document, path, new)
-            return document, [_value_change(submodel_id, path, new)]
+            return document, [_tracked_change(submodel_id, document, changed_path, changed_value)
+                              for changed_path, changed_value in changed]  # fmt: skip
 
-        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+        # Batchable: the edit raises before it replaces anything (see group_commit).
+        await self.edit(
+            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match, batchable=True
+        )
 
     async def set_submodel_value(
         self,
@@ -211,17 +235,7 @@ class ElementWrites(IdentifiableStore):
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
             new_document, changed = apply_submodel_value(document, value)
-            changes = [
-                Change(
-                    type="valueChanged",
-                    entity="element",
-                    identifier=submodel_id,
-                    path=path,
-                    semantic_id=_semantic_id_at(new_document, path),
-                    data=new_value,
-                )
-                for path, new_value in changed
-            ]
+            changes = [_tracked_change(submodel_id, new_document, path, new_value) for path, new_value in changed]
             return new_document, changes
 
         await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
@@ -292,15 +306,14 @@ class ElementWrites(IdentifiableStore):
                     new_document.pop(key, None)
             if new_document == document:
                 return document, []
-            return new_document, [
-                Change(
-                    type="updated",
-                    entity="submodel",
-                    identifier=submodel_id,
-                    semantic_id=last_key_value(new_document.get("semanticId")),
-                    data=new_document,
-                )
-            ]
+            updated = Change(
+                type="updated",
+                entity="submodel",
+                identifier=submodel_id,
+                semantic_id=last_key_value(new_document.get("semanticId")),
+                data=new_document,
+            )
+            return new_document, [updated, *value_changes(submodel_id, document, new_document)]
 
         await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
 
@@ -430,6 +443,17 @@ def _semantic_id_at(document: dict[str, Any], path: str) -> str | None:
     from titan_core.model.paths import parse_id_short_path
 
     return last_key_value(find_element(document, parse_id_short_path(path)).get("semanticId"))
+
+
+def _tracked_change(submodel_id: str, document: dict[str, Any], path: str, value: Any) -> Change:
+    return Change(
+        type="valueChanged",
+        entity="element",
+        identifier=submodel_id,
+        path=path,
+        semantic_id=_semantic_id_at(document, path),
+        data=value,
+    )
 
 
 def _element_change(change_type: Any, submodel_id: str, path: Path, element: dict[str, Any]) -> Change:

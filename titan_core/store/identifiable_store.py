@@ -12,17 +12,21 @@ import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal
-from titan_core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from titan_core.errors import BadRequest, Conflict, NotFound, PreconditionFailed, TitanError
+from titan_core.events.outbox import OutboxRecorder
+from titan_core.model.elements import find_element
+from titan_core.model.paths import parse_id_short_path
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.database import Database
 from titan_core.store.documents import DocumentFacts, facts_of
+from titan_core.store.group_commit import GroupCommitter
 from titan_core.store.records import (
     KIND_LABELS,
     Attachment,
@@ -32,6 +36,7 @@ from titan_core.store.records import (
     StoredIdentifiable,
 )
 from titan_core.store.tables import attachments, identifiables, shell_asset_ids
+from titan_core.store.value_changes import value_changes
 
 ENTITY_OF_KIND = {"shell": "shell", "submodel": "submodel", "concept_description": "concept_description"}
 
@@ -42,11 +47,6 @@ class ChangeRecorder(Protocol):
     async def record(
         self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str
     ) -> None: ...
-
-
-class _NoRecorder:
-    async def record(self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str) -> None:
-        return None
 
 
 # A document edit: given the current document (a private copy), return the new one and its changes.
@@ -77,13 +77,19 @@ def decode_cursor(cursor: str) -> int:
 class IdentifiableStore:
     def __init__(self, database: Database, *, recorder: ChangeRecorder | None = None) -> None:
         self.database = database
-        self.recorder: ChangeRecorder = recorder or _NoRecorder()
+        self._group_commit = GroupCommitter(self)
+        # Every Repository records its events, `titan load` included: the outbox is not optional.
+        self.recorder: ChangeRecorder = recorder or OutboxRecorder()
 
     # ---------------------------------------------------------------- reads
 
     async def get(self, kind: Kind, identifier: str) -> StoredIdentifiable:
-        async with self.database.read() as connection:
-            stored = await self._select(connection, kind, identifier)
+        rows = self.database.point_read(_POINT_READ, (kind, identifier))
+        if rows is not None:
+            stored = _stored(kind, _Row(*rows[0])) if rows else None
+        else:
+            async with self.database.read() as connection:
+                stored = await self._select(connection, kind, identifier)
         if stored is None:
             raise _not_found(kind, identifier)
         return stored
@@ -201,7 +207,10 @@ class IdentifiableStore:
                 if body == current.body:
                     return current, False
                 stored = await self._update(connection, current, verified, facts, body)
+                await self._drop_orphaned_attachments(connection, current, verified)
                 changes = [_identifiable_change("updated", kind, facts, verified)]
+                if kind == "submodel":
+                    changes += value_changes(identifier, current.document(), verified)
                 created = False
             await self.recorder.record(connection, changes, origin=origin)
         return stored, created
@@ -257,12 +266,17 @@ class IdentifiableStore:
         principal: Principal = ANONYMOUS,
         if_match: str | None = None,
         attachment_change: Callable[[AsyncConnection, StoredIdentifiable], Awaitable[None]] | None = None,
+        batchable: bool = False,
     ) -> StoredIdentifiable:
         """Apply `edit` to the current document under the row lock and store the result.
 
         The edit validates what it changes (callers pick the check: a value check for a value
         write, element verification for a structural one); the identifier cannot change here.
+        `batchable` edits (value writes: they raise before they change anything, and cannot change
+        the id) may share a transaction with other writes (`group_commit`).
         """
+        if batchable and attachment_change is None:
+            return await self._group_commit.submit(kind, identifier, edit, origin=origin, if_match=if_match)
         async with self.database.write() as connection:
             current = await self._select(connection, kind, identifier, lock=True)
             if current is None:
@@ -278,6 +292,7 @@ class IdentifiableStore:
             if facts.identifier != identifier:
                 raise BadRequest(f"the id of a {KIND_LABELS[kind]} cannot be changed ({identifier!r})")
             stored = await self._update(connection, current, new_document, facts, body)
+            await self._drop_orphaned_attachments(connection, current, new_document)
             await self.recorder.record(connection, changes, origin=origin)
         return stored
 
@@ -312,7 +327,52 @@ class IdentifiableStore:
         )
         return int(result.rowcount or 0)
 
+    # ---------------------------------------------------------------- for group_commit
+
+    async def select_for_update(
+        self, connection: AsyncConnection, kind: Kind, identifier: str
+    ) -> StoredIdentifiable | None:
+        return await self._select(connection, kind, identifier, lock=True)
+
+    def not_found(self, kind: Kind, identifier: str) -> NotFound:
+        return _not_found(kind, identifier)
+
+    def check_if_match(self, kind: Kind, identifier: str, etag: str, if_match: str | None) -> None:
+        _check_etag(kind, identifier, etag, if_match)
+
+    async def store_update(
+        self,
+        connection: AsyncConnection,
+        current: StoredIdentifiable,
+        document: dict[str, Any],
+        facts: DocumentFacts,
+        *,
+        versions: int = 1,
+    ) -> StoredIdentifiable:
+        return await self._update(
+            connection, current, document, facts, dump_json(document), versions=versions
+        )
+
     # ---------------------------------------------------------------- internals
+
+    async def _drop_orphaned_attachments(
+        self, connection: AsyncConnection, owner: StoredIdentifiable, document: dict[str, Any]
+    ) -> None:
+        """Delete stored file contents that no File element (or thumbnail) of `document` owns any more.
+
+        A whole-document write can remove a File; its content must not come back when a File of the
+        same path appears again later. One indexed query when the owner has no attachments.
+        """
+        paths = (
+            (await connection.execute(select(attachments.c.path).where(attachments.c.owner_pk == owner.pk)))
+            .scalars()
+            .all()
+        )
+        orphans = [path for path in paths if not _owns_attachment(document, path)]
+        if orphans:
+            await connection.execute(
+                delete(attachments).where(attachments.c.owner_pk == owner.pk, attachments.c.path.in_(orphans))
+            )
 
     async def _select(
         self, connection: AsyncConnection, kind: Kind, identifier: str, *, lock: bool = False
@@ -359,8 +419,11 @@ class IdentifiableStore:
         document: dict[str, Any],
         facts: DocumentFacts,
         body: str,
+        *,
+        versions: int = 1,
     ) -> StoredIdentifiable:
-        version = current.version + 1
+        # `versions` > 1: a group commit applied several writes, each of which counts as one.
+        version = current.version + versions
         await connection.execute(
             update(identifiables)
             .where(identifiables.c.pk == current.pk)
@@ -397,6 +460,26 @@ _COLUMNS = (
 )
 
 
+def _owns_attachment(document: dict[str, Any], path: str) -> bool:
+    if path == "":  # a shell's thumbnail
+        return bool((document.get("assetInformation") or {}).get("defaultThumbnail"))
+    try:
+        return find_element(document, parse_id_short_path(path)).get("modelType") == "File"
+    except TitanError:
+        return False
+
+
+_POINT_READ = "SELECT pk, identifier, version, body, has_blob_values FROM identifiables WHERE kind = ? AND identifier = ?"
+
+
+class _Row(NamedTuple):
+    pk: int
+    identifier: str
+    version: int
+    body: str
+    has_blob_values: bool
+
+
 def _stored(kind: Kind, row: Any) -> StoredIdentifiable:
     return StoredIdentifiable(
         int(row.pk), kind, row.identifier, int(row.version), row.body, bool(row.has_blob_values)
@@ -412,19 +495,25 @@ def _check_if_match(
 ) -> None:
     if if_match is None:
         return
-    candidates = [tag.strip() for tag in if_match.split(",")]
     if current is None:
         raise PreconditionFailed(
             f"If-Match {if_match} does not match: {KIND_LABELS[kind]} {identifier!r} does not exist"
         )
+    _check_etag(kind, identifier, current.etag, if_match)
+
+
+def _check_etag(kind: Kind, identifier: str, etag: str, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    candidates = [tag.strip() for tag in if_match.split(",")]
     if "*" in candidates:
         return
     # Weak comparison is not allowed for If-Match (RFC 9110 §13.1.1), but a W/ prefix added by a
     # proxy should not make a client's write fail, so it is ignored.
     normalised = {tag.removeprefix("W/") for tag in candidates}
-    if current.etag not in normalised:
+    if etag not in normalised:
         raise PreconditionFailed(
-            f"If-Match {if_match} does not match the current ETag {current.etag} of "
+            f"If-Match {if_match} does not match the current ETag {etag} of "
             f"{KIND_LABELS[kind]} {identifier!r}: it was changed by someone else; read it again"
         )
 

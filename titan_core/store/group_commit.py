@@ -1,0 +1,138 @@
+"""Group commit for value writes: value writes that arrive together share one transaction.
+
+Device writes come at a thousand per second, often to the same submodel. One transaction each
+queues them behind SQLite's single writer (or PostgreSQL's row lock) at a few hundred per second.
+Instead, value writes wait while a transaction runs, and the next transaction applies all that
+waited, in arrival order: each document is read and stored once per batch, yet each write still
+gets its own If-Match check, its own version (ETag) and its own events, and fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from titan_core.errors import TitanError
+from titan_core.store.documents import facts_of
+from titan_core.store.records import Change, Kind, StoredIdentifiable
+
+if TYPE_CHECKING:
+    from titan_core.store.identifiable_store import DocumentEdit, IdentifiableStore
+
+log = logging.getLogger(__name__)
+
+# Bounds the time one transaction holds the write lock (and the events one commit carries).
+MAX_BATCH = 256
+
+
+@dataclass
+class _Pending:
+    kind: Kind
+    identifier: str
+    edit: DocumentEdit
+    origin: str
+    if_match: str | None
+    future: asyncio.Future[StoredIdentifiable]
+
+
+@dataclass
+class _Target:
+    """One identifiable as the batch goes: read once, edited by each write in turn."""
+
+    current: StoredIdentifiable
+    document: dict[str, Any]
+    versions: int = 0
+    recorded: list[tuple[str, list[Change]]] = field(default_factory=list)
+    waiting: list[_Pending] = field(default_factory=list)
+
+
+class GroupCommitter:
+    """Runs submitted value edits in shared transactions, one batch at a time.
+
+    Contract for the edits: an edit that raises has not changed the document it was given (value
+    edits validate before they replace the element), because the document is shared by the batch.
+    """
+
+    def __init__(self, store: IdentifiableStore) -> None:
+        self._store = store
+        self._queue: list[_Pending] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(
+        self, kind: Kind, identifier: str, edit: DocumentEdit, *, origin: str, if_match: str | None
+    ) -> StoredIdentifiable:
+        future: asyncio.Future[StoredIdentifiable] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(kind, identifier, edit, origin, if_match, future))
+        if self._drainer is None or self._drainer.done():
+            # A task of its own: a client that disconnects must not cancel the others' transaction.
+            self._drainer = asyncio.create_task(self._drain(), name="titan-group-commit")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                await self._commit(batch)
+            except Exception as error:
+                # The transaction failed as a whole (database trouble): every write in it failed.
+                if not isinstance(error, TitanError):
+                    log.exception("a group commit of %d value writes failed", len(batch))
+                for pending in batch:
+                    _settle(pending, error=error)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        store = self._store
+        targets: dict[tuple[Kind, str], _Target | None] = {}
+        async with store.database.write() as connection:
+            for pending in batch:
+                key = (pending.kind, pending.identifier)
+                if key not in targets:
+                    current = await store.select_for_update(connection, pending.kind, pending.identifier)
+                    targets[key] = None if current is None else _Target(current, current.document())
+                target = targets[key]
+                try:
+                    if target is None:
+                        raise store.not_found(pending.kind, pending.identifier)
+                    store.check_if_match(pending.kind, pending.identifier, _etag_of(target), pending.if_match)
+                    target.document, changes = pending.edit(target.document)
+                except TitanError as error:
+                    _settle(pending, error=error)
+                    continue
+                if changes:
+                    target.versions += 1
+                    target.recorded.append((pending.origin, changes))
+                target.waiting.append(pending)
+            for target in targets.values():
+                if target is None or not target.recorded:
+                    continue
+                facts = facts_of(target.current.kind, target.document)
+                target.current = await store.store_update(
+                    connection,
+                    target.current,
+                    target.document,
+                    facts,
+                    versions=target.versions,
+                )
+                for origin, changes in target.recorded:
+                    await store.recorder.record(connection, changes, origin=origin)
+        for target in targets.values():
+            if target is not None:
+                for pending in target.waiting:
+                    _settle(pending, result=target.current)
+
+
+def _etag_of(target: _Target) -> str:
+    return f'"{target.current.pk}-{target.current.version + target.versions}"'
+
+
+def _settle(
+    pending: _Pending, *, result: StoredIdentifiable | None = None, error: BaseException | None = None
+) -> None:
+    if pending.future.done():  # the caller went away; the write stands or falls with its batch
+        return
+    if error is not None:
+        pending.future.set_exception(error)
+    elif result is not None:
+        pending.future.set_result(result)
