@@ -123,7 +123,9 @@ class EventLog:
         if drop <= 0:
             return
         if drop > unpinned:
-            behind = sorted(name for name, seq in self.pins.items() if seq < self._seqs[self._start + drop - 1])
+            behind = sorted(
+                name for name, seq in self.pins.items() if seq < self._seqs[self._start + drop - 1]
+            )
             self.dropped_unconsumed += drop - unpinned
             log.error(
                 "event backlog over its limit (%d events, setting event_backlog_limit): dropped %d events "

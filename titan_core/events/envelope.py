@@ -101,7 +101,7 @@ def with_titanseq(stored: str, seq: int) -> bytes:
     """The published JSON: the stored envelope with `titanseq` (a decimal string) spliced in."""
     if not stored.startswith(_HEAD):
         raise ValueError(f"not a stored envelope: {stored[:40]!r}")
-    return f'{_HEAD}"titanseq":"{seq}",{stored[len(_HEAD):]}'.encode()
+    return f'{_HEAD}"titanseq":"{seq}",{stored[len(_HEAD) :]}'.encode()
 
 
 def short_type(event_type: str) -> str:

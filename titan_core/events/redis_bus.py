@@ -61,7 +61,8 @@ class RedisBus(EventBus):
         self.positions_key = f"{prefix}positions"
         self.lease_ms = lease_ms
         self.instance_id = instance_id
-        self.client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        # Any: replies are parsed by hand, and redis-py's reply types differ between its versions.
+        self.client: Any = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self.reachable = False
         self.last_error = ""
         self.trimmed_unconsumed = 0
@@ -83,8 +84,11 @@ class RedisBus(EventBus):
             self._tail_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tail_task
-        with contextlib.suppress(RedisError, OSError):
-            await self.client.hdel(self.positions_key, *[self._position_field(n) for n in self._positions] or ["-"])
+        if self._positions:
+            with contextlib.suppress(RedisError, OSError):
+                await self.client.hdel(
+                    self.positions_key, *[self._position_field(n) for n in self._positions]
+                )
         await self.client.aclose()
 
     # ------------------------------------------------------------------ publishing (relay)
@@ -142,7 +146,7 @@ class RedisBus(EventBus):
             wanted = hard_floor
         if wanted > 1:
             try:
-                await self.client.xtrim(self.stream, minid=f"{wanted}-0", approximate=True)
+                await self.client.xtrim(self.stream, minid=f"{wanted}-0", approximate=False)
             except (RedisError, OSError) as exc:
                 raise BusUnavailable(f"Redis refused XTRIM: {exc}") from exc
 
@@ -254,7 +258,7 @@ class RedisBus(EventBus):
     async def _write_positions(self) -> None:
         stamp = _now_ms()
         mapping = {self._position_field(name): f"{seq}|{stamp}" for name, seq in self._positions.items()}
-        await self.client.hset(self.positions_key, mapping=mapping)  # type: ignore[arg-type]
+        await self.client.hset(self.positions_key, mapping=mapping)
 
 
 class _InstanceFeed:

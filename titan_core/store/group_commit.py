@@ -84,6 +84,9 @@ class GroupCommitter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         store = self._store
+        # Lock rows in one global order (stable, so each identifiable keeps its arrival order):
+        # two instances' batches locking in arrival order could each hold a row the other wants.
+        batch = sorted(batch, key=lambda pending: (pending.kind, pending.identifier))
         targets: dict[tuple[Kind, str], _Target | None] = {}
         async with store.database.write() as connection:
             for pending in batch:

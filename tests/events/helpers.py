@@ -1,0 +1,225 @@
+"""Helpers of the event tests: recording sinks, reading `/events`, validating envelopes, documents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from itertools import count
+from typing import Any
+
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.v1.http import from_json
+from support.app import AppClient
+
+from titan_core.events.schema import validate_envelope
+from titan_core.events.sink import Event, Fanout
+from titan_core.model.identifiers import encode_identifier
+
+PREFIX = "io.admin-shell.events.v1."
+_markers = count(1)
+
+
+def b64(identifier: str) -> str:
+    return encode_identifier(identifier)
+
+
+class RecordingSink:
+    """A sink that keeps what it was given; it can fail its first calls, or hang, on request."""
+
+    def __init__(
+        self,
+        name: str,
+        fanout: Fanout = "once",
+        *,
+        fail_first: int = 0,
+        hang: bool = False,
+        delay: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.fanout: Fanout = fanout
+        self.fail_first = fail_first
+        self.hang = hang
+        self.delay = delay
+        self.events: list[Event] = []
+        self.calls = 0
+        self.arrival: dict[int, float] = {}
+
+    async def deliver(self, events: Sequence[Event]) -> None:
+        self.calls += 1
+        if self.hang:
+            await asyncio.Event().wait()
+        if self.calls <= self.fail_first:
+            raise RuntimeError(f"sink {self.name} refuses call {self.calls}")
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        now = time.perf_counter()
+        for item in events:
+            self.arrival.setdefault(item.titanseq, now)
+        self.events.extend(events)
+
+    @property
+    def seqs(self) -> list[int]:
+        return [item.titanseq for item in self.events]
+
+    async def wait_for(self, condition: Callable[[list[Event]], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self.events):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"sink {self.name} did not get what was expected in {timeout} s: "
+                    f"{len(self.events)} events, last seq {self.seqs[-1:]}"
+                )
+            await asyncio.sleep(0.01)
+
+
+def assert_valid_event(published: bytes | Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope validates against the marshmallow schema and parses with the CloudEvents SDK."""
+    data = published if isinstance(published, bytes) else json.dumps(published).encode()
+    envelope: dict[str, Any] = json.loads(data)
+    validate_envelope(envelope)
+    parsed = JSONFormat().read(None, data)
+    attributes = parsed.get_attributes()
+    assert attributes["id"] == envelope["id"]
+    assert attributes["type"] == envelope["type"]
+    assert attributes["titanseq"] == envelope["titanseq"]
+    assert parsed.get_data() == envelope.get("data")
+    legacy = from_json(data)
+    assert legacy["source"] == envelope["source"]
+    return envelope
+
+
+async def read_events(client: AppClient, **params: Any) -> tuple[list[dict[str, Any]], str]:
+    """One `GET /events` answer: the envelopes (each validated) and the cursor."""
+    response = await client.get("/events", params={k: str(v) for k, v in params.items()})
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    return [assert_valid_event(item) for item in body["result"]], body["paging_metadata"]["cursor"]
+
+
+async def wait_events(
+    client: AppClient, after: int, count_: int, *, timeout: float = 10.0, **filters: Any
+) -> list[dict[str, Any]]:
+    """Events after `after` (matching `filters`) until `count_` came; fails after `timeout` s."""
+    found: list[dict[str, Any]] = []
+    cursor = after
+    deadline = time.monotonic() + timeout
+    while len(found) < count_:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"only {len(found)} of {count_} events arrived: {found}")
+        batch, cursor_text = await read_events(
+            client, after=cursor, wait=min(remaining, 2), limit=1000, **filters
+        )
+        found.extend(batch)
+        cursor = int(cursor_text)
+    return found
+
+
+async def write_marker(client: AppClient) -> int:
+    """Create a concept description no test looks at, and return its event's titanseq.
+
+    Writes are committed one after the other, so the marker's event comes after every earlier write's.
+    """
+    marker_id = f"urn:titan-test:marker:{next(_markers)}:{time.time_ns()}"
+    response = await client.post(
+        "/concept-descriptions", json={"modelType": "ConceptDescription", "id": marker_id}
+    )
+    assert response.status == 201, await response.text()
+    (event,) = await wait_events(client, 0, 1, ids=marker_id)
+    return int(event["titanseq"])
+
+
+async def events_caused_by(client: AppClient, action: Callable[[], Awaitable[Any]]) -> list[dict[str, Any]]:
+    """Exactly the events of `action`'s writes: those between a marker before and one after."""
+    before = await write_marker(client)
+    await action()
+    after = await write_marker(client)
+    events = await wait_events(client, before, after - before)
+    return [event for event in events if int(event["titanseq"]) < after]
+
+
+def summary(events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
+    """(short type, entity, path) of each event, for compact assertions."""
+    return [(e["type"].removeprefix(PREFIX), e["titanentity"], e.get("titanpath")) for e in events]
+
+
+async def call(client: AppClient, method: str, url: str, expected: int, **kwargs: Any) -> Any:
+    response = await client.request(method, url, **kwargs)
+    text = await response.text()
+    assert response.status == expected, f"{method} {url}: {response.status} {text}"
+    return json.loads(text) if text else None
+
+
+# --- documents --------------------------------------------------------------------------------------
+
+SHELL_ID = "https://example.com/ids/aas/events-1"
+SM_ID = "https://example.com/ids/sm/events-1"
+SM2_ID = "https://example.com/ids/sm/events-2"
+CD_ID = "https://example.com/ids/cd/events-1"
+SEMANTIC = "0173-1#02-AAO677#002"
+
+
+def reference(submodel_id: str) -> dict[str, Any]:
+    return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel_id}]}
+
+
+def shell(shell_id: str = SHELL_ID, submodels: Sequence[str] = ()) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "modelType": "AssetAdministrationShell",
+        "id": shell_id,
+        "idShort": "EventsShell",
+        "assetInformation": {"assetKind": "Instance", "globalAssetId": "https://example.com/assets/1"},
+    }
+    if submodels:
+        document["submodels"] = [reference(item) for item in submodels]
+    return document
+
+
+def prop(
+    id_short: str | None, value: str | None = "1.5", value_type: str = "xs:double", **extra: Any
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"modelType": "Property", "valueType": value_type, **extra}
+    if id_short is not None:
+        element["idShort"] = id_short
+    if value is not None:
+        element["value"] = value
+    return element
+
+
+def semantic(value: str = SEMANTIC) -> dict[str, Any]:
+    return {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": value}]}
+
+
+def submodel(submodel_id: str = SM_ID, elements: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    if elements is None:
+        elements = [
+            prop("Temperature", "20.5", semanticId=semantic()),
+            prop("Speed", "3", value_type="xs:int"),
+            {"modelType": "SubmodelElementCollection", "idShort": "Box", "value": [prop("Inner", "1")]},
+            {
+                "modelType": "SubmodelElementList",
+                "idShort": "Series",
+                "typeValueListElement": "Property",
+                "valueTypeListElement": "xs:double",
+                "value": [prop(None, "1"), prop(None, "2")],
+            },
+            {
+                "modelType": "Blob",
+                "idShort": "Raw",
+                "contentType": "application/octet-stream",
+                "value": "AAEC",
+            },
+        ]
+    return {
+        "modelType": "Submodel",
+        "id": submodel_id,
+        "idShort": "EventsSubmodel",
+        "semanticId": semantic("urn:sm-semantic"),
+        "submodelElements": list(elements),
+    }
+
+
+def concept_description(cd_id: str = CD_ID, id_short: str = "Temp") -> dict[str, Any]:
+    return {"modelType": "ConceptDescription", "id": cd_id, "idShort": id_short}

@@ -1,0 +1,105 @@
+"""The relay: out-of-order commits, one relay per deployment (the lease), retention of the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from titan_core.events.pipeline import EventPipeline
+from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
+from titan_core.settings import Settings
+from titan_core.store.records import Change
+from titan_core.store.tables import event_outbox
+
+from .conftest import EventsClientFactory
+from .helpers import SM_ID, b64, call, read_events, submodel, summary, wait_events
+
+ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_two_transactions_committing_out_of_insert_id_order_are_both_delivered(
+    make_events_client: EventsClientFactory,
+) -> None:
+    client = await make_events_client()
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    await wait_events(client, 0, 1)
+    database, recorder = client.app[DATABASE], client.app[REPOSITORY].recorder
+    inserted, release = asyncio.Event(), asyncio.Event()
+    slow_change = Change(type="created", entity="concept_description", identifier="urn:slow",
+                         data={"modelType": "ConceptDescription", "id": "urn:slow"})  # fmt: skip
+
+    async def slow_transaction() -> None:
+        async with database.write() as connection:
+            await recorder.record(connection, [slow_change], origin="rest")
+            inserted.set()
+            await release.wait()
+
+    slow = asyncio.create_task(slow_transaction())
+    await inserted.wait()
+    await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=7)  # a higher id, committed first
+    (fast,) = await wait_events(client, 1, 1)
+    assert summary([fast]) == [("valueChanged", "element", "Speed")]
+    release.set()
+    await slow
+    (late,) = await wait_events(client, 2, 1)
+    assert late["titanid"] == "urn:slow" and late["titanseq"] == "3"
+    async with database.read() as connection:
+        ids = dict((await connection.execute(select(event_outbox.c.event_id, event_outbox.c.id))).all())
+    assert ids[late["id"]] < ids[fast["id"]]  # inserted first, committed (and published) last
+
+
+@pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
+async def test_only_one_relay_publishes_and_another_takes_over_when_it_stops(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    fast_lease = settings.replace(relay_lease_ms=600)
+    first = await make_events_client(fast_lease)
+    second = await make_events_client(fast_lease)
+    for index, client in enumerate([first, second, first, second]):
+        await call(client, "POST", "/concept-descriptions", 201,
+                   json={"modelType": "ConceptDescription", "id": f"urn:cd:{index}"})  # fmt: skip
+    pipelines: list[EventPipeline] = [first.app[EVENT_PIPELINE], second.app[EVENT_PIPELINE]]
+    assert [p.relay.leader for p in pipelines] == [True, False]
+    published = await wait_events(first, 0, 4)
+    assert [e["titanseq"] for e in published] == ["1", "2", "3", "4"]
+    assert (await read_events(second, after=0))[0] == []  # the other relay published nothing
+
+    await first.close()  # releases the lease
+    await call(second, "POST", "/concept-descriptions", 201,
+               json={"modelType": "ConceptDescription", "id": "urn:cd:after"})  # fmt: skip
+    found = await wait_events(second, 0, 5, timeout=10)
+    assert [e["titanseq"] for e in found] == ["1", "2", "3", "4", "5"]
+    assert [e["id"] for e in found[:4]] == [e["id"] for e in published]
+    assert pipelines[1].relay.leader
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_published_outbox_rows_beyond_retention_are_deleted(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    client = await make_events_client(settings.replace(event_retention=2))
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    for value in range(5):
+        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value + 10)
+    await wait_events(client, 5, 1)
+    await client.app[EVENT_PIPELINE].relay.maintain()
+    async with client.app[DATABASE].read() as connection:
+        remaining = (await connection.execute(select(func.min(event_outbox.c.seq), func.count()))).one()
+    assert tuple(remaining) == (5, 2)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_paused_relay_leaves_events_in_the_outbox_until_a_relay_runs(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    paused = await make_events_client(settings.replace(relay_paused=True))
+    await call(paused, "POST", "/submodels", 201, json=submodel())
+    await asyncio.sleep(0.2)
+    assert (await read_events(paused, after=0))[0] == []
+    await paused.close()
+    running = await make_events_client()
+    (event,) = await wait_events(running, 0, 1)
+    assert summary([event]) == [("created", "submodel", None)]

@@ -1,0 +1,75 @@
+"""The sink runner: retries with backoff, timeouts, independence of sinks, lag and errors for /ready."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from support.app import AppClient
+
+from titan_core.events.pipeline import event_status
+from titan_core.settings import Settings
+
+from .conftest import EventsClientFactory
+from .helpers import SM_ID, RecordingSink, b64, call, submodel
+
+ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
+LIVENESS_S = 2.0
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+async def _write_three(client: AppClient) -> None:
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    for value in (1, 2):
+        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value)
+
+
+async def test_a_sink_that_raises_gets_the_same_events_again_and_holds_up_no_other(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    failing = RecordingSink("failing", fail_first=3)
+    healthy = RecordingSink("healthy", fanout="each_instance")
+    client = await make_events_client(settings.replace(sink_retry_max_ms=200), sinks=[failing, healthy])
+    started = time.monotonic()
+    await _write_three(client)
+    await healthy.wait_for(lambda events: len(events) == 3, timeout=LIVENESS_S)
+    assert time.monotonic() - started < LIVENESS_S
+    await failing.wait_for(lambda events: len(events) >= 3)
+    assert failing.calls >= 4  # three refusals, then the retried batch
+    assert failing.seqs[:3] == [1, 2, 3] and len(set(failing.seqs)) == len(failing.seqs)
+
+
+async def test_a_sink_that_hangs_is_cut_off_by_the_timeout_and_holds_up_no_other(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    hanging = RecordingSink("hanging", hang=True)
+    healthy = RecordingSink("healthy")
+    client = await make_events_client(settings.replace(sink_timeout_ms=300), sinks=[hanging, healthy])
+    started = time.monotonic()
+    await _write_three(client)
+    await healthy.wait_for(lambda events: len(events) == 3, timeout=LIVENESS_S)
+    assert time.monotonic() - started < LIVENESS_S
+    await hanging.wait_for(lambda _: hanging.calls >= 2, timeout=5)  # cut off, then retried
+
+    status = event_status(client.app)
+    assert status is not None
+    sinks = {sink["name"]: sink for sink in status["sinks"]}
+    assert sinks["healthy"]["lag"] == 0 and sinks["healthy"]["delivered"] == "3"
+    assert sinks["hanging"]["failing"] and sinks["hanging"]["lag"] == 3
+    assert "did not return within 0.3 s" in sinks["hanging"]["last_error"]
+    assert status["bus"]["head"] == "3" and status["relay"]["leader"] is True
+
+
+async def test_a_new_sink_starts_at_the_head_and_advances_batch_by_batch(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    first = await make_events_client()
+    await _write_three(first)
+    await first.close()
+    sink = RecordingSink("late", delay=0.01)
+    client = await make_events_client(settings.replace(sink_batch_size=2), sinks=[sink])
+    for value in (3, 4, 5):
+        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value)
+    await sink.wait_for(lambda events: len(events) == 3)
+    assert sink.seqs == [4, 5, 6]

@@ -1,0 +1,141 @@
+"""`GET /events` (the retained history, filtered, with long-polling) and the `X-Titan-Seq` header.
+
+The header carries the newest titanseq this instance had seen when the request *began*: every event
+up to it was committed before the read, so a client that reads a twin and then asks for events after
+that titanseq gets no gap (at worst an event it already saw in the read).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from titan_core.errors import BadRequest, Gone, TitanError
+from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired
+from titan_core.events.filters import EventFilter, parse_filter_query
+from titan_core.events.sink import Event
+from titan_core.keys import BUS, REPOSITORY, SETTINGS
+
+SEQ_HEADER = "X-Titan-Seq"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+# A filter that matches rarely must not make one request walk the whole history.
+SCAN_BUDGET = 20_000
+_SCAN_CHUNK = 1000
+_FEED_PARAMS = ("after", "limit", "wait")
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+
+
+def add_event_routes(router: web.UrlDispatcher, prefix: str = "") -> None:
+    router.add_get(f"{prefix}/events", get_events)
+
+
+@web.middleware
+async def titan_seq_header(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Adds `X-Titan-Seq` to the answer of every GET (and HEAD)."""
+    bus = request.app.get(BUS)
+    if bus is None or request.method not in (hdrs.METH_GET, hdrs.METH_HEAD):
+        return await handler(request)
+    head = bus.head()
+    response = await handler(request)
+    if not response.prepared:
+        response.headers[SEQ_HEADER] = str(head)
+    return response
+
+
+@dataclass
+class ServiceUnavailable(TitanError):
+    status: int = 503
+    code: str = "ServiceUnavailable"
+
+
+async def get_events(request: web.Request) -> web.Response:
+    """`GET /events?after=&limit=&wait=` plus filters → `{"result": [...], "paging_metadata": {"cursor"}}`."""
+    bus = request.app[BUS]
+    after = _after(request)
+    limit = _limit(request)
+    wait = _wait(request)
+    event_filter = parse_filter_query(request.query, skip=_FEED_PARAMS)
+    if event_filter.shell_ids is not None:
+        await event_filter.resolve(request.app[REPOSITORY])
+    try:
+        if after is None:
+            after = await bus.oldest() - 1
+        matched, cursor = await collect_events(bus, event_filter, after=after, limit=limit, wait=wait)
+    except HistoryExpired as expired:
+        raise Gone(
+            f"events after titanseq {expired.after} are no longer retained; the oldest retained is "
+            f"{expired.oldest} (setting event_retention). Read the twin again and continue from its "
+            f"{SEQ_HEADER} header, or from after={expired.oldest - 1} accepting the gap"
+        ) from None
+    except BusUnavailable as exc:
+        raise ServiceUnavailable(f"the event bus is not reachable now: {exc}") from None
+    body = b'{"result":[' + b",".join(item.json for item in matched) + b'],"paging_metadata":{"cursor":"'
+    return web.Response(body=body + str(cursor).encode() + b'"}}', content_type="application/json")
+
+
+async def collect_events(
+    bus: EventBus, event_filter: EventFilter, *, after: int, limit: int, wait: float
+) -> tuple[list[Event], int]:
+    """Up to `limit` matching events after `after`, waiting up to `wait` s for the first one.
+
+    Returns them and the cursor: the titanseq to continue after (the last event looked at).
+    """
+    deadline = time.monotonic() + wait
+    cursor = after
+    matched: list[Event] = []
+    scanned = 0
+    while True:
+        chunk = await bus.read(cursor, _SCAN_CHUNK)
+        for item in chunk:
+            cursor = item.titanseq
+            if event_filter.matches(item.envelope):
+                matched.append(item)
+                if len(matched) >= limit:
+                    return matched, cursor
+        scanned += len(chunk)
+        if matched or scanned >= SCAN_BUDGET:
+            return matched, cursor
+        if len(chunk) == _SCAN_CHUNK:
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not await bus.wait(cursor, remaining):
+            return matched, cursor
+
+
+def _after(request: web.Request) -> int | None:
+    raw = request.query.get("after")
+    if raw is None:
+        return None
+    if not _DIGITS.match(raw):
+        raise BadRequest(f"after {raw!r} is not valid: pass a titanseq (decimal digits), e.g. after=1234")
+    return int(raw)
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadRequest(
+            f"limit {raw!r} is not valid: pass a whole number of at least 1 (at most {MAX_LIMIT})"
+        )
+    return min(int(raw), MAX_LIMIT)
+
+
+def _wait(request: web.Request) -> float:
+    raw = request.query.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or seconds < 0:
+        raise BadRequest(f"wait {raw!r} is not valid: pass the seconds to wait for an event, e.g. wait=10")
+    return min(seconds, float(request.app[SETTINGS].events_max_wait))

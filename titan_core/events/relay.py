@@ -1,0 +1,299 @@
+"""The relay: publishes committed outbox rows onto the bus, assigning each its `titanseq`.
+
+Rows get their titanseq in insert-id order, in a transaction fenced by the relay lease, and are then
+published in titanseq order. Never `id > last_id`: transactions commit out of id order, so the relay
+looks for rows *without* a titanseq instead. Publishing is idempotent by titanseq, so a relay that
+died after publishing, or a bus that lost its data, is repaired by publishing again what the bus lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from titan_core.events.bus import BusUnavailable, EventBus, OutgoingEvent
+from titan_core.events.envelope import with_titanseq
+from titan_core.store.database import Database
+from titan_core.store.tables import event_outbox, event_relay
+
+log = logging.getLogger(__name__)
+
+_LEASE = "relay"
+_MAINTAIN_EVERY_S = 5.0
+_DELETE_CHUNK = 5000
+_STOP_GRACE_S = 5.0
+
+
+class Relay:
+    """One per process; at most one relay in a deployment holds the lease and publishes."""
+
+    def __init__(
+        self,
+        database: Database,
+        bus: EventBus,
+        *,
+        wake: asyncio.Event,
+        instance_id: str,
+        batch_size: int = 500,
+        poll_ms: int = 250,
+        lease_ms: int = 10_000,
+        retention: int = 10_000,
+    ) -> None:
+        self.database = database
+        self.bus = bus
+        self.wake = wake
+        self.instance_id = instance_id
+        self.batch_size = batch_size
+        self.poll_s = poll_ms / 1000
+        self.lease_ms = lease_ms
+        self.retention = retention
+        self.leader = False
+        self.last_error = ""
+        self._bus_head: int | None = None
+        self._last_assigned = 0
+        self._renew_due = 0.0
+        self._next_acquire = 0.0
+        self._maintain_due = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="titan-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            # Let a round in progress finish: a transaction cut off by cancellation can leave the
+            # connection unusable for the release below (and SQLite has only one writer connection).
+            self._stopping = True
+            self.wake.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._task), _STOP_GRACE_S)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.leader:
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self._release()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "leader": self.leader,
+            "published": str(self._bus_head) if self._bus_head is not None else None,
+            "assigned": str(self._last_assigned),
+            "error": self.last_error,
+        }
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _loop(self) -> None:
+        pause = 0.05
+        woken = True
+        while not self._stopping:
+            self.wake.clear()
+            try:
+                published = await self.run_once(woken=woken)
+                if self.last_error:
+                    log.info("event relay works again")
+                self.last_error, pause = "", 0.05
+                if published >= self.batch_size or self._stopping:
+                    continue  # more rows are likely waiting
+                try:
+                    await asyncio.wait_for(self.wake.wait(), self.poll_s)
+                    woken = True
+                except TimeoutError:
+                    woken = False  # the fallback poll, for rows other processes wrote
+            except asyncio.CancelledError:
+                raise
+            except (BusUnavailable, SQLAlchemyError, OSError) as exc:
+                if not self.last_error:
+                    log.warning("event relay cannot publish now (%s); the events wait in the outbox", exc)
+                self.last_error = str(exc)
+                self._bus_head = None
+                woken = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped_waiting(), pause)
+                pause = min(pause * 2, 2.0)
+
+    async def _stopped_waiting(self) -> None:
+        while not self._stopping:
+            await self.wake.wait()
+            self.wake.clear()
+
+    async def run_once(self, *, woken: bool = True) -> int:
+        """One round: take or keep the lease, publish what the bus lacks; returns how many were new."""
+        now = time.monotonic()
+        if not self.leader:
+            if now < self._next_acquire:
+                return 0
+            self._next_acquire = now + self.lease_ms / 3000
+            if not await self._acquire():
+                return 0
+        if self._bus_head is None:
+            self._bus_head = await self.bus.published_head()
+        await self._publish_backlog()
+        if not woken and now < self._renew_due and not await self._has_unassigned():
+            return 0
+        assigned = await self._assign()
+        if assigned:
+            await self.bus.publish(assigned)
+            self._bus_head = assigned[-1].seq
+        if now >= self._maintain_due:
+            self._maintain_due = now + _MAINTAIN_EVERY_S
+            await self.maintain()
+        return len(assigned)
+
+    # ------------------------------------------------------------------ steps
+
+    async def _acquire(self) -> bool:
+        now = _now_ms()
+        async with self.database.write() as connection:
+            result = await connection.execute(
+                update(event_relay)
+                .where(
+                    event_relay.c.name == _LEASE,
+                    or_(
+                        event_relay.c.holder.is_(None),
+                        event_relay.c.holder == self.instance_id,
+                        event_relay.c.expires_at < now,
+                    ),
+                )
+                .values(holder=self.instance_id, expires_at=now + self.lease_ms)
+                .returning(event_relay.c.last_seq)
+            )
+            row = result.first()
+        if row is None:
+            return False
+        self.leader = True
+        self._last_assigned = int(row.last_seq)
+        self._bus_head = None
+        self._renew_due = time.monotonic() + self.lease_ms / 3000
+        log.info(
+            "this instance (%s) now relays events, from titanseq %d", self.instance_id, self._last_assigned
+        )
+        return True
+
+    async def _release(self) -> None:
+        async with self.database.write() as connection:
+            await connection.execute(
+                update(event_relay)
+                .where(event_relay.c.name == _LEASE, event_relay.c.holder == self.instance_id)
+                .values(holder=None, expires_at=0, published_seq=self._published_value())
+            )
+        self.leader = False
+
+    async def _has_unassigned(self) -> bool:
+        async with self.database.read() as connection:
+            found = await connection.execute(
+                select(event_outbox.c.id).where(event_outbox.c.seq.is_(None)).limit(1)
+            )
+            return found.first() is not None
+
+    async def _assign(self) -> list[OutgoingEvent]:
+        """Renew the lease and give the next unassigned rows (insert-id order) their titanseq."""
+        now = _now_ms()
+        async with self.database.write() as connection:
+            lease = (
+                await connection.execute(
+                    update(event_relay)
+                    .where(event_relay.c.name == _LEASE, event_relay.c.holder == self.instance_id)
+                    .values(expires_at=now + self.lease_ms, published_seq=self._published_value())
+                    .returning(event_relay.c.last_seq)
+                )
+            ).first()
+            if lease is None:
+                self.leader = False
+                log.warning("this instance lost the relay lease to another one")
+                return []
+            self._renew_due = time.monotonic() + self.lease_ms / 3000
+            last = int(lease.last_seq)
+            batch = (
+                select(event_outbox.c.id)
+                .where(event_outbox.c.seq.is_(None))
+                .order_by(event_outbox.c.id)
+                .limit(self.batch_size)
+                .subquery()
+            )
+            numbered = select(
+                batch.c.id, func.row_number().over(order_by=batch.c.id).label("position")
+            ).subquery()
+            # One statement numbers the batch in insert-id order (UPDATE … FROM, on both databases).
+            rows = sorted(
+                (
+                    await connection.execute(
+                        update(event_outbox)
+                        .where(event_outbox.c.id == numbered.c.id)
+                        .values(seq=last + numbered.c.position)
+                        .returning(event_outbox.c.seq, event_outbox.c.envelope)
+                    )
+                ).all(),
+                key=lambda row: int(row.seq),
+            )
+            if rows:
+                await connection.execute(
+                    update(event_relay).where(event_relay.c.name == _LEASE).values(last_seq=last + len(rows))
+                )
+        self._last_assigned = last + len(rows)
+        return [OutgoingEvent(int(row.seq), with_titanseq(row.envelope, int(row.seq))) for row in rows]
+
+    async def _publish_backlog(self) -> None:
+        """Publish rows that have a titanseq but are not on the bus (a crash, a bus that lost data)."""
+        while self._bus_head is not None and self._bus_head < self._last_assigned:
+            async with self.database.read() as connection:
+                rows = (
+                    await connection.execute(
+                        select(event_outbox.c.seq, event_outbox.c.envelope)
+                        .where(event_outbox.c.seq > self._bus_head, event_outbox.c.seq <= self._last_assigned)
+                        .order_by(event_outbox.c.seq)
+                        .limit(self.batch_size)
+                    )
+                ).all()
+            if not rows:
+                return
+            if int(rows[0].seq) > self._bus_head + 1:
+                log.error(
+                    "events with titanseq %d to %d are no longer in the outbox and cannot be published again",
+                    self._bus_head + 1,
+                    int(rows[0].seq) - 1,
+                )
+            log.info(
+                "publishing %d events again that the bus does not have (from titanseq %d)",
+                len(rows),
+                int(rows[0].seq),
+            )
+            await self.bus.publish([OutgoingEvent(int(row.seq), with_titanseq(row.envelope, int(row.seq)))
+                                    for row in rows])  # fmt: skip
+            self._bus_head = int(rows[-1].seq)
+
+    async def maintain(self) -> None:
+        """Trim the bus, and delete published outbox rows older than the retained history."""
+        await self.bus.maintain()
+        cut = (self._bus_head or 0) - self.retention
+        while cut > 0:
+            async with self.database.write() as connection:
+                chosen = (
+                    select(event_outbox.c.id)
+                    .where(event_outbox.c.seq <= cut)
+                    .order_by(event_outbox.c.seq)
+                    .limit(_DELETE_CHUNK)
+                    .scalar_subquery()
+                )
+                result = await connection.execute(delete(event_outbox).where(event_outbox.c.id.in_(chosen)))
+            if (result.rowcount or 0) < _DELETE_CHUNK:
+                return
+
+    def _published_value(self) -> Any:
+        published = self._bus_head or 0
+        return case((event_relay.c.published_seq < published, published), else_=event_relay.c.published_seq)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

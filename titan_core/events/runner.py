@@ -1,0 +1,215 @@
+"""The sink runner: one task per sink, each with its own feed, batches, retries and timeout.
+
+A sink advances only after `deliver` returned; one that raises gets the same batch again after an
+exponential backoff, one that hangs is cut off by the timeout and retried. No sink waits for another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired, SinkFeed
+from titan_core.events.sink import Event, EventSink
+
+log = logging.getLogger(__name__)
+
+_IDLE_WAIT_S = 1.0
+_FIRST_RETRY_S = 0.1
+_LAG_LOG_EVERY_S = 60.0
+_LAG_WORTH_LOGGING = 1000
+
+
+@dataclass
+class SinkState:
+    """How one sink is doing, for `/ready` and the log."""
+
+    name: str
+    fanout: str
+    delivered_seq: int = 0
+    delivered_events: int = 0
+    failures: int = 0
+    lost_events: int = 0
+    last_error: str = ""
+    failing_since: float | None = None
+    active: bool = False
+
+    def as_dict(self, head: int) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fanout": self.fanout,
+            "active": self.active,
+            "delivered": str(self.delivered_seq),
+            "lag": max(0, head - self.delivered_seq) if self.active else None,
+            "failing": self.failing_since is not None,
+            "consecutive_failures": self.failures,
+            "last_error": self.last_error,
+            "lost_events": self.lost_events,
+        }
+
+
+class SinkRunner:
+    def __init__(
+        self,
+        bus: EventBus,
+        sinks: Sequence[EventSink],
+        *,
+        batch_size: int,
+        timeout_s: float,
+        retry_max_s: float,
+    ) -> None:
+        check_sinks(sinks)
+        self.bus = bus
+        self.sinks = list(sinks)
+        self.batch_size = batch_size
+        self.timeout_s = timeout_s
+        self.retry_max_s = retry_max_s
+        self.states = {sink.name: SinkState(sink.name, sink.fanout) for sink in sinks}
+        self._feeds: dict[str, SinkFeed] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Open every sink's feed (positions taken now), then start delivering."""
+        for sink in self.sinks:
+            feed = await self.bus.open_feed(sink)
+            self._feeds[sink.name] = feed
+            self.states[sink.name].delivered_seq = feed.position
+        for sink in self.sinks:
+            task = asyncio.create_task(
+                self._run(sink, self._feeds[sink.name]), name=f"titan-sink-{sink.name}"
+            )
+            self._tasks.append(task)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for feed in self._feeds.values():
+            with contextlib.suppress(Exception):
+                await feed.close()
+
+    def statuses(self) -> list[dict[str, Any]]:
+        head = self.bus.head()
+        for name, feed in self._feeds.items():
+            self.states[name].active = feed.active
+        return [state.as_dict(head) for state in self.states.values()]
+
+    async def _run(self, sink: EventSink, feed: SinkFeed) -> None:
+        state = self.states[sink.name]
+        pause = _FIRST_RETRY_S
+        lag_logged = time.monotonic()
+        while True:
+            try:
+                batch = await feed.next_batch(self.batch_size, _IDLE_WAIT_S)
+            except HistoryExpired as expired:
+                lost = expired.oldest - 1 - feed.position
+                state.lost_events += max(lost, 0)
+                log.error(
+                    "sink %r lost %d events (titanseq %d to %d): no longer retained",
+                    sink.name,
+                    lost,
+                    feed.position + 1,
+                    expired.oldest - 1,
+                )
+                feed.skip_to(expired.oldest - 1)
+                state.delivered_seq = max(state.delivered_seq, expired.oldest - 1)
+                continue
+            except BusUnavailable as exc:
+                state.last_error = f"bus unavailable: {exc}"
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.retry_max_s)
+                continue
+            pause = _FIRST_RETRY_S
+            state.active = feed.active
+            if not batch:
+                continue
+            self._note_gap(sink, state, batch)
+            await self._deliver(sink, state, batch)
+            await self._acknowledge(feed, batch)
+            state.delivered_seq = max(state.delivered_seq, batch[-1].titanseq)
+            state.delivered_events += len(batch)
+            lag = self.bus.head() - state.delivered_seq
+            if lag >= _LAG_WORTH_LOGGING and time.monotonic() - lag_logged > _LAG_LOG_EVERY_S:
+                lag_logged = time.monotonic()
+                log.warning("sink %r is %d events behind the head", sink.name, lag)
+
+    async def _deliver(self, sink: EventSink, state: SinkState, batch: list[Event]) -> None:
+        """Call `deliver` until it succeeds (the same batch, exponential backoff with jitter)."""
+        pause = _FIRST_RETRY_S
+        while True:
+            try:
+                await asyncio.wait_for(sink.deliver(batch), self.timeout_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, TimeoutError):
+                    reason = f"deliver did not return within {self.timeout_s:g} s (setting sink_timeout_ms)"
+                else:
+                    reason = f"{type(exc).__name__}: {exc}"
+                state.failures += 1
+                state.last_error = reason
+                if state.failing_since is None:
+                    state.failing_since = time.time()
+                log.warning(
+                    "sink %r failed to take %d events (titanseq %d-%d), attempt %d, %d behind the head: %s; "
+                    "retrying in %.1f s",
+                    sink.name, len(batch), batch[0].titanseq, batch[-1].titanseq, state.failures,
+                    self.bus.head() - batch[0].titanseq + 1, reason, pause,
+                )  # fmt: skip
+                await asyncio.sleep(pause * random.uniform(0.8, 1.2))
+                pause = min(pause * 2, self.retry_max_s)
+                continue
+            if state.failing_since is not None:
+                log.info("sink %r delivers again after %d failed attempts", sink.name, state.failures)
+            state.failures, state.failing_since, state.last_error = 0, None, ""
+            return
+
+    async def _acknowledge(self, feed: SinkFeed, batch: list[Event]) -> None:
+        pause = _FIRST_RETRY_S
+        while True:
+            try:
+                await feed.ack(batch)
+                return
+            except BusUnavailable:
+                # Delivered but not acknowledged: retried acks keep the at-least-once promise small.
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.retry_max_s)
+
+    def _note_gap(self, sink: EventSink, state: SinkState, batch: list[Event]) -> None:
+        first = batch[0].titanseq
+        if state.delivered_seq and first > state.delivered_seq + 1:
+            lost = first - state.delivered_seq - 1
+            state.lost_events += lost
+            log.error(
+                "sink %r lost %d events (titanseq %d to %d): no longer on the bus",
+                sink.name,
+                lost,
+                state.delivered_seq + 1,
+                first - 1,
+            )
+
+
+def check_sinks(sinks: Sequence[EventSink]) -> None:
+    """Names must be unique and fanouts known: a sink's name keys its position on the bus."""
+    seen: set[str] = set()
+    for sink in sinks:
+        name = getattr(sink, "name", None)
+        if not isinstance(name, str) or not name or any(char in name for char in " |:"):
+            raise ValueError(f"event sink {sink!r} needs a non-empty name without spaces, '|' or ':'")
+        if name in seen:
+            raise ValueError(f"two event sinks are named {name!r}; sink names must be unique")
+        if getattr(sink, "fanout", None) not in ("each_instance", "once"):
+            raise ValueError(
+                f"event sink {name!r} has fanout {getattr(sink, 'fanout', None)!r}; "
+                "use 'each_instance' or 'once'"
+            )
+        seen.add(name)
