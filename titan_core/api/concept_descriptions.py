@@ -18,7 +18,11 @@ async def list_concept_descriptions(request: web.Request) -> web.StreamResponse:
         if unsupported in request.query:
             raise BadRequest(f"the filter {unsupported!r} is not supported; supported: idShort")
     page = await repository(request).page(
-        "concept_description", limit=limit, cursor=cursor, id_short=request.query.get("idShort")
+        "concept_description",
+        limit=limit,
+        cursor=cursor,
+        id_short=request.query.get("idShort"),
+        principal=principal(request),
     )
     return paged_raw((item.body for item in page.items), page.next_cursor)
 

@@ -10,13 +10,14 @@ from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
 from titan_core.api.context import principal, repository
 from titan_core.api.paging import page_of
-from titan_core.api.rendering import NO_VALUE_TYPES, Modifier, render_element
+from titan_core.api.rendering import Modifier, render_element
 from titan_core.api.responses import json_response, no_content, paged
 from titan_core.api.submodels import load_submodel, submodel_id_of
 from titan_core.errors import BadRequest, NotImplementedYet
 from titan_core.model.elements import find_element
 from titan_core.model.paths import PathSegment, format_id_short_path
 from titan_core.model.projections import paths_of
+from titan_core.model.value_only import NO_VALUE_TYPES
 
 
 def _render(

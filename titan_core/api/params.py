@@ -98,7 +98,7 @@ async def json_body(request: web.Request) -> Any:
         ) from None
     except RecursionError:
         raise BadRequest("the request body is nested too deeply") from None
-    check_json_depth(document, request.app[SETTINGS].max_path_depth * 4)
+    check_json_depth(document, request.app[SETTINGS].max_json_depth)
     return document
 
 

@@ -14,15 +14,13 @@ from titan_core.model.projections import (
     reference_of_element,
     without_blob_values,
 )
-from titan_core.model.value_only import element_value, submodel_value
+from titan_core.model.value_only import NO_VALUE_TYPES, element_value, submodel_value
 
 # Part 2 defines no `$metadata` form for these (SubmodelElementMetadata lists the other types).
-_NO_METADATA = frozenset({"Operation", "Capability"})
+_NO_METADATA = NO_VALUE_TYPES
 
 # Part 2 serialises `$path` for elements that have children addressable by idShortPath.
 _HAS_PATH = frozenset({"SubmodelElementCollection", "SubmodelElementList", "Entity"})
-# ValueOnly leaves these out entirely (they carry no value).
-NO_VALUE_TYPES = frozenset({"Operation", "Capability"})
 
 Modifier = Literal["normal", "metadata", "value", "reference", "path"]
 

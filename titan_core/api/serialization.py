@@ -6,7 +6,7 @@ import json
 
 from aiohttp import web
 
-from titan_core.api.context import repository
+from titan_core.api.context import principal, repository
 from titan_core.api.responses import raw_json_response
 from titan_core.errors import BadRequest
 from titan_core.model.identifiers import decode_identifier
@@ -35,11 +35,14 @@ async def describe(request: web.Request) -> web.StreamResponse:
 
 async def _collect(request: web.Request, kind: Kind, ids: list[str] | None) -> list[StoredIdentifiable]:
     if ids is not None:
-        return [await repository(request).get(kind, identifier) for identifier in ids]
+        caller = principal(request)
+        return [await repository(request).get(kind, identifier, principal=caller) for identifier in ids]
     result: list[StoredIdentifiable] = []
     cursor: str | None = None
     while True:
-        page = await repository(request).page(kind, limit=_ALL_PAGE, cursor=cursor)
+        page = await repository(request).page(
+            kind, limit=_ALL_PAGE, cursor=cursor, principal=principal(request)
+        )
         result.extend(page.items)
         if page.next_cursor is None:
             return result

@@ -21,7 +21,12 @@ async def _filtered_page(request: web.Request) -> Page:
     limit, cursor = params.paging(request)
     asset_ids = [decode_asset_id_filter(raw) for raw in request.query.getall("assetIds", [])]
     return await repository(request).page(
-        "shell", limit=limit, cursor=cursor, id_short=request.query.get("idShort"), asset_ids=asset_ids
+        "shell",
+        limit=limit,
+        cursor=cursor,
+        id_short=request.query.get("idShort"),
+        asset_ids=asset_ids,
+        principal=principal(request),
     )
 
 

@@ -94,6 +94,7 @@ async def list_submodels_path(request: web.Request) -> web.StreamResponse:
             cursor=page_cursor,
             id_short=request.query.get("idShort"),
             semantic_id=semantic_id,
+            principal=principal(request),
         )
         for index, item in enumerate(page.items):
             skip = sent if item.pk == after_pk + 1 else 0
@@ -130,6 +131,7 @@ async def _list(request: web.Request, modifier: Modifier) -> web.StreamResponse:
         cursor=cursor,
         id_short=request.query.get("idShort"),
         semantic_id=decode_identifier(semantic_id) if semantic_id is not None else None,
+        principal=principal(request),
     )
     with_blobs = params.extent(request) == "withBlobValue"
     if modifier == "normal" and _is_plain_read(request):

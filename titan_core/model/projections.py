@@ -16,6 +16,7 @@ from titan_core.model.elements import (
     walk_path,
 )
 from titan_core.model.paths import IdShortPath, format_id_short_path
+from titan_core.model.verify import SUBMODEL_ELEMENT_TYPES
 
 JsonDict = dict[str, Any]
 
@@ -66,27 +67,9 @@ _EXTRA_METADATA_KEYS: dict[str, frozenset[str]] = {
     # AASd-014: a self-managed entity must name its asset, so those stay with entityType.
     "Entity": frozenset({"entityType", "globalAssetId", "specificAssetIds"}),
 }
-_ELEMENT_TYPES = frozenset(
-    {
-        "AnnotatedRelationshipElement",
-        "BasicEventElement",
-        "Blob",
-        "Capability",
-        "Entity",
-        "File",
-        "MultiLanguageProperty",
-        "Operation",
-        "Property",
-        "Range",
-        "ReferenceElement",
-        "RelationshipElement",
-        "SubmodelElementCollection",
-        "SubmodelElementList",
-    }
-)
 _METADATA_KEYS: dict[str, frozenset[str]] = {
     model_type: _ELEMENT_METADATA_KEYS | _EXTRA_METADATA_KEYS.get(model_type, frozenset())
-    for model_type in _ELEMENT_TYPES
+    for model_type in SUBMODEL_ELEMENT_TYPES
 }
 # Identifiables: everything except their content (AssetAdministrationShellMetadata / SubmodelMetadata).
 _NOT_METADATA_OF_IDENTIFIABLE: dict[str, frozenset[str]] = {

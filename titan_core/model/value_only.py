@@ -31,54 +31,36 @@ Choices where IDTA Part 1 ("Format Value") and Part 2 are silent or disagree:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import math
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from aas_core3 import jsonization, verification
-from aas_core3 import types as aas_types
-
 from titan_core.errors import BadRequest, Violation
+from titan_core.model.member_values import (
+    ValueRefused,
+    json_excerpt,
+    json_value,
+    named_pairs,
+    stored_asset_ids,
+    stored_base64,
+    stored_content_type,
+    stored_entity_type,
+    stored_identifier,
+    stored_lang_strings,
+    stored_lexical,
+    stored_path,
+    stored_reference,
+)
 
 JsonDict = dict[str, Any]
+VALUE_CONTAINERS = frozenset({"SubmodelElementCollection", "SubmodelElementList"})
+"""Element types whose value is their children's values: changes are reported for the children."""
+NO_VALUE_TYPES = frozenset({"Operation", "Capability"})
+"""Element types without a ValueOnly form: left out inside containers, refused when addressed."""
 _NO_VALUE_FORM: Any = object()  # what Operation / Capability read as: nothing, not even null
 _NO_VALUE_REASON = "the ValueOnly serialization leaves out Operations and Capabilities"
 _REFUSED = "The value does not fit the element; nothing was changed"
-
-_XSD = {member.value: member for member in aas_types.DataTypeDefXSD}
-_INTEGER_RANGES = {
-    "xs:byte": "-128 to 127", "xs:short": "-32768 to 32767", "xs:int": "-2147483648 to 2147483647",
-    "xs:long": "-9223372036854775808 to 9223372036854775807", "xs:unsignedByte": "0 to 255",
-    "xs:unsignedShort": "0 to 65535", "xs:unsignedInt": "0 to 4294967295",
-    "xs:unsignedLong": "0 to 18446744073709551615", "xs:integer": "any integer",
-    "xs:positiveInteger": "1 or more", "xs:nonNegativeInteger": "0 or more",
-    "xs:negativeInteger": "-1 or less", "xs:nonPositiveInteger": "0 or less",
-}  # fmt: skip
-_KIND = {name: "string" for name in _XSD} | {name: "integer" for name in _INTEGER_RANGES}
-_KIND |= {"xs:boolean": "boolean", "xs:decimal": "decimal", "xs:double": "float", "xs:float": "float"}
-_ACCEPTED = {
-    "boolean": "true or false", "integer": "a JSON integer or an integer string",
-    "decimal": "a JSON number or a decimal string", "float": "a JSON number or a numeric string",
-    "string": "a JSON string",
-}  # fmt: skip
-_EXAMPLES = {
-    "xs:boolean": "true", "xs:decimal": "23.5", "xs:double": "23.5", "xs:float": "23.5",
-    "xs:date": "2024-01-31", "xs:dateTime": "2024-01-31T12:00:00Z", "xs:time": "12:00:00",
-    "xs:duration": "P1DT2H", "xs:gYear": "2024", "xs:gYearMonth": "2024-01", "xs:gMonth": "--01",
-    "xs:gMonthDay": "--01-31", "xs:gDay": "---31", "xs:hexBinary": "0fa3", "xs:base64Binary": "SGk=",
-    "xs:anyURI": "https://example.com/x",
-}  # fmt: skip
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+\Z")
-_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z")
-_NON_FINITE = {"nan": "NaN", "inf": "INF", "-inf": "-INF"}
-_MAX_DIGITS = 4000  # Python refuses int <-> str beyond 4300 digits; longer text stays a string
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -101,7 +83,7 @@ def submodel_value(submodel: JsonDict, *, include_blob_values: bool = False) -> 
 def _read(element: JsonDict, blobs: bool) -> Any:
     model_type = element.get("modelType", "")
     if model_type == "Property":  # the hot path: events and device reads
-        return _json_of(element["value"], element.get("valueType")) if "value" in element else None
+        return json_value(element["value"], element.get("valueType")) if "value" in element else None
     if model_type == "SubmodelElementCollection":
         return _read_named(element.get("value"), blobs)
     if model_type == "SubmodelElementList":
@@ -127,7 +109,7 @@ def _read(element: JsonDict, blobs: bool) -> Any:
                     [{key: value} for key, value in named.items()] if name == "annotations" else named
                 )
         elif convert is _to_lexical:
-            result[name] = _json_of(element[name], element.get("valueType"))
+            result[name] = json_value(element[name], element.get("valueType"))
         else:
             result[name] = element[name]
     return result if result or model_type != "Range" else None
@@ -142,29 +124,6 @@ def _read_named(children: list[JsonDict] | None, blobs: bool) -> JsonDict:
     return result
 
 
-def _json_of(text: str, value_type: str | None) -> Any:
-    """A lexical value (Property value, Range min/max) as the JSON value its valueType maps to."""
-    kind = _KIND.get(value_type or "", "string")
-    if kind == "string" or not isinstance(text, str) or len(text) > _MAX_DIGITS:
-        return text
-    if kind == "boolean":
-        return _BOOLEANS.get(text, text)
-    if kind == "integer":
-        return int(text) if _INTEGER_TEXT.match(text) else text
-    if kind == "decimal":
-        if not _DECIMAL_TEXT.match(text):
-            return text
-        number = Decimal(text)
-        if number == number.to_integral_value():
-            return int(number)
-        as_float = float(number)
-        return as_float if Decimal(repr(as_float)) == number else text
-    if not verification.matches_xs_double(text):
-        return text
-    as_float = float(text)
-    return as_float if math.isfinite(as_float) else text
-
-
 # ---------------------------------------------------------------------------------------- writing
 def apply_element_value(element: JsonDict, value: Any, *, path: str) -> JsonDict:
     """A new `element` holding `value` (ValueOnly form), after checking it against the element's type.
@@ -177,8 +136,8 @@ def apply_element_value(element: JsonDict, value: Any, *, path: str) -> JsonDict
     # The device-write hot path: the rules of _apply_members for the one member, without its set-up.
     stored = element.get("value")
     try:
-        return {**element, "value": _stored_text(value, stored, element.get("valueType"))}
-    except _Refused as refusal:
+        return {**element, "value": stored_lexical(value, stored, element.get("valueType"))}
+    except ValueRefused as refusal:
         if _reads_as(stored, value, element):
             return dict(element)
         raise BadRequest(_REFUSED, [Violation(path, str(refusal))]) from None
@@ -209,8 +168,14 @@ def apply_submodel_value(submodel: JsonDict, value: Any) -> tuple[JsonDict, list
     return _with(submodel, "submodelElements", new_elements), write.changes
 
 
-class _Refused(Exception):
-    """A member's value does not fit; the message says what came and what is accepted."""
+def own_value_members(model_type: str) -> tuple[str, ...] | None:
+    """The members that are the element's own value when it also has child elements; else None.
+
+    Entity: entityType, globalAssetId, specificAssetIds; AnnotatedRelationshipElement: first, second.
+    A change to one is a valueChanged of the element; changes below statements or annotations are the
+    children's. Other types' ValueOnly form is all their own value, or all their children's.
+    """
+    return _OWN_VALUE[model_type] if model_type in _WITH_CHILD_MEMBERS else None
 
 
 @dataclass
@@ -239,7 +204,7 @@ def _apply(element: JsonDict, value: Any, path: str, write: _Write) -> JsonDict:
         new_element = _with(element, "value", _apply_named(element.get("value"), value, path, write))
     elif model_type == "SubmodelElementList":
         new_element = _apply_list(element, value, path, write)
-    elif model_type in ("Operation", "Capability"):
+    elif model_type in NO_VALUE_TYPES:
         write.refuse(path, f"{_describe(element)} has no value: {_NO_VALUE_REASON}")
         return element
     else:
@@ -255,7 +220,7 @@ def _apply_members(element: JsonDict, value: Any, path: str, write: _Write, *, n
     if value is None:  # clears what may be cleared
         value = dict.fromkeys(members)
     if not isinstance(value, dict):
-        write.refuse(path, f"expected an object with {' and/or '.join(members)}, got {_show(value)}")
+        write.refuse(path, f"expected an object with {' and/or '.join(members)}, got {json_excerpt(value)}")
         return element
     result = dict(element)
     first_violation = len(write.violations)
@@ -272,7 +237,7 @@ def _apply_members(element: JsonDict, value: Any, path: str, write: _Write, *, n
             stored = element.get(name)
             try:
                 result = _with(result, name, convert(incoming, stored, element, path, write))
-            except _Refused as refusal:
+            except ValueRefused as refusal:
                 if not _reads_as(stored, incoming, element):
                     write.refuse(path, str(refusal), label)
     if element["modelType"] == "Entity" and len(write.violations) == first_violation:
@@ -283,7 +248,7 @@ def _apply_members(element: JsonDict, value: Any, path: str, write: _Write, *, n
 def _reads_as(stored: Any, incoming: Any, element: JsonDict) -> bool:
     """Whether `incoming` is exactly (JSON types included) how the stored member reads."""
     if isinstance(stored, str) and "valueType" in element:
-        stored = _json_of(stored, element["valueType"])
+        stored = json_value(stored, element["valueType"])
     return json.dumps(incoming, sort_keys=True, default=repr) == json.dumps(
         stored, sort_keys=True, default=repr
     )
@@ -305,7 +270,9 @@ def _check_entity(element: JsonDict, result: JsonDict, path: str, write: _Write)
 def _apply_list(element: JsonDict, value: Any, path: str, write: _Write) -> JsonDict:
     children = element.get("value") or []
     if not isinstance(value, list):
-        write.refuse(path, f"expected an array with the values of the list's elements, got {_show(value)}")
+        write.refuse(
+            path, f"expected an array with the values of the list's elements, got {json_excerpt(value)}"
+        )
         return element
     if len(value) > len(children):
         count = f"got {len(value)} values for a list of {len(children)} elements"
@@ -319,9 +286,11 @@ def _apply_list(element: JsonDict, value: Any, path: str, write: _Write) -> Json
 
 def _apply_named(children: list[JsonDict] | None, value: Any, path: str, write: _Write) -> Any:
     """`children` updated by idShort from an object, or from an array of single-member objects."""
-    items = _named_items(value)
+    items = named_pairs(value)
     if items is None:
-        write.refuse(path, f"expected an object with the values of elements by idShort, got {_show(value)}")
+        write.refuse(
+            path, f"expected an object with the values of elements by idShort, got {json_excerpt(value)}"
+        )
         return children
     if not items:
         return children
@@ -344,169 +313,6 @@ def _apply_named(children: list[JsonDict] | None, value: Any, path: str, write: 
     return new_children
 
 
-def _named_items(value: Any) -> list[tuple[str, Any]] | None:
-    if isinstance(value, dict):
-        return list(value.items())
-    if isinstance(value, list) and all(isinstance(item, dict) and len(item) == 1 for item in value):
-        return [next(iter(item.items())) for item in value]
-    return None
-
-
-# Member converters: (incoming, stored, element, path, write) -> what to store (None: remove the member),
-# or raise _Refused. Only _to_children records violations itself, under the children's paths.
-Converter = Callable[[Any, Any, JsonDict, str, "_Write"], Any]
-
-
-def _to_lexical(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> str:
-    return _stored_text(incoming, stored, element.get("valueType"))
-
-
-def _stored_text(incoming: Any, stored: Any, value_type: str | None) -> str:
-    """The lexical text to store for `incoming`; the `stored` text when both mean the same value."""
-    text = _lexical_of(incoming, value_type)
-    return stored if isinstance(stored, str) and _same_value(text, stored, value_type) else text
-
-
-def _lexical_of(value: Any, value_type: str | None) -> str:
-    xsd = _XSD.get(value_type or "")
-    if xsd is None:
-        raise _Refused(f"the element's valueType {_show(value_type)} is no XSD type of the meta-model")
-    kind = _KIND[xsd.value]
-    if isinstance(value, bool):
-        if kind != "boolean":
-            raise _Refused(_expected(kind, xsd.value, value))
-        return "true" if value else "false"
-    if isinstance(value, int) and kind in ("integer", "decimal", "float"):
-        text = str(value)
-    elif isinstance(value, float) and kind == "float":
-        text = repr(value) if math.isfinite(value) else _NON_FINITE[str(value)]
-    elif isinstance(value, float) and kind == "decimal" and math.isfinite(value):
-        text = format(Decimal(repr(value)), "f")  # xs:decimal has no exponent notation
-    elif isinstance(value, str):
-        text = value
-    else:
-        raise _Refused(_expected(kind, xsd.value, value))
-    if not verification.value_consistent_with_xsd_type(text, xsd):
-        raise _Refused(_invalid(kind, xsd.value, value, text))
-    return text
-
-
-def _expected(kind: str, value_type: str, value: Any) -> str:
-    return f"expected {_ACCEPTED[kind]} for valueType {value_type}, got {_show(value)}"
-
-
-def _invalid(kind: str, value_type: str, value: Any, text: str) -> str:
-    if kind == "integer" and _INTEGER_TEXT.match(text):
-        return f"{_show(value)} is out of range for valueType {value_type} ({_INTEGER_RANGES[value_type]})"
-    if kind == "float" and verification.matches_xs_double(text):
-        return f"{_show(value)} is out of range for valueType {value_type}"
-    if value_type == "xs:string":
-        return f"{_show(value)} holds characters that XML, and so xs:string, cannot carry"
-    example = json.dumps(_EXAMPLES.get(value_type, "42"))
-    return f"{_show(value)} is not a valid {value_type} value (for example {example})"
-
-
-def _same_value(text: str, stored: str, value_type: str | None) -> bool:
-    if text == stored:
-        return True
-    kind = _KIND.get(value_type or "", "string")
-    comparable = _comparable(text, kind)
-    return comparable is not None and comparable == _comparable(stored, kind)
-
-
-def _comparable(text: str, kind: str) -> Any:
-    if kind == "boolean":
-        return _BOOLEANS.get(text)
-    if kind in ("integer", "decimal"):
-        return Decimal(text) if _DECIMAL_TEXT.match(text) else None
-    if kind == "float" and verification.matches_xs_double(text):
-        number = float(text)
-        return "NaN" if math.isnan(number) else (number, math.copysign(1.0, number))  # keeps -0.0 apart
-    return None
-
-
-def _to_lang_strings(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> Any:
-    pairs = _named_items(incoming)
-    if pairs is None:
-        raise _Refused(f'expected an array of {{"language": "text"}} objects, got {_show(incoming)}')
-    strings: list[JsonDict] = []
-    for language, text in pairs:
-        if not isinstance(text, str):
-            raise _Refused(f"{json.dumps(language)}: expected a JSON string, got {_show(text)}")
-        if any(language == earlier["language"] for earlier in strings):
-            raise _Refused(f"{json.dumps(language)}: the language comes more than once")
-        _raise_errors(verification.verify(aas_types.LangStringTextType(language, text)), json.dumps(language))
-        strings.append({"language": language, "text": text})
-    return strings or None
-
-
-def _to_reference(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> Any:
-    return _via_aas_core(jsonization.reference_from_jsonable, incoming)
-
-
-def _to_asset_ids(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> Any:
-    if not isinstance(incoming, list):
-        raise _Refused(f"expected an array of SpecificAssetIds, got {_show(incoming)}")
-    result = []
-    for index, item in enumerate(incoming):
-        if isinstance(item, dict) and len(item) == 1 and "name" not in item:
-            item = {"name": next(iter(item)), "value": next(iter(item.values()))}
-        result.append(_via_aas_core(jsonization.specific_asset_id_from_jsonable, item, f"[{index}]"))
-    return result or None
-
-
-def _via_aas_core(parse: Callable[[Any], aas_types.Class], value: Any, prefix: str = "") -> Any:
-    """`value` parsed and verified by aas-core, then serialised back: the canonical Part 2 JSON."""
-    try:
-        instance = parse(value)
-    except jsonization.DeserializationException as refusal:
-        raise _Refused(f"{_join(prefix, str(refusal.path))}: {refusal.cause}".lstrip(": ")) from None
-    _raise_errors(verification.verify(instance), prefix)
-    return jsonization.to_jsonable(instance)
-
-
-def _string_converter(check: Callable[[str], Iterator[verification.Error]]) -> Converter:
-    def convert(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> str:
-        if not isinstance(incoming, str):
-            raise _Refused(f"expected a JSON string, got {_show(incoming)}")
-        _raise_errors(check(incoming))
-        return incoming
-
-    return convert
-
-
-def _to_base64(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> str:
-    try:
-        base64.b64decode(incoming, validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise _Refused(f"expected base64 text (RFC 4648, padded), got {_show(incoming)}") from None
-    return str(incoming)
-
-
-def _to_entity_type(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> str:
-    if incoming not in ("SelfManagedEntity", "CoManagedEntity"):
-        raise _Refused(f'expected "SelfManagedEntity" or "CoManagedEntity", got {_show(incoming)}')
-    return str(incoming)
-
-
-def _to_children(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> Any:
-    return _apply_named(stored, incoming, path, write)
-
-
-def _raise_errors(errors: Iterator[verification.Error], prefix: str = "") -> None:
-    causes = [f"{_join(prefix, str(error.path))}: {error.cause}".lstrip(": ") for error in errors]
-    if causes:
-        raise _Refused("; ".join(causes))
-
-
-def _join(prefix: str, sub_path: str) -> str:
-    """`prefix` + an aas-core path (`.external_subject_id.keys[0]`) in the JSON names (`externalSubjectId`)."""
-    sub_path = re.sub(r"_([a-z])", lambda match: match.group(1).upper(), sub_path.lstrip("."))
-    if not prefix or not sub_path:
-        return prefix or sub_path
-    return prefix + ("" if sub_path.startswith("[") else ".") + sub_path
-
-
 def _with(element: JsonDict, key: str, value: Any) -> JsonDict:
     """A copy of `element` with `key` set to `value`, or without `key` when `value` is None."""
     result = dict(element)
@@ -523,14 +329,36 @@ def _describe(element: JsonDict) -> str:
     return f"{model_type} {json.dumps(id_short)}" if id_short else model_type
 
 
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text if len(text) <= 80 else text[:77] + "..."
+# Member converters: (incoming, stored, element, path, write) -> what to store (None: remove the member),
+# or raise ValueRefused. Only _to_children records violations itself, under the children's paths.
+Converter = Callable[[Any, Any, JsonDict, str, "_Write"], Any]
 
 
-_to_content_type = _string_converter(verification.verify_content_type)
-_to_path = _string_converter(verification.verify_path_type)
-_to_identifier = _string_converter(verification.verify_identifier)
+def _to_lexical(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> str:
+    return stored_lexical(incoming, stored, element.get("valueType"))
+
+
+def _to_children(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> Any:
+    return _apply_named(stored, incoming, path, write)
+
+
+def _checked(stored_form: Callable[[Any], Any]) -> Converter:
+    """The converter of a member whose stored form depends on the incoming value alone."""
+
+    def convert(incoming: Any, stored: Any, element: JsonDict, path: str, write: _Write) -> Any:
+        return stored_form(incoming)
+
+    return convert
+
+
+_to_lang_strings = _checked(stored_lang_strings)
+_to_reference = _checked(stored_reference)
+_to_asset_ids = _checked(stored_asset_ids)
+_to_base64 = _checked(stored_base64)
+_to_entity_type = _checked(stored_entity_type)
+_to_content_type = _checked(stored_content_type)
+_to_path = _checked(stored_path)
+_to_identifier = _checked(stored_identifier)
 _RELATIONSHIP: dict[str, Converter] = {"first": _to_reference, "second": _to_reference}
 # Per modelType: its value members and how each is checked. Order is the order of the ValueOnly output.
 _MEMBERS: dict[str, dict[str, Converter]] = {
@@ -557,3 +385,6 @@ _OWN_VALUE = {
     model_type: tuple(name for name, convert in members.items() if convert is not _to_children)
     for model_type, members in _MEMBERS.items()
 }
+_WITH_CHILD_MEMBERS = frozenset(
+    model_type for model_type, members in _MEMBERS.items() if _to_children in members.values()
+)

@@ -13,19 +13,11 @@ from typing import Any
 
 from titan_core.model.elements import iter_elements
 from titan_core.model.paths import format_id_short_path
-from titan_core.model.value_only import element_value
+from titan_core.model.value_only import NO_VALUE_TYPES, VALUE_CONTAINERS, element_value, own_value_members
 from titan_core.store.documents import last_key_value
 from titan_core.store.records import Change
 
-# Elements whose value is their children's values (reported through the children).
-_CONTAINERS = frozenset({"SubmodelElementCollection", "SubmodelElementList"})
-# Elements without a value form.
-_NO_VALUE = frozenset({"Operation", "Capability"})
-# Elements with children whose own value is only some of their members.
-_OWN_MEMBERS = {
-    "Entity": ("entityType", "globalAssetId", "specificAssetIds"),
-    "AnnotatedRelationshipElement": ("first", "second"),
-}
+_NOT_REPORTED = VALUE_CONTAINERS | NO_VALUE_TYPES  # containers report through their children
 
 
 def value_changes(submodel_id: str, before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
@@ -35,7 +27,7 @@ def value_changes(submodel_id: str, before: dict[str, Any], after: dict[str, Any
     for path, element in iter_elements(after):
         old = old_elements.get(path)
         model_type = element.get("modelType")
-        if old is None or old.get("modelType") != model_type or model_type in _CONTAINERS | _NO_VALUE:
+        if old is None or old.get("modelType") != model_type or model_type in _NOT_REPORTED:
             continue
         if not _value_differs(model_type, old, element):
             continue
@@ -53,7 +45,7 @@ def value_changes(submodel_id: str, before: dict[str, Any], after: dict[str, Any
 
 
 def _value_differs(model_type: Any, old: dict[str, Any], new: dict[str, Any]) -> bool:
-    members = _OWN_MEMBERS.get(str(model_type))
+    members = own_value_members(str(model_type))
     if members is not None:
         return any(old.get(name) != new.get(name) for name in members)
     if old == new:

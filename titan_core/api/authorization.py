@@ -1,0 +1,161 @@
+"""Who may call which route: the middleware that authenticates every request (through the
+`titan_authenticate` hook) and checks its role and the scopes of the twins named in its path.
+
+Rules (docs/security.md): GET and HEAD need the reader role, every other method the writer role; a
+handler marked with `titan_core.auth.public` or `requires_role` says otherwise. `/health`, `/ready`,
+`/description` and `/openapi.json` are public. With authentication off the middleware is not
+installed at all and every caller is `ANONYMOUS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
+
+from titan_core.api.context import PRINCIPAL
+from titan_core.api.middleware import error_response
+from titan_core.auth import ACCESS_ATTRIBUTE, ALL_ROLES, PUBLIC, ROLE_READER, ROLE_WRITER, Principal
+from titan_core.credentials.api_keys import API_KEYS, ApiKeyTable
+from titan_core.credentials.jwt_bearer import JWT_VERIFIER, JwtVerifier, close_jwks
+from titan_core.errors import Forbidden, TitanError, Unauthorized
+from titan_core.keys import HOOKS
+from titan_core.model.identifiers import decode_identifier
+from titan_core.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+# Path parameters that name a twin: a scoped principal must be allowed every one of them.
+IDENTIFIER_PARAMETERS = ("aasIdentifier", "submodelIdentifier", "cdIdentifier")
+PUBLIC_PATHS = ("/health", "/ready", "/description", "/openapi.json")
+API_KEY_HEADER = "X-API-Key"
+_READ_METHODS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD})
+
+
+def install_access_control(app: web.Application, settings: Settings) -> list[Middleware]:
+    """Check the access settings, store the credentials on `app`, and return the middlewares to use.
+
+    Raises `SettingsError` for settings Titan cannot use. Called by `create_app` before the plugins
+    are installed, so the built-in credential plugins find their tables.
+    """
+    unknown = sorted(set(settings.auth_anonymous_roles) - ALL_ROLES)
+    if unknown:
+        raise SettingsError(
+            f"setting 'auth_anonymous_roles': unknown role(s) {', '.join(unknown)}; roles: "
+            f"{', '.join(sorted(ALL_ROLES))}"
+        )
+    keys = ApiKeyTable(settings.api_keys)
+    verifier = JwtVerifier.from_settings(settings)
+    if not settings.auth_enabled:
+        if len(keys) or verifier is not None:
+            log.warning("API keys or JWT settings are configured but auth_enabled is off: every caller "
+                        "is anonymous with all roles (set TITAN_AUTH_ENABLED=true)")  # fmt: skip
+        return []
+    if not len(keys) and verifier is None and settings.auth_anonymous_roles != ():
+        log.info("authentication is on with neither API keys nor a JWT key: callers without a "
+                 "credential get the roles %s, others need a titan_authenticate plugin",
+                 ", ".join(settings.auth_anonymous_roles))  # fmt: skip
+    elif not len(keys) and verifier is None:
+        log.warning("authentication is on but neither API keys nor a JWT key are configured: only a "
+                    "titan_authenticate plugin can let callers in (docs/security.md)")  # fmt: skip
+    app[API_KEYS] = keys
+    if verifier is not None:
+        app[JWT_VERIFIER] = verifier
+        app.cleanup_ctx.append(close_jwks)
+    return [access_middleware(settings)]
+
+
+def access_middleware(settings: Settings) -> Middleware:
+    """The middleware for `settings` (authentication on)."""
+    anonymous = Principal(subject="anonymous", roles=frozenset(settings.auth_anonymous_roles))
+    public_paths = frozenset(PUBLIC_PATHS) | {settings.api_prefix + "/description"}
+    required_roles: dict[int, str | None] = {}
+
+    def required_role(request: web.Request) -> str | None:
+        """The role this request's route needs; PUBLIC ("") for open routes; None for no route (404, 405)."""
+        match_info = request.match_info
+        if match_info.http_exception is not None:
+            return None
+        route = match_info.route
+        # Keyed by the route's id: one dict lookup per request once the route has been seen.
+        key = id(route)
+        if key not in required_roles:
+            required_roles[key] = _route_role(route, request.method, public_paths)
+        return required_roles[key]
+
+    @web.middleware
+    async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
+        role = required_role(request)
+        if role is None or role == PUBLIC:
+            return await handler(request)
+        try:
+            principal = await _authenticate(request, anonymous)
+            _check(principal, role, request)
+        except TitanError as error:
+            response = error_response(error)
+            if error.status == 401:
+                response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="titan"'
+            return response
+        request[PRINCIPAL] = principal
+        return await handler(request)
+
+    return authorize
+
+
+def _route_role(route: web.AbstractRoute, method: str, public_paths: frozenset[str]) -> str:
+    marked: Any = getattr(route.handler, ACCESS_ATTRIBUTE, None)
+    if isinstance(marked, str):
+        return marked
+    resource = route.resource
+    if resource is not None and resource.canonical in public_paths:
+        return PUBLIC
+    return ROLE_READER if method in _READ_METHODS else ROLE_WRITER
+
+
+async def _authenticate(request: web.Request, anonymous: Principal) -> Principal:
+    token = request.headers.get(hdrs.AUTHORIZATION) or request.headers.get(API_KEY_HEADER)
+    if token is None:
+        if not anonymous.roles:
+            raise Unauthorized(
+                "this server needs a credential: send `Authorization: Bearer <token>` or "
+                f"`{API_KEY_HEADER}: <key>`"
+            )
+        return anonymous
+    try:
+        principal = await request.app[HOOKS].authenticate(request, token)
+    except TitanError:
+        raise
+    except Exception as exc:
+        # The hook's contract: raising refuses the caller. 403 when the plugin says so.
+        status = getattr(exc, "status", None)
+        message = str(exc) or type(exc).__name__
+        if status == 403:
+            raise Forbidden(f"the credential was refused: {message}") from None
+        if not isinstance(exc, PermissionError | ValueError):
+            log.warning("titan_authenticate raised for %s %s", request.method, request.path, exc_info=True)
+        raise Unauthorized(f"the credential was refused: {message}") from None
+    if principal is None:
+        raise Unauthorized("the credential was not recognised: no API key or bearer token scheme accepts it")
+    return principal
+
+
+def _check(principal: Principal, role: str, request: web.Request) -> None:
+    if not principal.has_role(role):
+        held = ", ".join(sorted(principal.roles)) or "none"
+        raise Forbidden(
+            f"{principal.subject!r} may not {request.method} {request.path}: that needs the role "
+            f"{role!r} (roles held: {held})"
+        )
+    if principal.scopes:
+        for name in IDENTIFIER_PARAMETERS:
+            raw = request.match_info.get(name)
+            if raw is None:
+                continue
+            identifier = decode_identifier(raw)
+            if not principal.may_access(identifier):
+                raise Forbidden(
+                    f"{principal.subject!r} may not access {identifier!r}: it is outside its scopes "
+                    f"({', '.join(principal.scopes)})"
+                )
