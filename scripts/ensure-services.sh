@@ -20,6 +20,10 @@ OS_PACKAGES=(
   redis-server
   mosquitto
   mosquitto-clients
+  # The WebSocket console's browser test drives Debian's Chromium (never a downloaded one).
+  chromium
+  # The REST benchmark's load generator (bench/, not the tests; cheap to have).
+  wrk
 )
 
 say() { echo "ensure-services: $*"; }

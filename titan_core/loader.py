@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from titan_core.errors import TitanError
+from titan_core.errors import BadRequest, TitanError
+from titan_core.json_text import loads_json
 from titan_core.model.verify import parse_and_verify
 from titan_core.settings import Settings
 from titan_core.store.database import Database
@@ -48,11 +49,15 @@ def read_environment(path: Path) -> Any:
         except xmlization.DeserializationException as exc:
             raise TitanError(f"{path}: not a valid AAS XML environment: {exc}", status=400) from None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_json(path.read_text(encoding="utf-8"))
+    except BadRequest as exc:
+        raise TitanError(f"{path}: {exc.message}", status=400) from None
     except UnicodeDecodeError as exc:
         raise TitanError(f"{path}: not UTF-8 text (byte {exc.start})", status=400) from None
     except json.JSONDecodeError as exc:
         raise TitanError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}", status=400) from None
+    except RecursionError:
+        raise TitanError(f"{path}: the JSON is nested too deeply to be processed", status=400) from None
 
 
 async def load_environment(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import BodyPartReader, web
 
 from titan_core.errors import BadRequest, UnsupportedMediaType
@@ -40,10 +42,20 @@ async def read_upload(request: web.Request) -> Attachment:
     return Attachment(content_type=content_type, file_name=name, data=content)
 
 
+def content_disposition(file_name: str) -> str:
+    """The Content-Disposition of a download, naming the file as RFC 6266 asks.
+
+    `filename*` (RFC 8187, UTF-8) carries the name exactly; `filename` is a printable-ASCII fallback
+    for old clients, without quotes, backslashes or `%` (which some clients would decode).
+    """
+    fallback = "".join(char if " " <= char <= "~" and char not in '"\\%' else "_" for char in file_name)
+    encoded = quote(file_name, safe="!#$&+^`|~")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
 def attachment_response(attachment: Attachment, *, etag: str | None = None) -> web.Response:
     response = web.Response(body=attachment.data, content_type=attachment.content_type.split(";")[0])
-    safe_name = attachment.file_name.replace('"', "").replace("\r", "").replace("\n", "")
-    response.headers["Content-Disposition"] = f'attachment; filename="{safe_name}"'
+    response.headers["Content-Disposition"] = content_disposition(attachment.file_name)
     if etag:
         response.headers["ETag"] = etag
     return response

@@ -11,7 +11,7 @@ from titan_core.api.attachments import attachment_response, read_upload
 from titan_core.api.context import principal, repository
 from titan_core.api.paging import page_of
 from titan_core.api.rendering import Modifier, render_element
-from titan_core.api.responses import json_response, no_content, paged
+from titan_core.api.responses import json_response, location_below, location_beside, no_content, paged
 from titan_core.api.submodels import load_submodel, submodel_id_of
 from titan_core.errors import BadRequest, NotImplementedYet
 from titan_core.model.elements import find_element
@@ -87,7 +87,7 @@ async def list_elements_path(request: web.Request) -> web.StreamResponse:
 async def post_top_level_element(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     document = await params.json_body(request)
-    element = await repository(request).create_element(
+    element, new_path = await repository(request).create_element(
         submodel_id,
         None,
         document,
@@ -95,7 +95,8 @@ async def post_top_level_element(request: web.Request) -> web.StreamResponse:
         principal=principal(request),
         if_match=params.if_match(request),
     )
-    return json_response(element, status=201)
+    location = location_below(request, format_id_short_path(new_path))
+    return json_response(element, status=201, location=location)
 
 
 # ---------------------------------------------------------------- one element
@@ -136,7 +137,7 @@ async def post_element(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     path = params.id_short_path(request)
     document = await params.json_body(request)
-    element = await repository(request).create_element(
+    element, new_path = await repository(request).create_element(
         submodel_id,
         path,
         document,
@@ -144,7 +145,8 @@ async def post_element(request: web.Request) -> web.StreamResponse:
         principal=principal(request),
         if_match=params.if_match(request),
     )
-    return json_response(element, status=201)
+    location = location_beside(request, format_id_short_path(new_path))
+    return json_response(element, status=201, location=location)
 
 
 async def put_element(request: web.Request) -> web.StreamResponse:
@@ -161,7 +163,12 @@ async def put_element(request: web.Request) -> web.StreamResponse:
     )
     if created:
         stored = await repository(request).get("submodel", submodel_id)
-        return json_response(find_element(stored.document(), path), status=201, etag=stored.etag)
+        return json_response(
+            find_element(stored.document(), path),
+            status=201,
+            etag=stored.etag,
+            location=location_beside(request, format_id_short_path(path)),
+        )
     return no_content()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -18,20 +19,46 @@ def dumps(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def json_response(document: Any, *, status: int = 200, etag: str | None = None) -> web.Response:
+def json_response(
+    document: Any, *, status: int = 200, etag: str | None = None, location: str | None = None
+) -> web.Response:
     response = web.Response(body=dumps(document), status=status, content_type=JSON)
     if etag:
         response.headers["ETag"] = etag
+    if location:
+        response.headers["Location"] = location
     return response
 
 
-def raw_json_response(body: str | bytes, *, status: int = 200, etag: str | None = None) -> web.Response:
+def raw_json_response(
+    body: str | bytes, *, status: int = 200, etag: str | None = None, location: str | None = None
+) -> web.Response:
     response = web.Response(
         body=body.encode() if isinstance(body, str) else body, status=status, content_type=JSON
     )
     if etag:
         response.headers["ETag"] = etag
+    if location:
+        response.headers["Location"] = location
     return response
+
+
+def location_below(request: web.Request, segment: str) -> str:
+    """The URL of a resource created in the collection the request addresses (`POST /shells` -> `/shells/{id}`).
+
+    An absolute-path reference (RFC 9110 §10.2.2 allows relative ones) built from the path as sent,
+    so a prefix the server is mounted under is kept; `segment` is percent-encoded here.
+    """
+    return request.rel_url.raw_path.rstrip("/") + "/" + quote(segment, safe="")
+
+
+def location_beside(request: web.Request, segment: str) -> str:
+    """The URL of a resource whose path replaces the request's last segment.
+
+    An element POSTed into a container is named by its own idShortPath, not below the container's.
+    """
+    head = request.rel_url.raw_path.rstrip("/").rpartition("/")[0]
+    return head + "/" + quote(segment, safe="")
 
 
 def no_content(*, etag: str | None = None) -> web.Response:

@@ -16,6 +16,7 @@ from titan_core.api.rendering import Modifier, render_submodel
 from titan_core.api.responses import (
     dumps,
     json_response,
+    location_below,
     no_content,
     paged,
     paged_raw,
@@ -23,7 +24,7 @@ from titan_core.api.responses import (
     stored_body,
 )
 from titan_core.errors import NotFound
-from titan_core.model.identifiers import decode_identifier
+from titan_core.model.identifiers import decode_identifier, encode_identifier
 from titan_core.model.projections import paths_of
 from titan_core.store.identifiable_store import decode_cursor, encode_cursor
 from titan_core.store.records import StoredIdentifiable
@@ -146,7 +147,8 @@ async def post_submodel(request: web.Request) -> web.StreamResponse:
     stored = await repository(request).create(
         "submodel", document, origin=params.origin(request), principal=principal(request)
     )
-    return raw_json_response(stored.body, status=201, etag=stored.etag)
+    location = location_below(request, encode_identifier(stored.identifier))
+    return raw_json_response(stored.body, status=201, etag=stored.etag, location=location)
 
 
 # ---------------------------------------------------------------- one submodel
@@ -197,7 +199,9 @@ async def put_submodel(request: web.Request) -> web.StreamResponse:
         if_match=params.if_match(request),
     )
     if created:
-        return raw_json_response(stored.body, status=201, etag=stored.etag)
+        return raw_json_response(
+            stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path
+        )
     return no_content(etag=stored.etag)
 
 

@@ -100,6 +100,17 @@ def stored_reference(incoming: Any) -> Any:
     return _via_aas_core(jsonization.reference_from_jsonable, incoming)
 
 
+def stored_referable_reference(incoming: Any) -> Any:
+    """A ModelReference to a Referable (BasicEventElement.observed), checked exactly as aas-core does."""
+    stored = stored_reference(incoming)
+    if not verification.is_model_reference_to_referable(jsonization.reference_from_jsonable(stored)):
+        raise ValueRefused(
+            "expected a ModelReference whose last key is a referable (Submodel, a submodel element type, "
+            f"AssetAdministrationShell, ConceptDescription...), got {json_excerpt(incoming)}"
+        )
+    return stored
+
+
 def stored_asset_ids(incoming: Any) -> list[Any] | None:
     """SpecificAssetIds, each as an object or as `{name: value}`, in canonical Part 2 JSON."""
     if not isinstance(incoming, list):

@@ -50,6 +50,7 @@ from titan_core.model.member_values import (
     stored_lang_strings,
     stored_lexical,
     stored_path,
+    stored_referable_reference,
     stored_reference,
 )
 
@@ -255,15 +256,25 @@ def _reads_as(stored: Any, incoming: Any, element: JsonDict) -> bool:
 
 
 def _check_entity(element: JsonDict, result: JsonDict, path: str, write: _Write) -> None:
-    """Constraint AASd-014, checked when a write touches it: asset ids exactly for self-managed entities."""
+    """Constraint AASd-014 as aas-core3.0 checks it, when a write touches the members it involves."""
     if all(result.get(name) == element.get(name) for name in _OWN_VALUE["Entity"]):
         return
-    has_asset_ids = "globalAssetId" in result or bool(result.get("specificAssetIds"))
-    if has_asset_ids != (result.get("entityType") == "SelfManagedEntity"):
+    has_global = "globalAssetId" in result
+    has_specific = "specificAssetIds" in result
+    if result.get("entityType") == "SelfManagedEntity":
+        valid = has_global != has_specific
+    else:
+        valid = not has_global and not has_specific
+    if not valid:
+        held = " and ".join(
+            name for name, present in (("globalAssetId", has_global), ("specificAssetIds", has_specific))
+            if present
+        )
         write.refuse(
             path,
-            "a SelfManagedEntity needs a globalAssetId or specificAssetIds, and a CoManagedEntity has"
-            " neither (Constraint AASd-014)",
+            "Constraint AASd-014: a SelfManagedEntity has either a globalAssetId or specificAssetIds (not "
+            f"both), a CoManagedEntity has neither; after this write the {result.get('entityType')} "
+            f"would have {held or 'neither'}",
         )
 
 
@@ -353,6 +364,7 @@ def _checked(stored_form: Callable[[Any], Any]) -> Converter:
 
 _to_lang_strings = _checked(stored_lang_strings)
 _to_reference = _checked(stored_reference)
+_to_referable_reference = _checked(stored_referable_reference)
 _to_asset_ids = _checked(stored_asset_ids)
 _to_base64 = _checked(stored_base64)
 _to_entity_type = _checked(stored_entity_type)
@@ -370,7 +382,7 @@ _MEMBERS: dict[str, dict[str, Converter]] = {
     "Blob": {"contentType": _to_content_type, "value": _to_base64},
     "RelationshipElement": _RELATIONSHIP,
     "AnnotatedRelationshipElement": _RELATIONSHIP | {"annotations": _to_children},
-    "BasicEventElement": {"observed": _to_reference},
+    "BasicEventElement": {"observed": _to_referable_reference},
     "Entity": {
         "statements": _to_children, "entityType": _to_entity_type,
         "globalAssetId": _to_identifier, "specificAssetIds": _to_asset_ids,

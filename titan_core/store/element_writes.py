@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal
-from titan_core.errors import BadRequest, InvalidModel, NotFound, Violation
+from titan_core.errors import BadRequest, NotFound
 from titan_core.model.elements import (
     CHILDREN_KEY,
     delete_element,
@@ -27,6 +27,16 @@ from titan_core.model.value_only import (
 )
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.documents import last_key_value
+from titan_core.store.element_rules import (
+    check_template_qualifiers,
+    child_path,
+    file_value_of,
+    new_child_label,
+    require_file,
+    verify_element,
+    verify_list_parent,
+    verify_submodel_rules,
+)
 from titan_core.store.identifiable_store import IdentifiableStore
 from titan_core.store.records import Attachment, Change, StoredIdentifiable
 from titan_core.store.value_changes import value_changes
@@ -64,20 +74,24 @@ class ElementWrites(IdentifiableStore):
         origin: str,
         principal: Principal = ANONYMOUS,
         if_match: str | None = None,
-    ) -> dict[str, Any]:
-        """POST a new element at the top level (`parent_path` None) or into a container."""
-        new_element = _verify_element(element, _new_child_label(parent_path, element))
-        result: dict[str, Any] = {}
+    ) -> tuple[dict[str, Any], Path]:
+        """POST a new element at the top level (`parent_path` None) or into a container.
+
+        Returns the stored element and its idShortPath (a list item's is its new index).
+        """
+        new_element = verify_element(element, new_child_label(parent_path, element))
+        result: dict[str, Path] = {}
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
             insert_element(document, parent_path, new_element)
-            path = _child_path(document, parent_path, new_element)
-            _verify_list_parent(document, parent_path)
+            path = child_path(document, parent_path, new_element)
+            verify_list_parent(document, parent_path)
+            verify_submodel_rules(document, path, new_element)
             result["path"] = path
             return document, [_element_change("created", submodel_id, path, new_element)]
 
         await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
-        return new_element
+        return new_element, result["path"]
 
     async def put_element(
         self,
@@ -90,7 +104,7 @@ class ElementWrites(IdentifiableStore):
         if_match: str | None = None,
     ) -> bool:
         """PUT: replace the element at `path`, or create it there; returns whether it was created."""
-        new_element = _verify_element(element, format_id_short_path(path))
+        new_element = verify_element(element, format_id_short_path(path))
         outcome = {"created": False}
         last = path[-1]
         if isinstance(last, str) and new_element.get("idShort") != last:
@@ -106,11 +120,13 @@ class ElementWrites(IdentifiableStore):
                 if isinstance(last, int):
                     raise
                 insert_element(document, path[:-1] or None, new_element)
-                _verify_list_parent(document, path[:-1] or None)
+                verify_list_parent(document, path[:-1] or None)
+                verify_submodel_rules(document, path, new_element)
                 outcome["created"] = True
                 return document, [_element_change("created", submodel_id, path, new_element)]
             replace_element(document, path, new_element)
-            _verify_list_parent(document, path[:-1] or None)
+            verify_list_parent(document, path[:-1] or None)
+            verify_submodel_rules(document, path, new_element)
             change = "updated" if old != new_element else None
             return document, [_element_change(change, submodel_id, path, new_element)] if change else []
 
@@ -150,11 +166,12 @@ class ElementWrites(IdentifiableStore):
                     f"PATCH cannot change the modelType of {format_id_short_path(path)!r} "
                     f"from {old.get('modelType')!r} to {changes['modelType']!r}; use PUT"
                 )
-            merged = _verify_element({**old, **changes}, format_id_short_path(path))
+            merged = verify_element({**old, **changes}, format_id_short_path(path))
             if merged.get("idShort") != old.get("idShort"):
                 raise BadRequest("PATCH cannot change an element's idShort; delete and create it instead")
             replace_element(document, path, merged)
-            _verify_list_parent(document, path[:-1] or None)
+            verify_list_parent(document, path[:-1] or None)
+            verify_submodel_rules(document, path, merged)
             if merged == old:
                 return document, []
             return document, [_element_change("updated", submodel_id, path, merged)]
@@ -304,6 +321,10 @@ class ElementWrites(IdentifiableStore):
             for key in changes:
                 if key not in patch:
                     new_document.pop(key, None)
+            if "kind" in changes:
+                # The stored elements were verified under the old kind (given elements just now).
+                for element in new_document.get("submodelElements") or ():
+                    check_template_qualifiers(new_document, element, str(element.get("idShort")))
             if new_document == document:
                 return document, []
             updated = Change(
@@ -329,13 +350,14 @@ class ElementWrites(IdentifiableStore):
         principal: Principal = ANONYMOUS,
         if_match: str | None = None,
     ) -> None:
-        """Store a File element's content; its `value` becomes the file name, `contentType` the type."""
+        """Store a File element's content; its `value` becomes the file name (as a URI), `contentType` the type."""
         text_path = format_id_short_path(path)
+        file_value = file_value_of(attachment, text_path)
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
             old = find_element(document, path)
-            _require_file(old, text_path)
-            new = {**old, "value": attachment.file_name, "contentType": attachment.content_type}
+            require_file(old, text_path)
+            new = {**old, "value": file_value, "contentType": attachment.content_type}
             replace_element(document, path, new)
             return document, [] if new == old else [_value_change(submodel_id, path, new)]
 
@@ -366,7 +388,7 @@ class ElementWrites(IdentifiableStore):
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
             old = find_element(document, path)
-            _require_file(old, text_path)
+            require_file(old, text_path)
             new = {key: item for key, item in old.items() if key != "value"}
             replace_element(document, path, new)
             return document, [] if new == old else [_value_change(submodel_id, path, new)]
@@ -385,58 +407,6 @@ class ElementWrites(IdentifiableStore):
             if_match=if_match,
             attachment_change=drop,
         )
-
-
-def _require_file(element: dict[str, Any], text_path: str) -> None:
-    if element.get("modelType") != "File":
-        raise BadRequest(
-            f"element {text_path!r} is a {element.get('modelType')}, not a File: only File elements have attachments"
-        )
-
-
-def _child_path(document: dict[str, Any], parent_path: Path | None, element: dict[str, Any]) -> Path:
-    base: Path = parent_path or ()
-    if base:
-        parent = find_element(document, base)
-        if parent.get("modelType") == "SubmodelElementList":
-            return (*base, len(parent.get("value") or []) - 1)
-    return (*base, element["idShort"])
-
-
-def _verify_list_parent(document: dict[str, Any], parent_path: Path | None) -> None:
-    """List rules (item types, no idShort on items) involve the children: verify the list itself."""
-    if not parent_path:
-        return
-    parent = find_element(document, parent_path)
-    if parent.get("modelType") == "SubmodelElementList":
-        _verify_element(parent, format_id_short_path(parent_path))
-
-
-def _verify_element(element: Any, where: str) -> dict[str, Any]:
-    """Verify one element strictly; violations name their place by idShortPath, not body position."""
-    try:
-        return parse_and_verify("submodel_element", element).jsonable
-    except InvalidModel as error:
-        error.violations = [
-            Violation(_join(where, violation.path), violation.message) for violation in error.violations
-        ]
-        if not error.violations:
-            error.message = f"{where}: {error.message}"
-        raise
-
-
-def _join(where: str, relative: str) -> str:
-    if not relative:
-        return where
-    return f"{where}{relative}" if relative.startswith("[") else f"{where}.{relative}"
-
-
-def _new_child_label(parent_path: Path | None, element: Any) -> str:
-    id_short = element.get("idShort") if isinstance(element, dict) else None
-    base = format_id_short_path(parent_path) if parent_path else ""
-    if isinstance(id_short, str):
-        return f"{base}.{id_short}" if base else id_short
-    return f"{base}[new item]" if base else "(new element)"
 
 
 def _semantic_id_at(document: dict[str, Any], path: str) -> str | None:
@@ -479,4 +449,5 @@ def _value_change(submodel_id: str, path: Path, element: dict[str, Any]) -> Chan
 
 
 def _skeleton(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in ("id", "modelType") if key in document}
+    # `kind` too: given submodelElements are verified against the kind they will live under (AASd-129).
+    return {key: document[key] for key in ("id", "modelType", "kind") if key in document}

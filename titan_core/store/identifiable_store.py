@@ -18,12 +18,13 @@ from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.auth import ANONYMOUS, Principal
+from titan_core.auth import ANONYMOUS, Principal, authorize_read, authorize_write
 from titan_core.errors import BadRequest, Conflict, NotFound, PreconditionFailed, TitanError
 from titan_core.events.outbox import OutboxRecorder
 from titan_core.model.elements import find_element
 from titan_core.model.paths import parse_id_short_path
 from titan_core.model.verify import parse_and_verify
+from titan_core.scoped_reads import readable_rows
 from titan_core.store.database import Database
 from titan_core.store.documents import DocumentFacts, facts_of
 from titan_core.store.group_commit import GroupCommitter
@@ -83,7 +84,10 @@ class IdentifiableStore:
 
     # ---------------------------------------------------------------- reads
 
-    async def get(self, kind: Kind, identifier: str) -> StoredIdentifiable:
+    async def get(
+        self, kind: Kind, identifier: str, *, principal: Principal = ANONYMOUS
+    ) -> StoredIdentifiable:
+        authorize_read(principal, identifier)
         rows = self.database.point_read(_POINT_READ, (kind, identifier))
         if rows is not None:
             stored = _stored(kind, _Row(*rows[0])) if rows else None
@@ -103,6 +107,7 @@ class IdentifiableStore:
         id_short: str | None = None,
         semantic_id: str | None = None,
         asset_ids: Sequence[tuple[str, str]] = (),
+        principal: Principal = ANONYMOUS,
     ) -> Page:
         """One page in insertion order; filters combine with AND."""
         after = decode_cursor(cursor) if cursor else 0
@@ -127,12 +132,15 @@ class IdentifiableStore:
                 )
             )
         async with self.database.read() as connection:
-            rows = (await connection.execute(query)).all()
+            rows = await readable_rows(connection, query, principal, limit=limit + 1)
         items = [_stored(kind, row) for row in rows[:limit]]
         next_cursor = encode_cursor(items[-1].pk) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)
 
-    async def get_attachment(self, kind: Kind, identifier: str, path: str) -> Attachment:
+    async def get_attachment(
+        self, kind: Kind, identifier: str, path: str, *, principal: Principal = ANONYMOUS
+    ) -> Attachment:
+        authorize_read(principal, identifier)
         async with self.database.read() as connection:
             stored = await self._select(connection, kind, identifier)
             if stored is None:
@@ -163,6 +171,7 @@ class IdentifiableStore:
         """POST: a new identifiable; 409 if its id exists."""
         verified = parse_and_verify(kind, document).jsonable
         facts = facts_of(kind, verified)
+        authorize_write(principal, facts.identifier)
         async with self.database.write() as connection:
             if await self._select(connection, kind, facts.identifier, lock=True) is not None:
                 raise Conflict(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists")
@@ -188,6 +197,7 @@ class IdentifiableStore:
         lenient: bool = False,
     ) -> tuple[StoredIdentifiable, bool]:
         """PUT: replace the identifiable, or create it; returns (stored, created)."""
+        authorize_write(principal, identifier)
         verified = parse_and_verify(kind, document, lenient=lenient).jsonable
         facts = facts_of(kind, verified)
         if facts.identifier != identifier:
@@ -195,6 +205,23 @@ class IdentifiableStore:
                 f"the id in the body ({facts.identifier!r}) differs from the id in the path ({identifier!r}); "
                 "an identifiable's id cannot be changed by PUT"
             )
+        try:
+            return await self._put_once(kind, identifier, verified, facts, origin=origin, if_match=if_match)
+        except _InsertRace:
+            # PUTs creating one id race past the row lock (there is no row to lock yet); the loser's
+            # INSERT fails once the winner committed. Now the row exists: the retry locks and replaces it.
+            return await self._put_once(kind, identifier, verified, facts, origin=origin, if_match=if_match)
+
+    async def _put_once(
+        self,
+        kind: Kind,
+        identifier: str,
+        verified: dict[str, Any],
+        facts: DocumentFacts,
+        *,
+        origin: str,
+        if_match: str | None,
+    ) -> tuple[StoredIdentifiable, bool]:
         async with self.database.write() as connection:
             current = await self._select(connection, kind, identifier, lock=True)
             _check_if_match(kind, identifier, current, if_match)
@@ -242,6 +269,7 @@ class IdentifiableStore:
         principal: Principal = ANONYMOUS,
         if_match: str | None = None,
     ) -> None:
+        authorize_write(principal, identifier)
         async with self.database.write() as connection:
             current = await self._select(connection, kind, identifier, lock=True)
             if current is None:
@@ -275,6 +303,7 @@ class IdentifiableStore:
         `batchable` edits (value writes: they raise before they change anything, and cannot change
         the id) may share a transaction with other writes (`group_commit`).
         """
+        authorize_write(principal, identifier)
         if batchable and attachment_change is None:
             return await self._group_commit.submit(kind, identifier, edit, origin=origin, if_match=if_match)
         async with self.database.write() as connection:
@@ -407,7 +436,7 @@ class IdentifiableStore:
                 .returning(identifiables.c.pk)
             )
         except IntegrityError:
-            raise Conflict(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists") from None
+            raise _InsertRace(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists") from None
         pk = int(result.scalar_one())
         await self._write_asset_ids(connection, pk, facts)
         return StoredIdentifiable(pk, kind, facts.identifier, 1, body, facts.has_blob_values)
@@ -451,6 +480,10 @@ class IdentifiableStore:
             )
 
 
+class _InsertRace(Conflict):
+    """The INSERT of a new identifiable lost to a concurrent one of the same id (a 409 unless retried)."""
+
+
 _COLUMNS = (
     identifiables.c.pk,
     identifiables.c.identifier,
@@ -469,7 +502,9 @@ def _owns_attachment(document: dict[str, Any], path: str) -> bool:
         return False
 
 
-_POINT_READ = "SELECT pk, identifier, version, body, has_blob_values FROM identifiables WHERE kind = ? AND identifier = ?"
+_POINT_READ = (
+    "SELECT pk, identifier, version, body, has_blob_values FROM identifiables WHERE kind = ? AND identifier = ?"
+)
 
 
 class _Row(NamedTuple):

@@ -3,13 +3,16 @@
 import copy
 from typing import Any
 
+from aas_core3 import types as aas_types
+from aas_core3 import verification
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal
-from titan_core.errors import Conflict, NotFound
+from titan_core.errors import Conflict, InvalidModel, NotFound
 from titan_core.model.paths import PathSegment
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.documents import last_key_value
+from titan_core.store.element_rules import file_value_of
 from titan_core.store.identifiable_store import IdentifiableStore
 from titan_core.store.records import Attachment, Change, StoredIdentifiable
 
@@ -46,7 +49,9 @@ class ShellWrites(IdentifiableStore):
         principal: Principal = ANONYMOUS,
         if_match: str | None = None,
     ) -> dict[str, Any]:
-        new_reference = parse_and_verify("reference", reference).jsonable
+        verified = parse_and_verify("reference", reference)
+        new_reference = verified.jsonable
+        _require_submodel_reference(verified.instance)
 
         def add(shell: dict[str, Any]) -> None:
             references = shell.setdefault("submodels", [])
@@ -87,9 +92,11 @@ class ShellWrites(IdentifiableStore):
         principal: Principal = ANONYMOUS,
         if_match: str | None = None,
     ) -> None:
+        path = file_value_of(attachment, "assetInformation.defaultThumbnail")
+
         def set_thumbnail(shell: dict[str, Any]) -> None:
             shell["assetInformation"]["defaultThumbnail"] = {
-                "path": attachment.file_name,
+                "path": path,
                 "contentType": attachment.content_type,
             }
 
@@ -133,6 +140,20 @@ class ShellWrites(IdentifiableStore):
             return document, [Change(type="updated", entity="shell", identifier=shell_id, data=document)]
 
         await self.edit("shell", shell_id, edit, **options)
+
+
+def _require_submodel_reference(instance: aas_types.Class) -> None:
+    """aas-core's shell invariant: every submodel reference is a ModelReference whose last key is a Submodel."""
+    assert isinstance(instance, aas_types.Reference)  # parsed as a "reference"
+    if verification.is_model_reference_to(instance, aas_types.KeyTypes.SUBMODEL):
+        return
+    # A verified Reference has at least one key.
+    got = f"a {instance.type.value} whose last key is of type {instance.keys[-1].type.value}"
+    raise InvalidModel(
+        "a shell references submodels by a ModelReference whose last key is of type Submodel, e.g. "
+        '{"type": "ModelReference", "keys": [{"type": "Submodel", "value": "<submodel id>"}]}; '
+        f"got {got}"
+    )
 
 
 def references_submodel(reference: Any, submodel_id: str) -> bool:

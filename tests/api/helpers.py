@@ -1,0 +1,332 @@
+"""Builders of Part 2 JSON for the REST API tests, and the assertions they share.
+
+The identifiers are encoded here with the standard library on purpose, so a bug in Titan's own
+base64url code cannot hide behind the same code in the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+from aiohttp import ClientResponse, FormData
+from support.app import AppClient
+
+JsonDict = dict[str, Any]
+
+SM_ID = "https://example.com/ids/sm/every_element"
+SHELL_ID = "https://example.com/ids/aas/pump"
+CD_ID = "https://example.com/ids/cd/temperature"
+ASSET_ID = "https://example.com/ids/asset/pump_4711"
+
+
+# ---------------------------------------------------------------- URLs
+
+
+def b64(identifier: str) -> str:
+    """Unpadded base64url of the UTF-8 identifier, as Part 2 puts identifiers into paths."""
+    return base64.urlsafe_b64encode(identifier.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def b64_json(document: Any) -> str:
+    """base64url of a JSON document (the `assetIds` query parameter)."""
+    return b64(json.dumps(document))
+
+
+def shell_url(shell_id: str) -> str:
+    return f"/shells/{b64(shell_id)}"
+
+
+def submodel_url(submodel_id: str) -> str:
+    return f"/submodels/{b64(submodel_id)}"
+
+
+def cd_url(cd_id: str) -> str:
+    return f"/concept-descriptions/{b64(cd_id)}"
+
+
+def element_url(submodel_id: str, path: str) -> str:
+    return f"{submodel_url(submodel_id)}/submodel-elements/{path}"
+
+
+# ---------------------------------------------------------------- meta-model builders
+
+
+def external_ref(value: str) -> JsonDict:
+    return {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": value}]}
+
+
+def model_ref(*keys: tuple[str, str]) -> JsonDict:
+    return {"type": "ModelReference", "keys": [{"type": kind, "value": value} for kind, value in keys]}
+
+
+def submodel_ref(submodel_id: str) -> JsonDict:
+    return model_ref(("Submodel", submodel_id))
+
+
+def prop(id_short: str | None, value: str | None, value_type: str = "xs:string") -> JsonDict:
+    element: JsonDict = {"modelType": "Property", "valueType": value_type}
+    if id_short is not None:
+        element["idShort"] = id_short
+    if value is not None:
+        element["value"] = value
+    return element
+
+
+def collection(id_short: str | None, *children: JsonDict) -> JsonDict:
+    element: JsonDict = {"modelType": "SubmodelElementCollection"}
+    if id_short is not None:
+        element["idShort"] = id_short
+    if children:
+        element["value"] = list(children)
+    return element
+
+
+def element_list(id_short: str, type_value: str, *items: JsonDict, value_type: str | None = None) -> JsonDict:
+    element: JsonDict = {
+        "modelType": "SubmodelElementList",
+        "idShort": id_short,
+        "typeValueListElement": type_value,
+    }
+    if value_type is not None:
+        element["valueTypeListElement"] = value_type
+    if items:
+        element["value"] = list(items)
+    return element
+
+
+def submodel(
+    identifier: str,
+    *elements: JsonDict,
+    id_short: str | None = None,
+    semantic_id: str | None = None,
+) -> JsonDict:
+    document: JsonDict = {"modelType": "Submodel", "id": identifier}
+    if id_short is not None:
+        document["idShort"] = id_short
+    if semantic_id is not None:
+        document["semanticId"] = external_ref(semantic_id)
+    if elements:
+        document["submodelElements"] = list(elements)
+    return document
+
+
+def shell(
+    identifier: str,
+    *submodel_ids: str,
+    global_asset_id: str | None = ASSET_ID,
+    specific_asset_ids: tuple[tuple[str, str], ...] = (),
+    id_short: str | None = None,
+) -> JsonDict:
+    information: JsonDict = {"assetKind": "Instance"}
+    if global_asset_id is not None:
+        information["globalAssetId"] = global_asset_id
+    if specific_asset_ids:
+        information["specificAssetIds"] = [
+            {"name": name, "value": value} for name, value in specific_asset_ids
+        ]
+    document: JsonDict = {
+        "modelType": "AssetAdministrationShell",
+        "id": identifier,
+        "assetInformation": information,
+    }
+    if id_short is not None:
+        document["idShort"] = id_short
+    if submodel_ids:
+        document["submodels"] = [submodel_ref(submodel_id) for submodel_id in submodel_ids]
+    return document
+
+
+def concept_description(identifier: str, id_short: str | None = None) -> JsonDict:
+    document: JsonDict = {"modelType": "ConceptDescription", "id": identifier}
+    if id_short is not None:
+        document["idShort"] = id_short
+    return document
+
+
+_EVERY_ELEMENT: list[JsonDict] = [
+    prop("Name", "Example Pumps Ltd"),
+    prop("Speed", "1500", "xs:int"),
+    prop("Temperature", "23.5", "xs:double"),
+    prop("Running", "true", "xs:boolean"),
+    {
+        "modelType": "MultiLanguageProperty",
+        "idShort": "Designation",
+        "value": [{"language": "en", "text": "Pump"}, {"language": "de", "text": "Pumpe"}],
+    },
+    {"modelType": "Range", "idShort": "Operating", "valueType": "xs:int", "min": "-20", "max": "80"},
+    {
+        "modelType": "Blob",
+        "idShort": "Firmware",
+        "contentType": "application/octet-stream",
+        "value": base64.b64encode(b"firmware bytes").decode("ascii"),
+    },
+    {"modelType": "File", "idShort": "Manual", "contentType": "application/pdf", "value": "manual.pdf"},
+    {
+        "modelType": "ReferenceElement",
+        "idShort": "ManualRef",
+        "value": model_ref(("Submodel", SM_ID), ("File", "Manual")),
+    },
+    {
+        "modelType": "RelationshipElement",
+        "idShort": "Drives",
+        "first": model_ref(("Submodel", SM_ID), ("Entity", "Motor")),
+        "second": model_ref(("Submodel", SM_ID), ("Property", "Speed")),
+    },
+    {
+        "modelType": "AnnotatedRelationshipElement",
+        "idShort": "MeasuredBy",
+        "first": model_ref(("Submodel", SM_ID), ("Property", "Temperature")),
+        "second": external_ref("https://example.com/ids/asset/sensor"),
+        "annotations": [prop("Accuracy", "0.1", "xs:double")],
+    },
+    {
+        "modelType": "Entity",
+        "idShort": "Motor",
+        "entityType": "SelfManagedEntity",
+        "globalAssetId": "https://example.com/ids/asset/motor",
+        "statements": [prop("Power", "2.2", "xs:double")],
+    },
+    {
+        "modelType": "BasicEventElement",
+        "idShort": "Overheat",
+        "observed": model_ref(("Submodel", SM_ID), ("Property", "Temperature")),
+        "direction": "output",
+        "state": "on",
+    },
+    {
+        "modelType": "Operation",
+        "idShort": "Restart",
+        "inputVariables": [{"value": prop("Delay", "0", "xs:int")}],
+    },
+    {"modelType": "Capability", "idShort": "CanPump"},
+    collection(
+        "Maintenance",
+        prop("IntervalDays", "180", "xs:int"),
+        element_list(
+            "Records",
+            "SubmodelElementCollection",
+            collection(None, prop("Note", "first")),
+            collection(None, prop("Note", "second")),
+            collection(None, prop("Note", "third"), prop("Hours", "12", "xs:int")),
+        ),
+    ),
+    element_list(
+        "Readings",
+        "Property",
+        prop(None, "20.5", "xs:double"),
+        prop(None, "21.5", "xs:double"),
+        value_type="xs:double",
+    ),
+]
+
+
+def every_element_submodel(identifier: str = SM_ID) -> JsonDict:
+    """A valid submodel with one element of every type, and a list of collections nested in a collection.
+
+    `Maintenance.Records[2].Note` is the deep path the tests write through.
+    """
+    return submodel(
+        identifier,
+        *copy.deepcopy(_EVERY_ELEMENT),
+        id_short="EveryElement",
+        semantic_id="https://example.com/semantics/every_element",
+    )
+
+
+def upload(
+    content: bytes,
+    file_name: str,
+    content_type: str = "application/octet-stream",
+    *,
+    part_file_name: str = "upload.bin",
+) -> FormData:
+    """A multipart/form-data body with the parts `file` and `fileName` (attachments, thumbnails).
+
+    `file_name` travels in the body of the `fileName` part, so it may hold any character;
+    `part_file_name` is the `filename` of the `file` part's header.
+    """
+    form = FormData()
+    form.add_field("file", content, filename=part_file_name, content_type=content_type)
+    form.add_field("fileName", file_name, content_type="text/plain")
+    return form
+
+
+# ---------------------------------------------------------------- assertions
+
+
+async def created(client: AppClient, collection_url: str, document: JsonDict) -> JsonDict:
+    """POST `document` to a collection, asserting 201; the stored JSON."""
+    response = await client.post(collection_url, json=document)
+    assert response.status == 201, await response.text()
+    body: JsonDict = await response.json()
+    return body
+
+
+async def get_json(client: AppClient, url: str, status: int = 200) -> Any:
+    response = await client.get(url)
+    assert response.status == status, f"GET {url}: {response.status} {await response.text()}"
+    return await response.json()
+
+
+async def etag_of(client: AppClient, url: str) -> str:
+    response = await client.get(url)
+    assert response.status == 200, await response.text()
+    etag = response.headers.get("ETag")
+    assert etag, f"GET {url} returned no ETag"
+    return etag
+
+
+async def assert_idta_error(response: ClientResponse, status: int, *fragments: str) -> str:
+    """Assert the status and an IDTA error body (exactly `{"messages": [...]}`) that mentions `fragments`.
+
+    Returns all message texts joined, for further checks. Fragments compare case-insensitively.
+    """
+    raw = await response.read()
+    text = raw.decode("utf-8", errors="replace")
+    shown = (
+        text[:2000]
+        if response.content_type == "application/json"
+        else f"{response.content_type} {raw[:100]!r}"
+    )
+    assert response.status == status, f"expected {status}, got {response.status}: {shown}"
+    assert response.content_type == "application/json", response.content_type
+    body = json.loads(text)
+    assert isinstance(body, dict) and list(body) == ["messages"], body
+    messages = body["messages"]
+    assert isinstance(messages, list) and messages, body
+    for message in messages:
+        assert message["messageType"] == "Error", message
+        assert message["code"] == str(status), message
+        assert isinstance(message["text"], str) and message["text"], message
+        assert "timestamp" in message, message
+    joined = " | ".join(message["text"] for message in messages)
+    for fragment in fragments:
+        assert fragment.lower() in joined.lower(), f"{fragment!r} not in error text: {joined}"
+    return joined
+
+
+_KIND_URLS = (
+    ("assetAdministrationShells", shell_url),
+    ("submodels", submodel_url),
+    ("conceptDescriptions", cd_url),
+)
+
+
+async def snapshot(client: AppClient) -> JsonDict:
+    """Everything a client can see of the repository: `/serialization` plus every identifiable's ETag.
+
+    Two equal snapshots mean no content changed and no version was bumped.
+    """
+    environment = await get_json(client, "/serialization")
+    etags: dict[str, str] = {}
+    for section, url_of in _KIND_URLS:
+        for item in environment.get(section) or ():
+            etags[f"{section}:{item['id']}"] = await etag_of(client, url_of(item["id"]))
+    return {"environment": environment, "etags": etags}
+
+
+def messages_of(body: Any) -> list[str]:
+    return [message["text"] for message in body["messages"]]

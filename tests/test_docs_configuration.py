@@ -1,0 +1,42 @@
+"""docs/configuration.md stays true to the code: every setting is documented with its variable."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from titan_core.settings import Settings
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+def _documented_rows() -> dict[str, str]:
+    """Setting name -> its table row, from the rows that start with `| `name` |`."""
+    rows: dict[str, str] = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\|\s*`([a-z_]+)`\s*\|", line)
+        if match:
+            rows[match.group(1)] = line
+    return rows
+
+
+def test_every_core_setting_is_documented_with_its_environment_variable() -> None:
+    rows = _documented_rows()
+    fields = [field.name for field in dataclasses.fields(Settings) if field.name != "extra"]
+    missing = [name for name in fields if name not in rows]
+    assert not missing, f"settings missing from docs/configuration.md: {missing}"
+    without_variable = [name for name in fields if f"TITAN_{name.upper()}" not in rows[name]]
+    assert not without_variable, f"rows that do not name their TITAN_* variable: {without_variable}"
+
+
+def test_the_documented_core_settings_all_exist() -> None:
+    fields = {field.name for field in dataclasses.fields(Settings)}
+    core_rows = {name for name, row in _documented_rows().items() if "TITAN_" in row and "_" in name}
+    plugin_prefixes = ("TITAN_MQTT_", "TITAN_WEBHOOK_", "TITAN_WS_")
+    stale = sorted(
+        name
+        for name in core_rows - fields
+        if not any(prefix in _documented_rows()[name] for prefix in plugin_prefixes)
+    )
+    assert not stale, f"docs/configuration.md documents settings that do not exist: {stale}"
