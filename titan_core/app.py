@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from titan_core.api.authorization import install_access_control
+from titan_core.api.hardening import install_hardening
 from titan_core.api.middleware import idta_errors
+from titan_core.api.openapi import add_openapi_route
 from titan_core.api.routes import add_api_routes
 from titan_core.events.http import add_event_routes, titan_seq_header
 from titan_core.events.pipeline import events_context
@@ -33,13 +36,27 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
         append_slash=False, remove_slash=True, redirect_class=web.HTTPPermanentRedirect
     )
     app = web.Application(
-        middlewares=[trailing_slash, titan_seq_header, idta_errors],
         client_max_size=settings.max_body_bytes,
         # Legal requests can have long lines: two 2,000-character identifiers in base64url and an
-        # idShortPath of 64 segments of 128 characters exceed aiohttp's 8 KiB default.
-        handler_args={"max_line_size": 32768, "max_field_size": 32768},
+        # idShortPath of 64 segments of 128 characters exceed aiohttp's 8 KiB default. A connection
+        # that sends no complete request for keepalive_timeout seconds is closed (slow headers).
+        handler_args={
+            "max_line_size": 32768,
+            "max_field_size": 32768,
+            "keepalive_timeout": float(settings.keepalive_timeout),
+        },
     )
     app[SETTINGS] = settings
+    # Outermost first: CORS preflights and body limits, path normalisation, access control (which
+    # answers its own 401/403 before X-Titan-Seq is added), then the IDTA error bodies.
+    app.middlewares.extend([
+        *install_hardening(app, settings),
+        trailing_slash,
+        *install_access_control(app, settings),
+        titan_seq_header,
+        idta_errors,
+    ])  # fmt: skip
+    add_openapi_route(app)
     app.cleanup_ctx.append(_database_context)
     add_api_routes(app.router, "")
     add_event_routes(app.router, "")

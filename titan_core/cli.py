@@ -1,9 +1,11 @@
-"""The `titan` command: `serve`, `load`, `migrate`, `plugins`, `--version`."""
+"""The `titan` command: `serve`, `load`, `migrate`, `plugins`, `keys`, `--version`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -29,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     _database_option(serve)
     serve.add_argument("--api-prefix", help="alias prefix of the API (TITAN_API_PREFIX; default /api/v3.0)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (TITAN_LOG_LEVEL; default INFO)")
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_const",
+        const=True,
+        help="serve on a non-loopback address with authentication off, letting anyone who reaches it "
+        "change every twin (TITAN_INSECURE_NO_AUTH)",
+    )
 
     load = commands.add_parser("load", help="load AAS environments (JSON or XML files, or folders of them)")
     load.add_argument("paths", nargs="+", type=Path, metavar="FILE|DIR")
@@ -44,6 +53,26 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list plugins: name, version, hooks, state")
     plugins.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+    keys = commands.add_parser("keys", help="make API keys and the digests the configuration stores")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new = key_commands.add_parser("new", help="a new random key (printed once) and its api_keys entry")
+    hash_ = key_commands.add_parser("hash", help="the api_keys entry of a key read from standard input")
+    for key_parser in (new, hash_):
+        key_parser.add_argument("--subject", default="", help="who the key stands for (in logs and errors)")
+        key_parser.add_argument(
+            "--role",
+            action="append",
+            choices=("reader", "writer", "admin"),
+            help="a role of the key (repeatable; default reader)",
+        )
+        key_parser.add_argument(
+            "--scope",
+            action="append",
+            default=[],
+            metavar="PATTERN",
+            help="an identifier pattern the key is limited to (repeatable)",
+        )
     return parser
 
 
@@ -59,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides: dict[str, Any] = {
         name: getattr(args, name, None)
-        for name in ("host", "port", "database_url", "api_prefix", "log_level")
+        for name in ("host", "port", "database_url", "api_prefix", "log_level", "insecure_no_auth")
     }
     try:
         settings = load_settings(overrides)
@@ -81,18 +110,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         from titan_core.plugins import print_plugins
 
         return print_plugins(settings, as_json=args.json)
+    if args.command == "keys":
+        return _keys(args)
     raise AssertionError(args.command)
 
 
 def _serve(settings: Settings) -> int:
     from aiohttp import web
 
+    from titan_core.api.hardening import quiet_malformed_requests
     from titan_core.app import create_app
     from titan_core.plugins import PluginLoadError
 
+    refusal = bind_refusal(settings)
+    if refusal:
+        print(f"titan: {refusal}", file=sys.stderr)
+        return 2
+    quiet_malformed_requests()
     try:
         app = create_app(settings)
-    except PluginLoadError as exc:
+    except (PluginLoadError, SettingsError) as exc:
         print(f"titan: {exc}", file=sys.stderr)
         return 2
     log.info(
@@ -103,6 +140,49 @@ def _serve(settings: Settings) -> int:
         settings.database_url.split("@")[-1],
     )
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def bind_refusal(settings: Settings) -> str:
+    """Why `titan serve` must not start with these settings ("" when it may).
+
+    Authentication off is the embedded default, safe only while no other machine can connect.
+    """
+    if settings.auth_enabled or settings.insecure_no_auth or is_loopback(settings.host):
+        return ""
+    return (
+        f"refusing to serve on {settings.host} with authentication off: anyone who can reach this "
+        "address could read and change every twin. Turn authentication on (TITAN_AUTH_ENABLED=true with "
+        "API keys or JWT settings, see docs/security.md), bind to 127.0.0.1, or, on a network you trust "
+        "completely, pass --insecure-no-auth (TITAN_INSECURE_NO_AUTH=true)"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine (an empty host means every address)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from titan_core.credentials.api_keys import MIN_KEY_LENGTH, config_entry, hash_api_key, new_api_key
+
+    roles = args.role or ["reader"]
+    if args.keys_command == "new":
+        key = new_api_key()
+        print(f"key (give it to the client; it is not stored anywhere): {key}")
+    else:
+        key = (getpass.getpass("key: ") if sys.stdin.isatty() else sys.stdin.readline()).strip()
+        if len(key) < MIN_KEY_LENGTH:
+            print(f"titan: the key is {len(key)} characters long; use at least {MIN_KEY_LENGTH} random "
+                  "characters (`titan keys new` makes one)", file=sys.stderr)  # fmt: skip
+            return 2
+    entry = config_entry(hash_api_key(key), args.subject or "api-key", roles, args.scope)
+    print(f'api_keys entry (TOML: api_keys = ["…"]; env: TITAN_API_KEYS=…): {entry}')
     return 0
 
 

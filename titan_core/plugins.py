@@ -30,8 +30,13 @@ from titan_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Parts of the core that are plugins themselves: (name, module). Always loaded.
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("health", "titan_core.health"),)
+# Parts of the core that are plugins themselves: (name, module). Always loaded. The credential
+# schemes are asked last-registered first: API keys (a dict lookup) before JWTs.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("health", "titan_core.health"),
+    ("jwt", "titan_core.credentials.jwt_bearer"),
+    ("api_keys", "titan_core.credentials.api_keys"),
+)
 
 # Called synchronously while the app is built: an `async def` here would never run.
 WIRING_HOOKS = frozenset({"titan_setup_app", "titan_event_sinks"})

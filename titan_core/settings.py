@@ -69,6 +69,43 @@ class Settings:
     ws_max_message_bytes: int = 65_536
     ws_messages_per_second: int = 20
     ws_message_burst: int = 60
+    # Access control (docs/security.md). Off by default, which `titan serve` allows only on a
+    # loopback address unless `insecure_no_auth` says otherwise. Callers without a credential get
+    # `auth_anonymous_roles` (none: 401). API keys are `sha256:<hex>;subject=…;role=…;scope=…`
+    # entries (`titan keys new` prints one). JWT bearer tokens: an HS256 secret, a PEM public key
+    # file, or a JWKS URL; audience and issuer are required; the claims holding subject, roles and
+    # scopes are configurable.
+    auth_enabled: bool = False
+    insecure_no_auth: bool = False
+    auth_anonymous_roles: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = ()
+    jwt_secret: str = ""
+    jwt_public_key_file: str = ""
+    jwt_jwks_url: str = ""
+    jwt_jwks_cache_seconds: int = 300
+    jwt_algorithms: tuple[str, ...] = ()
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_leeway_seconds: int = 30
+    jwt_subject_claim: str = "sub"
+    jwt_roles_claim: str = "roles"
+    jwt_scopes_claim: str = "titan_scopes"
+    # Limits: deepest JSON nesting in a request body (400 beyond), seconds a client may take to send
+    # a request body (408 beyond), and seconds an idle or slowly-talking connection is kept open.
+    max_json_depth: int = 256
+    body_timeout: int = 60
+    keepalive_timeout: int = 75
+    # Browsers on other origins (dashboards): CORS is off while `cors_allowed_origins` is empty
+    # ("*" allows any origin, never together with credentials).
+    cors_allowed_origins: tuple[str, ...] = ()
+    cors_allowed_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    cors_allowed_headers: tuple[str, ...] = ("Authorization", "Content-Type", "If-Match", "X-API-Key")
+    cors_exposed_headers: tuple[str, ...] = ("ETag", "Location", "X-Titan-Seq")
+    cors_allow_credentials: bool = False
+    cors_max_age: int = 600
+    # Security headers on every answer; HSTS only when a max-age is set (behind TLS).
+    security_headers: bool = True
+    hsts_max_age: int = 0
     # Raw settings of the TOML file and environment, for plugin sections.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -152,12 +189,11 @@ def load_settings(
         raise SettingsError(
             f"setting 'api_prefix' must start with '/' and not end with '/' (or be empty), got {prefix!r}"
         )
-    for positive in ("port", "max_body_bytes", "default_page_limit", "max_page_limit", "max_path_depth"):
-        if positive in values and values[positive] <= 0:
-            raise SettingsError(f"setting {positive!r} must be positive, got {values[positive]}")
-    for positive in ("event_retention", "event_backlog_limit", "relay_batch_size", "relay_poll_ms",
+    for positive in ("port", "max_body_bytes", "default_page_limit", "max_page_limit", "max_path_depth",
+                     "event_retention", "event_backlog_limit", "relay_batch_size", "relay_poll_ms",
                      "relay_lease_ms", "sink_batch_size", "sink_timeout_ms", "sink_retry_max_ms",
-                     "sink_lease_ms"):  # fmt: skip
+                     "sink_lease_ms", "ws_max_message_bytes", "ws_messages_per_second",
+                     "ws_message_burst"):  # fmt: skip
         if positive in values and values[positive] <= 0:
             raise SettingsError(f"setting {positive!r} must be positive, got {values[positive]}")
     bus = values.get("bus", Settings.bus)

@@ -37,7 +37,9 @@ async def test_ready_reports_the_database_and_every_plugin(
         {
             "name": "health", "version": __version__, "distribution": "titan-core", "builtin": True,
             "state": "loaded", "reason": "", "hooks": ["titan_setup_app"],
-        }
+        },
+        *({"name": name, "version": __version__, "distribution": "titan-core", "builtin": True,
+           "state": "loaded", "reason": "", "hooks": ["titan_authenticate"]} for name in ("jwt", "api_keys")),
     ]  # fmt: skip
 
 

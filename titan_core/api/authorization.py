@@ -48,22 +48,22 @@ def install_access_control(app: web.Application, settings: Settings) -> list[Mid
         )
     keys = ApiKeyTable(settings.api_keys)
     verifier = JwtVerifier.from_settings(settings)
-    if not settings.auth_enabled:
-        if len(keys) or verifier is not None:
-            log.warning("API keys or JWT settings are configured but auth_enabled is off: every caller "
-                        "is anonymous with all roles (set TITAN_AUTH_ENABLED=true)")  # fmt: skip
-        return []
-    if not len(keys) and verifier is None and settings.auth_anonymous_roles != ():
-        log.info("authentication is on with neither API keys nor a JWT key: callers without a "
-                 "credential get the roles %s, others need a titan_authenticate plugin",
-                 ", ".join(settings.auth_anonymous_roles))  # fmt: skip
-    elif not len(keys) and verifier is None:
-        log.warning("authentication is on but neither API keys nor a JWT key are configured: only a "
-                    "titan_authenticate plugin can let callers in (docs/security.md)")  # fmt: skip
+    # Installed even with authentication off: a transport may still ask for credentials (the
+    # WebSocket plugin's `require_auth`).
     app[API_KEYS] = keys
     if verifier is not None:
         app[JWT_VERIFIER] = verifier
         app.cleanup_ctx.append(close_jwks)
+    configured = bool(len(keys)) or verifier is not None
+    if not settings.auth_enabled:
+        if configured:
+            log.warning("API keys or JWT settings are configured but auth_enabled is off: every REST "
+                        "caller is anonymous with all roles (set TITAN_AUTH_ENABLED=true)")  # fmt: skip
+        return []
+    if not configured:
+        log.warning("authentication is on but neither API keys nor a JWT key are configured: callers "
+                    "get only the anonymous roles (%s) unless a titan_authenticate plugin lets them in",
+                    ", ".join(settings.auth_anonymous_roles) or "none")  # fmt: skip
     return [access_middleware(settings)]
 
 
@@ -71,7 +71,7 @@ def access_middleware(settings: Settings) -> Middleware:
     """The middleware for `settings` (authentication on)."""
     anonymous = Principal(subject="anonymous", roles=frozenset(settings.auth_anonymous_roles))
     public_paths = frozenset(PUBLIC_PATHS) | {settings.api_prefix + "/description"}
-    required_roles: dict[int, str | None] = {}
+    required_roles: dict[tuple[int, str], str] = {}
 
     def required_role(request: web.Request) -> str | None:
         """The role this request's route needs; PUBLIC ("") for open routes; None for no route (404, 405)."""
@@ -79,11 +79,12 @@ def access_middleware(settings: Settings) -> Middleware:
         if match_info.http_exception is not None:
             return None
         route = match_info.route
-        # Keyed by the route's id: one dict lookup per request once the route has been seen.
-        key = id(route)
-        if key not in required_roles:
-            required_roles[key] = _route_role(route, request.method, public_paths)
-        return required_roles[key]
+        # One dict lookup per request once the route has been seen (a "*" route serves every method).
+        key = (id(route), request.method)
+        found = required_roles.get(key)
+        if found is None:
+            found = required_roles[key] = _route_role(route, request.method, public_paths)
+        return found
 
     @web.middleware
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -92,6 +93,11 @@ def access_middleware(settings: Settings) -> Middleware:
             return await handler(request)
         try:
             principal = await _authenticate(request, anonymous)
+            if principal is anonymous and not principal.has_role(role):
+                raise Unauthorized(
+                    f"{request.method} {request.path} needs a credential: send `Authorization: Bearer "
+                    f"<token>` or `{API_KEY_HEADER}: <key>`"
+                )
             _check(principal, role, request)
         except TitanError as error:
             response = error_response(error)
@@ -117,11 +123,6 @@ def _route_role(route: web.AbstractRoute, method: str, public_paths: frozenset[s
 async def _authenticate(request: web.Request, anonymous: Principal) -> Principal:
     token = request.headers.get(hdrs.AUTHORIZATION) or request.headers.get(API_KEY_HEADER)
     if token is None:
-        if not anonymous.roles:
-            raise Unauthorized(
-                "this server needs a credential: send `Authorization: Bearer <token>` or "
-                f"`{API_KEY_HEADER}: <key>`"
-            )
         return anonymous
     try:
         principal = await request.app[HOOKS].authenticate(request, token)

@@ -6,8 +6,9 @@ from aiohttp import web
 
 from titan_core.api import params
 from titan_core.api.context import principal, repository
-from titan_core.api.responses import no_content, paged_raw, raw_json_response
+from titan_core.api.responses import location_below, no_content, paged_raw, raw_json_response
 from titan_core.errors import BadRequest
+from titan_core.model.identifiers import encode_identifier
 
 
 async def list_concept_descriptions(request: web.Request) -> web.StreamResponse:
@@ -32,7 +33,8 @@ async def post_concept_description(request: web.Request) -> web.StreamResponse:
     stored = await repository(request).create(
         "concept_description", document, origin=params.origin(request), principal=principal(request)
     )
-    return raw_json_response(stored.body, status=201, etag=stored.etag)
+    location = location_below(request, encode_identifier(stored.identifier))
+    return raw_json_response(stored.body, status=201, etag=stored.etag, location=location)
 
 
 async def get_concept_description(request: web.Request) -> web.StreamResponse:
@@ -51,7 +53,9 @@ async def put_concept_description(request: web.Request) -> web.StreamResponse:
         if_match=params.if_match(request),
     )
     if created:
-        return raw_json_response(stored.body, status=201, etag=stored.etag)
+        return raw_json_response(
+            stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path
+        )
     return no_content(etag=stored.etag)
 
 

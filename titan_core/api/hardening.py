@@ -8,9 +8,11 @@ The idShortPath depth, page size and JSON nesting limits are applied where those
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 from titan_core.api.middleware import error_response
@@ -194,3 +196,26 @@ class Cors:
             headers[hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS] = "true"
         if self.exposed_headers and request.method != hdrs.METH_OPTIONS:
             headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = self.exposed_headers
+
+
+class MalformedRequestLogFilter(logging.Filter):
+    """Logs an unparseable request (aiohttp answers it 400) as one line instead of a traceback.
+
+    Anyone can send broken HTTP; a traceback per request would flood the log and hide real errors.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            reason = str(error.message).strip().splitlines()[0] if error.message else type(error).__name__
+            record.msg, record.args = "refused a malformed HTTP request with %s: %s", (error.code, reason)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install `MalformedRequestLogFilter` on aiohttp's server logger (once per process)."""
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(existing, MalformedRequestLogFilter) for existing in logger.filters):
+        logger.addFilter(MalformedRequestLogFilter())

@@ -26,7 +26,6 @@ OPENAPI_PATH = "/openapi.json"
 _SWAGGERHUB_REF = re.compile(
     r"^https://api\.swaggerhub\.com/domains/Plattform_i40/Part[12]-[A-Za-z]+-Schemas/[^#]*(#.*)$"
 )
-_METHODS = ("get", "put", "post", "patch", "delete")
 _SUPERPATH = "/shells/{aasIdentifier}/submodels/{submodelIdentifier}"
 _PLACEHOLDER = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _ERROR = {"$ref": "#/components/responses/default"}

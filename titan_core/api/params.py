@@ -8,6 +8,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from titan_core.errors import BadRequest, UnsupportedMediaType
+from titan_core.json_text import loads_json
 from titan_core.keys import SETTINGS
 from titan_core.model.identifiers import decode_identifier
 from titan_core.model.paths import PathSegment, parse_id_short_path
@@ -91,7 +92,7 @@ async def json_body(request: web.Request) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        document = json.loads(text)
+        document = loads_json(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -100,6 +101,7 @@ async def json_body(request: web.Request) -> Any:
         raise BadRequest("the request body is nested too deeply") from None
     check_json_depth(document, request.app[SETTINGS].max_json_depth)
     return document
+
 
 
 def origin(request: web.Request) -> str:

@@ -8,8 +8,15 @@ from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
 from titan_core.api.context import principal, repository
 from titan_core.api.paging import page_of
-from titan_core.api.responses import json_response, no_content, paged, paged_raw, raw_json_response
-from titan_core.model.identifiers import decode_asset_id_filter
+from titan_core.api.responses import (
+    json_response,
+    location_below,
+    no_content,
+    paged,
+    paged_raw,
+    raw_json_response,
+)
+from titan_core.model.identifiers import decode_asset_id_filter, encode_identifier
 from titan_core.store.records import Page
 
 
@@ -45,7 +52,8 @@ async def post_shell(request: web.Request) -> web.StreamResponse:
     stored = await repository(request).create(
         "shell", document, origin=params.origin(request), principal=principal(request)
     )
-    return raw_json_response(stored.body, status=201, etag=stored.etag)
+    location = location_below(request, encode_identifier(stored.identifier))
+    return raw_json_response(stored.body, status=201, etag=stored.etag, location=location)
 
 
 async def get_shell(request: web.Request) -> web.StreamResponse:
@@ -70,7 +78,9 @@ async def put_shell(request: web.Request) -> web.StreamResponse:
         if_match=params.if_match(request),
     )
     if created:
-        return raw_json_response(stored.body, status=201, etag=stored.etag)
+        return raw_json_response(
+            stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path
+        )
     return no_content(etag=stored.etag)
 
 
@@ -148,7 +158,8 @@ async def post_submodel_reference(request: web.Request) -> web.StreamResponse:
         principal=principal(request),
         if_match=params.if_match(request),
     )
-    return json_response(reference, status=201)
+    location = location_below(request, encode_identifier(reference["keys"][-1]["value"]))
+    return json_response(reference, status=201, location=location)
 
 
 async def delete_submodel_reference(request: web.Request) -> web.StreamResponse:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from titan_core.api.context import principal
+from titan_core.auth import ANONYMOUS, Principal, may_read
 from titan_core.errors import BadRequest, Gone, TitanError
 from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired
 from titan_core.events.filters import EventFilter, parse_filter_query
@@ -66,7 +68,9 @@ async def get_events(request: web.Request) -> web.Response:
     try:
         if after is None:
             after = await bus.oldest() - 1
-        matched, cursor = await collect_events(bus, event_filter, after=after, limit=limit, wait=wait)
+        matched, cursor = await collect_events(
+            bus, event_filter, after=after, limit=limit, wait=wait, reader=principal(request)
+        )
     except HistoryExpired as expired:
         raise Gone(
             f"events after titanseq {expired.after} are no longer retained; the oldest retained is "
@@ -80,9 +84,15 @@ async def get_events(request: web.Request) -> web.Response:
 
 
 async def collect_events(
-    bus: EventBus, event_filter: EventFilter, *, after: int, limit: int, wait: float
+    bus: EventBus,
+    event_filter: EventFilter,
+    *,
+    after: int,
+    limit: int,
+    wait: float,
+    reader: Principal = ANONYMOUS,
 ) -> tuple[list[Event], int]:
-    """Up to `limit` matching events after `after`, waiting up to `wait` s for the first one.
+    """Up to `limit` matching events after `after` that `reader` may see, waiting up to `wait` s.
 
     Returns them and the cursor: the titanseq to continue after (the last event looked at).
     """
@@ -94,7 +104,7 @@ async def collect_events(
         chunk = await bus.read(cursor, _SCAN_CHUNK)
         for item in chunk:
             cursor = item.titanseq
-            if event_filter.matches(item.envelope):
+            if event_filter.matches(item.envelope) and may_read(reader, item.envelope):
                 matched.append(item)
                 if len(matched) >= limit:
                     return matched, cursor
@@ -121,7 +131,7 @@ def _limit(request: web.Request) -> int:
     raw = request.query.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise BadRequest(
             f"limit {raw!r} is not valid: pass a whole number of at least 1 (at most {MAX_LIMIT})"
         )

@@ -7,9 +7,10 @@ startup so a typo stops the plugin with a message instead of failing on the firs
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +33,9 @@ class WebhookConfig:
     # Events per request. 1 sends each event alone (CloudEvents structured mode); more sends
     # JSON arrays of up to this many (CloudEvents batched mode).
     max_batch: int = 1
+    # Who each URL receives events as: a reader limited to these identifier patterns (URL → list;
+    # a URL not named gets every event). The same check as /events and WebSocket clients.
+    scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> WebhookConfig:
@@ -44,16 +48,38 @@ class WebhookConfig:
                 f"known: {', '.join(sorted(known))}"
             )
         defaults = cls()
+        urls = _urls(section.get("urls", defaults.urls))
         config = cls(
-            urls=_urls(section.get("urls", defaults.urls)),
+            urls=urls,
             secret=str(section.get("secret", defaults.secret)),
             timeout=_number(section, "timeout", defaults.timeout, minimum=0.001),
             retries=int(_number(section, "retries", defaults.retries, minimum=0, whole=True)),
             backoff=_number(section, "backoff", defaults.backoff, minimum=0),
             max_backoff=_number(section, "max_backoff", defaults.max_backoff, minimum=0),
             max_batch=int(_number(section, "max_batch", defaults.max_batch, minimum=1, whole=True)),
+            scopes=_scopes(section.get("scopes", {}), urls),
         )
         return config
+
+
+def _scopes(raw: Any, urls: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    # TOML: a table `[webhook.scopes]` of URL = [patterns]; the environment: the same as JSON.
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raw = None
+    if not isinstance(raw, Mapping):
+        raise SettingsError('webhook setting scopes must map URLs to lists of identifier patterns, '
+                            'e.g. {"https://b/hook": ["https://plant.example/line1/*"]}')  # fmt: skip
+    scopes: dict[str, tuple[str, ...]] = {}
+    for url, patterns in raw.items():
+        if url not in urls:
+            raise SettingsError(f"webhook setting scopes names {url!r}, which is not one of the urls")
+        if not isinstance(patterns, list | tuple) or not all(isinstance(item, str) for item in patterns):
+            raise SettingsError(f"webhook setting scopes for {url!r} must be a list of identifier patterns")
+        scopes[url] = tuple(patterns)
+    return scopes
 
 
 def _urls(raw: Any) -> tuple[str, ...]:

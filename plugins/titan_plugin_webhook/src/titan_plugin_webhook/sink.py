@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from titan_core.auth import ROLE_READER, Principal, may_read
 from titan_core.events.sink import Event, Fanout
 from titan_plugin_webhook.config import WebhookConfig, display_url
 from titan_plugin_webhook.signature import SIGNATURE_HEADER, signature_header
@@ -62,6 +63,9 @@ class WebhookSink:
         self.name = "webhook-" + hashlib.sha256(url.encode()).hexdigest()[:8]
         self.display_url = display_url(url)
         self._config = config
+        # The receiver gets only events of twins this principal may read (docs/security.md).
+        self.principal = Principal(f"webhook {self.display_url}", frozenset({ROLE_READER}),
+                                   scopes=config.scopes.get(url, ()))  # fmt: skip
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._handled_ids: OrderedDict[str, None] = OrderedDict()
@@ -81,7 +85,11 @@ class WebhookSink:
 
     async def deliver(self, events: Sequence[Event]) -> None:
         """POST `events` in order, `max_batch` per request; raise if a request cannot get through."""
-        pending = [event for event in events if str(event.envelope["id"]) not in self._handled_ids]
+        pending = [
+            event
+            for event in events
+            if may_read(self.principal, event.envelope) and str(event.envelope["id"]) not in self._handled_ids
+        ]
         size = self._config.max_batch
         for start in range(0, len(pending), size):
             chunk = pending[start : start + size]
@@ -174,6 +182,6 @@ class WebhookSink:
 
 def _seconds(retry_after: str | None) -> float | None:
     # Only the delay-seconds form; an HTTP date falls back to our own backoff.
-    if retry_after is None or not retry_after.strip().isdigit():
+    if retry_after is None or not (retry_after.strip().isascii() and retry_after.strip().isdigit()):
         return None
     return float(retry_after.strip())

@@ -1,0 +1,100 @@
+"""Fixtures of the security tests: an app with authentication on (API keys and HS256 JWTs) that holds
+the twins of `twins.py`, and a way to see whether a request changed the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from support.app import AppClient, AppClientFactory
+
+from titan_core.keys import DATABASE, REPOSITORY
+from titan_core.model.paths import parse_id_short_path
+from titan_core.plugins import TitanPluginManager, get_plugin_manager
+from titan_core.settings import Settings
+from titan_core.store.records import Attachment
+
+from .twins import (
+    API_KEY_ENTRIES,
+    CD_ID,
+    JWT_AUDIENCE,
+    JWT_ISSUER,
+    JWT_SECRET,
+    OTHER_SHELL_ID,
+    OTHER_SM_ID,
+    SHELL_ID,
+    SM_ID,
+    concept_description,
+    shell,
+    submodel,
+)
+
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+def secure_settings(settings: Settings) -> Settings:
+    """Authentication on, with the API keys of `twins.KEYS` and HS256 tokens of `twins.token`."""
+    return settings.replace(
+        auth_enabled=True,
+        api_keys=API_KEY_ENTRIES,
+        jwt_secret=JWT_SECRET,
+        jwt_issuer=JWT_ISSUER,
+        jwt_audience=JWT_AUDIENCE,
+    )
+
+
+@pytest.fixture
+def core_plugins(settings: Settings) -> TitanPluginManager:
+    """The core's built-in plugins only: no installed transport adds routes of its own."""
+    return get_plugin_manager(settings, load_entry_points=False)
+
+
+async def load_twins(app: web.Application) -> None:
+    """The twins of `twins.py`, written through the Repository (no HTTP, no credentials needed)."""
+    repository = app[REPOSITORY]
+    for submodel_id in (SM_ID, OTHER_SM_ID):
+        await repository.create("submodel", submodel(submodel_id), origin="load")
+    for shell_id, submodel_id in ((SHELL_ID, SM_ID), (OTHER_SHELL_ID, OTHER_SM_ID)):
+        await repository.create("shell", shell(shell_id, submodel_id), origin="load")
+        await repository.put_thumbnail(
+            shell_id, Attachment("image/png", "thumbnail.png", b"\x89PNG-thumbnail"), origin="load"
+        )
+        await repository.put_attachment(
+            submodel_id,
+            parse_id_short_path("Manual"),
+            Attachment("text/plain", "manual.txt", b"the manual"),
+            origin="load",
+        )
+    await repository.create("concept_description", concept_description(CD_ID), origin="load")
+
+
+@pytest.fixture
+async def secure_client(
+    make_app_client: AppClientFactory, secure_settings: Settings, core_plugins: TitanPluginManager
+) -> AppClient:
+    """A started app with authentication on, holding the twins."""
+    client = await make_app_client(secure_settings, plugin_manager=core_plugins)
+    await load_twins(client.server.app)
+    return client
+
+
+async def snapshot(app: web.Application) -> Snapshot:
+    """Every stored row that a write could change: identifiables, attachments, the event outbox."""
+    async with app[DATABASE].read() as connection:
+        result: Snapshot = {}
+        for table, columns in _SNAPSHOT_COLUMNS.items():
+            rows = await connection.execute(sa.text(f"SELECT {columns} FROM {table} ORDER BY 1, 2"))
+            result[table] = [tuple(row) for row in rows]
+        return result
+
+
+# The relay fills in `event_outbox.seq` when it publishes: not a change a request made.
+_SNAPSHOT_COLUMNS = {
+    "identifiables": "*",
+    "attachments": "*",
+    "shell_asset_ids": "*",
+    "event_outbox": "id, event_id, envelope",
+}
