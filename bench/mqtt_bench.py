@@ -1,0 +1,429 @@
+"""MQTT plugin benchmarks against a real Mosquitto (default the shared one, mqtt://127.0.0.1:1883).
+
+latency:    value writes through the Repository at --rate per second (open loop) for --seconds, in a
+            Titan app with the MQTT plugin; a subscriber in its own process notes when each write's
+            valueChanged arrives. Latency = arrival - commit (the moment the write returned), both
+            wall-clock times of one machine.
+publish:    --events ready-made events injected into a memory bus, drained by the sink runner into
+            the MQTT sink (QoS --qos); events/s until the broker acknowledged the last one, and until
+            a subscriber process had received the last one.
+rest:       REST p99 under a fixed open-loop load (bench/openloop.py, GET of a submodel at --rest-rate)
+            without, then with, events injected into the app's bus at --rate per second for the MQTT
+            sink to publish (relay paused, no subscriber): how much publishing costs the REST API.
+writeback:  a device process publishes --events values (QoS 1) as fast as it can to 20 elements'
+            value topics; Titan applies each through the Repository and publishes its valueChanged;
+            values/s from the first publish until a subscriber process had the last valueChanged.
+
+Usage (figures in docs/performance.md, "MQTT"):
+  .venv/bin/python bench/mqtt_bench.py latency --rate 500 --seconds 10
+  .venv/bin/python bench/mqtt_bench.py publish --events 50000
+  .venv/bin/python bench/mqtt_bench.py rest --rate 5000 --rest-rate 300 --seconds 10
+  .venv/bin/python bench/mqtt_bench.py writeback --events 20000
+Each prints one JSON line. Topics live under a random prefix; nothing is retained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+import titan_plugin_mqtt.plugin
+from aiohttp import web
+from titan_plugin_mqtt.config import MqttConfig
+from titan_plugin_mqtt.connection import MqttConnection
+from titan_plugin_mqtt.plugin import PLUGIN
+from titan_plugin_mqtt.sink import MqttSink, MqttStats
+
+from titan_core.app import create_app
+from titan_core.events.bus import MemoryBus, OutgoingEvent
+from titan_core.events.runner import SinkRunner
+from titan_core.keys import BUS, REPOSITORY
+from titan_core.model.identifiers import encode_identifier
+from titan_core.model.paths import parse_id_short_path
+from titan_core.plugins import get_plugin_manager
+from titan_core.settings import Settings
+
+SUBMODELS = 20
+# Every client of the benchmark sends its small packets (PUBACKs) at once, as Titan's connection does.
+NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+VALUE_PATH = parse_id_short_path("Value")
+
+
+def _submodel_id(index: int) -> str:
+    return f"urn:bench:mqtt:sm:{index}"
+
+
+def _submodel(index: int) -> dict[str, Any]:
+    return {
+        "modelType": "Submodel",
+        "id": _submodel_id(index),
+        "submodelElements": [
+            {"modelType": "Property", "idShort": "Value", "valueType": "xs:int", "value": "-1"}
+        ],
+    }
+
+
+def _percentiles(values_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(values_ms)
+    if not ordered:
+        return {}
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 2)
+
+    return {"p50_ms": at(0.5), "p90_ms": at(0.9), "p99_ms": at(0.99), "max_ms": round(ordered[-1], 2),
+            "mean_ms": round(statistics.fmean(ordered), 2)}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- helper processes
+
+
+class Subscriber:
+    """`mqtt_bench.py _subscribe` in its own process: records (arrival time, key) per message."""
+
+    def __init__(self, url: str, topic: str, count: int, key: str, timeout: float, qos: int = 1) -> None:
+        self.output = Path(tempfile.mkstemp(prefix="titan-mqtt-bench-", suffix=".json")[1])
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "_subscribe", "--url", url, "--topic", topic, "--events", str(count),
+             "--key", key, "--timeout", str(timeout), "--out", str(self.output), "--qos", str(qos)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line.strip() == "ready", f"subscriber did not start: {line!r}"
+
+    def result(self) -> list[tuple[float, Any]]:
+        """(arrival time, key) of each message, in arrival order."""
+        self.process.wait(timeout=600)
+        data: list[tuple[float, Any]] = [tuple(item) for item in json.loads(self.output.read_text())]
+        self.output.unlink(missing_ok=True)
+        return data
+
+
+async def _subscribe(url: str, topic: str, count: int, key: str, timeout: float, out: Path, qos: int) -> None:
+    parts = urlsplit(url)
+    arrivals: list[tuple[float, Any]] = []
+    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5,
+                              socket_options=[NODELAY]) as client:  # fmt: skip
+        await client.subscribe(topic, qos=qos)
+        print("ready", flush=True)
+        deadline = time.monotonic() + timeout
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                async for message in client.messages:
+                    now = time.time()
+                    payload = message.payload if isinstance(message.payload, bytes) else b""
+                    value = json.loads(payload)[key] if key != "-" else None
+                    arrivals.append((now, value))
+                    if len(arrivals) >= count:
+                        break
+        except TimeoutError:
+            pass
+    out.write_text(json.dumps(arrivals))
+
+
+async def _device(url: str, prefix: str, count: int) -> None:
+    """Publish `count` values at QoS 1 as fast as the broker takes them, round-robin over the elements."""
+    parts = urlsplit(url)
+    async with aiomqtt.Client(
+        parts.hostname or "127.0.0.1",
+        parts.port or 1883,
+        max_inflight_messages=1000,
+        socket_options=[NODELAY],
+    ) as client:
+        topics = [
+            f"{prefix}/element/{encode_identifier(_submodel_id(i))}/Value/value" for i in range(SUBMODELS)
+        ]
+        client.pending_calls_threshold = 10_000
+        started = time.time()
+        pending = [client.publish(topics[value % SUBMODELS], str(value), qos=1) for value in range(count)]
+        for start in range(0, count, 1000):
+            await asyncio.gather(*pending[start : start + 1000])
+        print(json.dumps({"first_publish": started, "last_ack": time.time()}), flush=True)
+
+
+# --------------------------------------------------------------------------- Titan in process
+
+
+async def _start_titan(database_url: str, mqtt: dict[str, Any]) -> tuple[web.AppRunner, web.Application]:
+    settings = Settings(database_url=database_url, relay_poll_ms=50, extra={"mqtt": mqtt})
+    manager = get_plugin_manager(settings, load_entry_points=False)
+    manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt")
+    app = create_app(settings, plugin_manager=manager)
+    runner = web.AppRunner(app)
+    await runner.setup()  # runs the cleanup contexts: database, MQTT connection, event pipeline
+    plugin = app[PLUGIN]
+    assert plugin is not None
+    await plugin.connection.wait_connected(10)
+    repository = app[REPOSITORY]
+    for index in range(SUBMODELS):
+        await repository.put("submodel", _submodel_id(index), _submodel(index), origin="load")
+    await asyncio.sleep(0.5)  # their `created` events are out
+    return runner, app
+
+
+async def measure_latency(
+    url: str, database_url: str, rate: float, seconds: float, nodelay: bool, subscriber_qos: int
+) -> dict[str, Any]:
+    prefix = f"bench-{secrets.token_hex(4)}"
+    runner, app = await _start_titan(database_url, {"url": url, "prefix": prefix, "tcp_nodelay": nodelay})
+    repository = app[REPOSITORY]
+    total = int(rate * seconds)
+    subscriber = Subscriber(url, f"{prefix}/element/#", total, "data", seconds + 30, subscriber_qos)
+    committed: dict[int, float] = {}
+    try:
+
+        async def write(value: int) -> None:
+            await repository.set_element_value(
+                _submodel_id(value % SUBMODELS), VALUE_PATH, value, origin="rest"
+            )
+            committed[value] = time.time()
+
+        tasks: list[asyncio.Task[None]] = []
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+        for value in range(total):  # open loop: a write every 1/rate s, whatever the last one did
+            delay = start + value / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(write(value)))
+        await asyncio.gather(*tasks)
+        arrivals = await asyncio.to_thread(subscriber.result)
+        cpu = time.process_time() - cpu_start
+    finally:
+        await runner.cleanup()
+    latencies = [(arrived - committed[value]) * 1000 for arrived, value in arrivals if value in committed]
+    return {"writes": total, "received": len(latencies), "rate_per_s": rate, "titan_tcp_nodelay": nodelay,
+            "subscriber_qos": subscriber_qos, "titan_cpu_percent": round(100 * cpu / seconds),
+            **_percentiles(latencies)}  # fmt: skip
+
+
+def _envelope(seq: int) -> bytes:
+    submodel_id = _submodel_id(seq % SUBMODELS)
+    envelope = {
+        "specversion": "1.0", "titanseq": str(seq), "id": f"0193a1b2-7c3d-7e4f-8a9b-{seq:012d}",
+        "type": "io.admin-shell.events.v1.valueChanged",
+        "source": f"/submodels/{encode_identifier(submodel_id)}/submodel-elements/Value",
+        "time": "2026-11-27T05:25:48.123456Z", "datacontenttype": "application/json",
+        "titanentity": "element", "titanid": submodel_id, "titanpath": "Value", "titanorigin": "rest",
+        "semanticid": "0173-1#02-AAO677#002", "data": seq,
+    }  # fmt: skip
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+async def measure_publish(url: str, events: int, qos: int, batch: int, protocol: str) -> dict[str, Any]:
+    prefix = f"bench-{secrets.token_hex(4)}"
+    config = MqttConfig.from_section({"url": url, "prefix": prefix, "qos": str(qos), "protocol": protocol})
+    stats = MqttStats()
+
+    async def ignore(_message: aiomqtt.Message) -> None:
+        return None
+
+    connection = MqttConnection(config, subscription=None, on_message=ignore)
+    sink = MqttSink(config, connection, stats, publish_timeout=5)
+    bus = MemoryBus(retention=events + 10, backlog_limit=events + 10)
+    runner = SinkRunner(bus, [sink], batch_size=batch, timeout_s=10, retry_max_s=1)
+    prepared = [OutgoingEvent(seq, _envelope(seq)) for seq in range(1, events + 1)]
+    connection.start()
+    await connection.wait_connected(10)
+    await runner.start()
+    # QoS 0: a Python subscriber is slower than Titan, and Mosquitto drops QoS 1 messages it cannot
+    # queue for a slow subscriber (max_queued_messages); at QoS 0 they wait in its socket buffers.
+    subscriber = Subscriber(url, f"{prefix}/element/#", events, "-", 120, qos=0)
+    try:
+        started = time.time()
+        cpu_start = time.process_time()
+        for start in range(0, events, 500):  # as the relay does: a few hundred rows per publish
+            await bus.publish(prepared[start : start + 500])
+            await asyncio.sleep(0)
+        while stats.events_published < events:
+            await asyncio.sleep(0.002)
+        acknowledged = time.time()
+        cpu = time.process_time() - cpu_start
+        arrivals = await asyncio.to_thread(subscriber.result)
+    finally:
+        await runner.stop()
+        await connection.stop()
+    received_last = max((arrived for arrived, _ in arrivals), default=float("nan"))
+    return {
+        "events": events, "qos": qos, "sink_batch": batch, "protocol": protocol,
+        "acknowledged_per_s": round(events / (acknowledged - started)),
+        "received": len(arrivals), "received_per_s": round(len(arrivals) / (received_last - started)),
+        "titan_cpu_seconds": round(cpu, 2),
+    }  # fmt: skip
+
+
+async def _openloop(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("openloop.py")), url, "--rate", str(rate),
+        "--duration", str(seconds), "--warmup", "1", "--connections", "16", "--json",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    result: dict[str, Any] = json.loads(output)
+    return result
+
+
+async def measure_rest(
+    url: str, database_url: str, rate: float, rest_rate: float, seconds: float
+) -> dict[str, Any]:
+    prefix = f"bench-{secrets.token_hex(4)}"
+    settings = Settings(
+        database_url=database_url, relay_paused=True, extra={"mqtt": {"url": url, "prefix": prefix}}
+    )
+    manager = get_plugin_manager(settings, load_entry_points=False)
+    manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt")
+    app = create_app(settings, plugin_manager=manager)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    plugin = app[PLUGIN]
+    assert plugin is not None
+    await plugin.connection.wait_connected(10)
+    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load")
+    target = f"http://127.0.0.1:{port}/submodels/{encode_identifier(_submodel_id(0))}"
+    try:
+        quiet = await _openloop(target, rest_rate, seconds)
+        bus = app[BUS]
+        injected = 0
+        stop = asyncio.Event()
+
+        async def inject() -> None:
+            nonlocal injected
+            started, step = time.perf_counter(), 0.02
+            seq = bus.head()
+            while not stop.is_set():
+                due = int((time.perf_counter() - started) * rate) - injected
+                if due > 0:
+                    await bus.publish([OutgoingEvent(seq + i, _envelope(seq + i)) for i in range(1, due + 1)])
+                    seq += due
+                    injected += due
+                await asyncio.sleep(step)
+
+        published_before = plugin.stats.events_published
+        injector = asyncio.create_task(inject())
+        busy_started = time.perf_counter()
+        busy = await _openloop(target, rest_rate, seconds)
+        published = plugin.stats.events_published - published_before
+        busy_seconds = time.perf_counter() - busy_started
+        stop.set()
+        await injector
+    finally:
+        await runner.cleanup()
+    keys = ("achieved_rate", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors")
+    return {
+        "rest_rate": rest_rate, "event_rate": rate,
+        "rest_quiet": {key: quiet[key] for key in keys}, "rest_while_publishing": {key: busy[key] for key in keys},
+        "p99_change_percent": round(100 * (busy["p99_ms"] / quiet["p99_ms"] - 1), 1),
+        "events_injected": injected, "events_published_per_s": round(published / busy_seconds),
+    }  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def measure_writeback(url: str, database_url: str, events: int) -> dict[str, Any]:
+    prefix = f"bench-{secrets.token_hex(4)}"
+    runner, app = await _start_titan(database_url, {"url": url, "prefix": prefix})
+    plugin = app[PLUGIN]
+    assert plugin is not None
+    subscriber = Subscriber(url, f"{prefix}/element/+/Value/events", events, "data", 120)
+    try:
+        cpu_start = time.process_time()
+        device = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "_device", "--url", url, "--prefix", prefix, "--events", str(events),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        output, _ = await device.communicate()
+        timing = json.loads(output)
+        arrivals = await asyncio.to_thread(subscriber.result)
+        cpu = time.process_time() - cpu_start
+        applied, refused = plugin.stats.writes_applied, sum(plugin.stats.writes_refused.values())
+    finally:
+        await runner.cleanup()
+    last = max((arrived for arrived, _ in arrivals), default=float("nan"))
+    elapsed = last - timing["first_publish"]
+    return {
+        "values": events, "applied": applied, "refused": refused, "republished": len(arrivals),
+        "device_publish_s": round(timing["last_ack"] - timing["first_publish"], 2),
+        "seconds": round(elapsed, 2), "values_per_s": round(len(arrivals) / elapsed),
+        "titan_cpu_seconds": round(cpu, 2),
+    }  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("what", choices=["latency", "publish", "rest", "writeback", "_subscribe", "_device"])
+    parser.add_argument("--url", default=os.environ.get("TITAN_TEST_MQTT", "mqtt://127.0.0.1:1883"))
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--qos", type=int, default=1)
+    parser.add_argument("--protocol", default="5", help="publish: MQTT protocol of Titan's connection")
+    parser.add_argument("--rest-rate", type=float, default=300.0, help="rest: open-loop GETs per second")
+    parser.add_argument("--batch", type=int, default=100, help="sink batch size (setting sink_batch_size)")
+    parser.add_argument(
+        "--titan-nagle", action="store_true", help="latency: Titan's socket without TCP_NODELAY"
+    )
+    parser.add_argument("--sub-qos", type=int, default=1, help="latency: the subscriber's QoS")
+    parser.add_argument("--topic", default="")
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--key", default="-")
+    parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--out", default="")
+    args = parser.parse_args(argv)
+    if args.what == "_subscribe":
+        asyncio.run(
+            _subscribe(args.url, args.topic, args.events, args.key, args.timeout, Path(args.out), args.qos)
+        )
+        return 0
+    if args.what == "_device":
+        asyncio.run(_device(args.url, args.prefix, args.events))
+        return 0
+    logging.basicConfig(level=logging.WARNING)
+    folder = tempfile.mkdtemp(prefix="titan-bench-mqtt-")
+    database_url = args.database_url or f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
+    if args.what == "latency":
+        nodelay = not args.titan_nagle
+        result = asyncio.run(
+            measure_latency(args.url, database_url, args.rate, args.seconds, nodelay, args.sub_qos)
+        )
+    elif args.what == "rest":
+        result = asyncio.run(measure_rest(args.url, database_url, args.rate, args.rest_rate, args.seconds))
+    elif args.what == "publish":
+        result = asyncio.run(measure_publish(args.url, args.events, args.qos, args.batch, args.protocol))
+    else:
+        result = asyncio.run(measure_writeback(args.url, database_url, args.events))
+    load = os.getloadavg()[0]
+    print(json.dumps({"benchmark": args.what, "broker": args.url, "database": database_url.split("@")[-1],
+                      "loadavg_1min": round(load, 2), **result}))  # fmt: skip
+    for name in ("bench.sqlite3", "bench.sqlite3-wal", "bench.sqlite3-shm"):
+        Path(folder, name).unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Helpers of the MQTT plugin tests: a plain subscriber that records what the broker delivers,
+AAS documents, and checks of published envelopes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiomqtt
+import titan_plugin_mqtt.plugin
+from aiohttp import web
+from cloudevents.core.formats.json import JSONFormat
+from support.app import AppClient
+
+from titan_core.app import create_app
+from titan_core.events.schema import validate_envelope
+from titan_core.model.identifiers import encode_identifier
+from titan_core.plugins import get_plugin_manager
+from titan_core.settings import Settings
+
+EVENT_PREFIX = "io.admin-shell.events.v1."
+
+
+class MqttAppFactory(Protocol):
+    """`make_mqtt_app(url=None, **mqtt_settings)`: a started test client of an app with the plugin."""
+
+    async def __call__(
+        self, url: str | None = None, /, *, core: dict[str, Any] | None = None, **mqtt: Any
+    ) -> AppClient: ...
+
+
+def build_app(settings: Settings) -> web.Application:
+    """`create_app` with the built-ins and the MQTT plugin only (no other installed plugin)."""
+    manager = get_plugin_manager(settings, load_entry_points=False)
+    manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt", version="test", distribution="titan-plugin-mqtt")
+    return create_app(settings, plugin_manager=manager)
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    properties: Any
+
+    def envelope(self) -> dict[str, Any]:
+        return assert_cloudevent(self.payload)
+
+    @property
+    def short_type(self) -> str:
+        return str(self.envelope()["type"]).removeprefix(EVENT_PREFIX)
+
+
+def assert_cloudevent(payload: bytes) -> dict[str, Any]:
+    """The payload is a Titan envelope: it validates, and parses with the CloudEvents SDK."""
+    envelope: dict[str, Any] = json.loads(payload)
+    validate_envelope(envelope)
+    parsed = JSONFormat().read(None, payload)
+    attributes = parsed.get_attributes()
+    assert (attributes["id"], attributes["type"], attributes["source"]) == (
+        envelope["id"], envelope["type"], envelope["source"],
+    )  # fmt: skip
+    assert parsed.get_data() == envelope.get("data")
+    return envelope
+
+
+def broker_host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 1883
+
+
+class Recorder:
+    """A plain MQTT client (aiomqtt) that subscribes and keeps every message in arrival order.
+
+    It reconnects on its own when the broker goes away and comes back (for the broker-crash
+    test), and subscribes at QoS 2 so that each message arrives at the QoS it was published with.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        topics: Sequence[str],
+        *,
+        protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5,
+        client_id: str | None = None,
+        clean: bool = True,
+        **client_options: Any,
+    ) -> None:
+        self.host, self.port = broker_host_port(url)
+        self.topics = list(topics)
+        self.protocol = protocol
+        self.client_id = client_id
+        self.clean = clean
+        self.client_options = client_options
+        self.messages: list[Received] = []
+        self.subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Recorder:
+        self._task = asyncio.create_task(self._run())
+        async with asyncio.timeout(10):
+            await self.subscribed.wait()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            self.subscribed.clear()
+            try:
+                kwargs: dict[str, Any] = dict(self.client_options)
+                if self.protocol == aiomqtt.ProtocolVersion.V5:
+                    kwargs["clean_start"] = self.clean
+                else:
+                    kwargs["clean_session"] = self.clean
+                async with aiomqtt.Client(
+                    self.host, self.port, protocol=self.protocol, identifier=self.client_id, **kwargs
+                ) as client:
+                    for topic in self.topics:
+                        await client.subscribe(topic, qos=2)
+                    self.subscribed.set()
+                    async for message in client.messages:
+                        payload = message.payload if isinstance(message.payload, bytes) else b""
+                        self.messages.append(
+                            Received(
+                                message.topic.value, payload, message.qos, message.retain, message.properties
+                            )
+                        )
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.02)
+
+    def on(self, topic: str) -> list[Received]:
+        return [message for message in self.messages if message.topic == topic]
+
+    def events(self, *, under: str = "") -> list[Received]:
+        """The non-empty messages on `.../events` topics (zero-length ones are retained clears)."""
+        return [
+            m
+            for m in self.messages
+            if m.topic.endswith("/events") and m.payload and m.topic.startswith(under)
+        ]
+
+    async def wait_for(
+        self, condition: Callable[[list[Received]], bool], *, timeout: float = 10.0, what: str = ""
+    ) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while not condition(self.messages):
+            if time.monotonic() > deadline:
+                shown = "\n".join(f"  {m.topic} {m.payload[:120]!r}" for m in self.messages[-20:])
+                raise AssertionError(
+                    f"{what or 'the expected messages'} did not arrive within {timeout} s; "
+                    f"{len(self.messages)} arrived, the last ones:\n{shown}"
+                )
+            await asyncio.sleep(0.01)
+        return self.messages
+
+    async def wait_count(
+        self, count: int, *, topic_filter: Callable[[Received], bool], timeout: float = 10.0
+    ) -> list[Received]:
+        await self.wait_for(
+            lambda messages: sum(1 for m in messages if topic_filter(m)) >= count, timeout=timeout
+        )
+        return [m for m in self.messages if topic_filter(m)]
+
+
+def b64(identifier: str) -> str:
+    return encode_identifier(identifier)
+
+
+# --- documents --------------------------------------------------------------------------------------
+
+SHELL_ID = "https://example.com/ids/aas/mqtt-1"
+SM_ID = "https://example.com/ids/sm/mqtt-1#with+chars"
+CD_ID = "https://example.com/ids/cd/mqtt-1"
+
+
+def reference(submodel_id: str) -> dict[str, Any]:
+    return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel_id}]}
+
+
+def shell(shell_id: str = SHELL_ID, submodels: Sequence[str] = ()) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "modelType": "AssetAdministrationShell",
+        "id": shell_id,
+        "idShort": "MqttShell",
+        "assetInformation": {"assetKind": "Instance", "globalAssetId": "https://example.com/assets/mqtt"},
+    }
+    if submodels:
+        document["submodels"] = [reference(item) for item in submodels]
+    return document
+
+
+def prop(id_short: str | None, value: str | None = "1.5", value_type: str = "xs:double") -> dict[str, Any]:
+    element: dict[str, Any] = {"modelType": "Property", "valueType": value_type}
+    if id_short is not None:
+        element["idShort"] = id_short
+    if value is not None:
+        element["value"] = value
+    return element
+
+
+def submodel(submodel_id: str = SM_ID, elements: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    if elements is None:
+        elements = [
+            prop("Temperature", "20.5"),
+            prop("Speed", "3", value_type="xs:int"),
+            prop("Mode", "auto", value_type="xs:string"),
+            {"modelType": "SubmodelElementCollection", "idShort": "Box", "value": [prop("Inner", "1")]},
+            {
+                "modelType": "SubmodelElementList",
+                "idShort": "Series",
+                "typeValueListElement": "Property",
+                "valueTypeListElement": "xs:double",
+                "value": [prop(None, "1"), prop(None, "2")],
+            },
+            {"modelType": "Operation", "idShort": "Start"},
+        ]
+    return {
+        "modelType": "Submodel",
+        "id": submodel_id,
+        "idShort": "MqttSubmodel",
+        "submodelElements": list(elements),
+    }
+
+
+def concept_description(cd_id: str = CD_ID, id_short: str = "Temp") -> dict[str, Any]:
+    return {"modelType": "ConceptDescription", "id": cd_id, "idShort": id_short}

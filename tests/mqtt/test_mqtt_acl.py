@@ -1,0 +1,101 @@
+"""The Mosquitto ACL of docs/mqtt.md, run as written: Titan (user `titan`) publishes and takes writes
+through its shared subscription; the device `press-7` may write its own submodel's values and is
+stopped by the broker when it writes another's. Also `mosquitto_rr`, as the walkthrough uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.publish as paho_publish
+from mqtt_brokers import configured_mosquitto
+from mqtt_helpers import MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
+from support.app import AppClient
+from support.services import LOOPBACK, free_port
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "mqtt.md"
+PRESS = "https://example.com/ids/sm/press-7"
+OTHER = "https://example.com/ids/sm/other"
+
+
+def documented_acl() -> str:
+    """The code block under the heading "### ACL file" of docs/mqtt.md."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split("### ACL file", 1)[1]
+    match = re.search(r"```\n(.*?)```", section, re.DOTALL)
+    assert match, "docs/mqtt.md has no code block under ### ACL file"
+    return match.group(1)
+
+
+async def value_of(client: AppClient, submodel_id: str) -> Any:
+    response = await client.get(f"/submodels/{b64(submodel_id)}/submodel-elements/Speed/$value")
+    return (await response.json())["Speed"]
+
+
+async def test_the_documented_acl_lets_a_device_write_only_its_own_values(
+    make_mqtt_app: MqttAppFactory, tmp_path: Path
+) -> None:
+    acl = documented_acl()
+    assert b64(PRESS) in acl
+    secured_port = free_port()
+
+    def prepare(directory: Path) -> None:
+        for user in ("titan", "press-7"):
+            flag = ["-c"] if user == "titan" else []
+            subprocess.run(["mosquitto_passwd", "-b", *flag, str(directory / "passwords"), user, f"{user}-pw"],
+                           check=True, capture_output=True)  # fmt: skip
+        (directory / "acl").write_text(acl, encoding="utf-8")
+
+    config = (
+        # The anonymous listener on the broker's own port is only for the start-up probe.
+        "user root\nper_listener_settings true\nlistener {port} {host}\nallow_anonymous true\n"
+        f"listener {secured_port} {LOOPBACK}\nallow_anonymous false\n"
+        "password_file {dir}/passwords\nacl_file {dir}/acl\n"
+    )
+    with configured_mosquitto(config, prepare):
+        url = f"mqtt://{LOOPBACK}:{secured_port}"
+        client = await make_mqtt_app(url, prefix="titan", username="titan", password="titan-pw")
+        for submodel_id in (PRESS, OTHER):
+            elements = [prop("Speed", "1", value_type="xs:int")]
+            assert (await client.post("/submodels", json=submodel(submodel_id, elements))).status == 201
+
+        host, port = broker_host_port(url)
+        auth = {"username": "press-7", "password": "press-7-pw"}
+        async with Recorder(url, [f"titan/element/{b64(PRESS)}/+/events"], **auth) as own_events:
+            for submodel_id, value in ((OTHER, b"66"), (PRESS, b"7")):
+                topic = f"titan/element/{b64(submodel_id)}/Speed/value"
+                await asyncio.to_thread(
+                    paho_publish.single, topic, value, qos=1, hostname=host, port=port, auth=auth
+                )
+            await own_events.wait_for(lambda messages: bool(messages), what="press-7's own valueChanged")
+            await asyncio.sleep(0.3)  # the write to the other submodel, had it passed, would be applied
+
+        assert (await value_of(client, PRESS), await value_of(client, OTHER)) == (7, 1)
+        assert json.loads(own_events.messages[0].payload)["data"] == 7
+
+
+async def test_mosquitto_rr_gets_the_outcome_of_its_write(
+    make_mqtt_app: MqttAppFactory, mqtt_url: str, mqtt_topic_prefix: str
+) -> None:
+    client = await make_mqtt_app()
+    elements = [prop("Speed", "1", value_type="xs:int")]
+    assert (await client.post("/submodels", json=submodel(PRESS, elements))).status == 201
+    host, port = broker_host_port(mqtt_url)
+    topic = f"{mqtt_topic_prefix}/element/{b64(PRESS)}/Speed/value"
+
+    answer = await asyncio.to_thread(
+        subprocess.run,
+        ["mosquitto_rr", "-h", host, "-p", str(port), "-t", topic, "-e", f"{mqtt_topic_prefix}/rr", "-m", "24",
+         "-W", "10"],
+        capture_output=True, text=True, timeout=20, check=False,
+    )  # fmt: skip
+
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == {
+        "code": "ok", "message": "the value was applied", "topic": topic, "received": "24"
+    }  # fmt: skip
+    assert await value_of(client, PRESS) == 24

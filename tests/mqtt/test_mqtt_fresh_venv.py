@@ -1,0 +1,163 @@
+"""An MQTT-only deployment: a fresh venv with `titan-core` and `titan-plugin-mqtt` from their
+directories and nothing else (no WebSocket plugin), serving REST writes to MQTT and MQTT writes
+to REST. Catches what an editable install hides (a missing package file, a wrong entry point)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import paho.mqtt.publish as paho_publish
+import pytest
+from mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
+from support.live_server import LiveServer, server_environment
+from support.services import LOOPBACK, ServiceError, free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_DIR = ROOT / "titan_plugin_mqtt"
+# Copied before installing, so pip's in-tree build leaves no build/ or egg-info in the repository.
+_NOT_SOURCES = (
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench", "plugins",
+    "*.sqlite3*", "var", "test-artifacts", "node_modules",
+)  # fmt: skip
+# The core's copy leaves out the plugin directories at the root (pip would not install them anyway).
+_NOT_CORE_SOURCES = shutil.ignore_patterns(*_NOT_SOURCES, "titan_plugin_*")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new venv with `pip install <core> <mqtt plugin>` (about 20 s with pip's cache warm)."""
+    base = tmp_path_factory.mktemp("mqtt-fresh-venv")
+    core, plugin = base / "src" / "titan-core", base / "src" / "titan-plugin-mqtt"
+    shutil.copytree(ROOT, core, ignore=_NOT_CORE_SOURCES)
+    shutil.copytree(PLUGIN_DIR, plugin, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
+         str(core), str(plugin)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, f"pip install failed:\n{install.stdout[-3000:]}\n{install.stderr[-3000:]}"
+    return venv
+
+
+def test_the_fresh_venv_has_the_mqtt_plugin_and_no_websocket_plugin(fresh_venv: Path) -> None:
+    project = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text())["project"]
+    python = str(fresh_venv / "bin" / "python")
+
+    listed = subprocess.run(
+        [str(fresh_venv / "bin" / "titan"), "plugins", "--json"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=fresh_venv, env=_isolated({}),
+    )  # fmt: skip
+    websocket = subprocess.run(
+        [python, "-c", "import titan_plugin_ws"], capture_output=True, text=True, timeout=60, check=False,
+        cwd=fresh_venv, env=_isolated({}),
+    )  # fmt: skip
+    distributions = subprocess.run(
+        [python, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, timeout=60, check=True,
+        env=_isolated({}),
+    )  # fmt: skip
+
+    assert listed.returncode == 0, listed.stderr
+    plugins = {plugin["name"]: plugin for plugin in json.loads(listed.stdout)}
+    assert {name for name, plugin in plugins.items() if not plugin["builtin"]} == {"mqtt"}
+    assert (plugins["mqtt"]["state"], plugins["mqtt"]["version"], plugins["mqtt"]["distribution"]) == (
+        "loaded", project["version"], project["name"]
+    )  # fmt: skip
+    assert plugins["mqtt"]["hooks"] == ["titan_event_sinks", "titan_health", "titan_setup_app"]
+    assert websocket.returncode != 0 and "No module named 'titan_plugin_ws'" in websocket.stderr
+    names = {item["name"] for item in json.loads(distributions.stdout)}
+    assert {"titan-core", "titan-plugin-mqtt"} <= names and not any(n == "titan-plugin-ws" for n in names)
+
+
+async def test_an_mqtt_only_deployment_publishes_rest_writes_and_applies_device_writes(
+    fresh_venv: Path, mqtt_url: str, mqtt_topic_prefix: str, tmp_path: Path
+) -> None:
+    env = {"TITAN_MQTT_URL": mqtt_url, "TITAN_MQTT_PREFIX": mqtt_topic_prefix}
+    server = _start_titan(fresh_venv, f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3", tmp_path, env)
+    host, port = broker_host_port(mqtt_url)
+    try:
+        async with (
+            Recorder(mqtt_url, [f"{mqtt_topic_prefix}/#"]) as recorder,
+            aiohttp.ClientSession() as http,
+        ):
+            async with http.post(f"{server.base_url}/submodels", json=submodel()) as response:
+                assert response.status == 201, await response.text()
+            await recorder.wait_for(
+                lambda _: len(recorder.events()) >= 1, what="the submodel's created event"
+            )
+
+            topic = f"{mqtt_topic_prefix}/element/{b64(SM_ID)}/Speed/value"
+            await asyncio.to_thread(paho_publish.single, topic, b"17", qos=1, hostname=host, port=port)
+            await recorder.wait_for(
+                lambda _: len(recorder.events()) >= 2, what="the valueChanged of the write"
+            )
+
+            url = f"{server.base_url}/submodels/{b64(SM_ID)}/submodel-elements/Speed/$value"
+            async with http.get(url) as response:
+                assert await response.json() == {"Speed": 17}
+            async with http.get(f"{server.base_url}/ready") as response:
+                ready = await response.json()
+    finally:
+        server.stop()
+        print(server.log_tail(100))
+
+    created, changed = (message.envelope() for message in recorder.events())
+    assert (created["type"], changed["type"], changed["titanorigin"]) == (
+        "io.admin-shell.events.v1.created", "io.admin-shell.events.v1.valueChanged", "mqtt"
+    )  # fmt: skip
+    mqtt = next(check for check in ready["checks"] if check["plugin"] == "mqtt")
+    assert mqtt["ok"] is True and "1 applied" in mqtt["detail"]
+
+
+def _isolated(extra: dict[str, str]) -> dict[str, str]:
+    """The server environment without PYTHONPATH: the fresh venv runs only what is installed in it."""
+    environment = server_environment(extra)
+    environment.pop("PYTHONPATH", None)
+    return environment
+
+
+def _start_titan(venv: Path, database_url: str, log_dir: Path, env: dict[str, str]) -> LiveServer:
+    port = free_port()
+    log_path = log_dir / f"titan-serve-{port}.log"
+    argv = [str(venv / "bin" / "titan"), "serve", "--host", LOOPBACK, "--port", str(port),
+            "--database-url", database_url]  # fmt: skip
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=log_dir,
+            env=_isolated(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(process, port, log_path)
+
+    def ready() -> bool:
+        if not server.running():
+            raise ServiceError(f"titan serve exited with code {process.returncode}\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.base_url}/ready", timeout=2) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError:
+            return False
+        return any(check["plugin"] == "mqtt" and check["ok"] for check in body["checks"])
+
+    try:
+        wait_until(ready, timeout=60, what=f"titan serve on port {port} ready and connected to MQTT",
+                   interval=0.1, diagnostics=server.log_tail)  # fmt: skip
+    except BaseException:
+        server.kill()
+        raise
+    return server

@@ -1,0 +1,264 @@
+"""The plugin's settings: the `[mqtt]` table of the TOML file and the `TITAN_MQTT_*` variables.
+
+Titan hands the plugin its section raw (strings from the environment, typed values from TOML);
+everything is checked once at startup, so a typo stops the plugin with a message naming the setting
+instead of failing on the first event or the first device write.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from titan_core.settings import SettingsError
+
+Protocol = Literal["3.1.1", "5"]
+ENTITIES = ("shell", "submodel", "element", "concept_description")
+_PROTOCOLS: dict[str, Protocol] = {
+    "5": "5",
+    "5.0": "5",
+    "v5": "5",
+    "3.1.1": "3.1.1",
+    "311": "3.1.1",
+    "v311": "3.1.1",
+}
+_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
+# A topic level may hold anything but the wildcards; the prefix is one or more such levels.
+_PREFIX = re.compile(r"[^#+/\x00]+(/[^#+/\x00]+)*\Z")
+_SHARED_GROUP = re.compile(r"[^#+/\x00]+\Z")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    # The broker: mqtt://host:port (plain) or mqtts://host:port (TLS); empty switches the plugin off.
+    url: str = ""
+    # "5" (MQTT 5.0) or "3.1.1". Response topics and correlation data need 5.
+    protocol: Protocol = "5"
+    # Stable client ids matter for persistent sessions; empty generates titan-<host>-<random>.
+    client_id: str = ""
+    # False keeps the session (subscriptions, queued device writes) while Titan is away.
+    clean_session: bool = True
+    # MQTT 5, persistent session: how long the broker keeps it after a disconnect, in seconds.
+    session_expiry: int = 3600
+    keepalive: int = 30
+    username: str = ""
+    password: str = ""
+    # TLS: CA bundle to trust (empty: the system's), client certificate and key (mutual TLS), and
+    # tls_insecure to skip the host name check (test brokers only).
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_insecure: bool = False
+    # First topic level(s) of every topic: {prefix}/{titanentity}/{b64 id}/events.
+    prefix: str = "titan"
+    # QoS of published events, and per entity type (None: `qos`).
+    qos: int = 1
+    qos_shell: int | None = None
+    qos_submodel: int | None = None
+    qos_element: int | None = None
+    qos_concept_description: int | None = None
+    # Element events as retained messages (last-known-good values), cleared on delete.
+    retain_elements: bool = False
+    # Value write-back on {prefix}/element/+/+/value, optionally only for submodel ids matching
+    # these shell-style patterns (https://plant.example/line1/*).
+    writeback: bool = True
+    writeback_ids: tuple[str, ...] = ()
+    # Shared subscription group for write-back ($share/<group>/...), so that of several Titan
+    # instances only one applies a write; empty subscribes plainly.
+    shared_group: str = "titan"
+    # Who MQTT writes are made as: subject, roles and identifier scopes (empty: unrestricted).
+    principal: str = "mqtt"
+    principal_roles: tuple[str, ...] = ("reader", "writer")
+    principal_scopes: tuple[str, ...] = ()
+    # Reconnect backoff: first and longest pause, in seconds (doubled per failed attempt).
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    # QoS 1/2 publishes awaiting their acknowledgement at once.
+    max_inflight: int = 1000
+    # Write-back payloads larger than this are refused; writes applied at once.
+    writeback_max_bytes: int = 262_144
+    writeback_concurrency: int = 512
+    # Seconds a deliver() waits for a broker connection before it fails (and is retried later).
+    connect_wait: float = 5.0
+    # Send each packet at once (TCP_NODELAY): without it, Nagle's algorithm and the broker's delayed
+    # ACKs hold small packets back for up to 40 ms. Turn off only to save packets on slow links.
+    tcp_nodelay: bool = True
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> MqttConfig:
+        """Parse and check the raw section; raise `SettingsError` naming the setting at fault."""
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise SettingsError(
+                f"unknown mqtt setting(s) {', '.join(unknown)} (TITAN_MQTT_{unknown[0].upper()}); "
+                f"known: {', '.join(sorted(known))}"
+            )
+        raw = dict(section)
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            if field.name not in raw:
+                continue
+            default = getattr(defaults, field.name)
+            value = raw[field.name]
+            if field.name == "protocol":
+                values["protocol"] = _protocol(value)
+            elif field.name.startswith("qos"):
+                values[field.name] = _qos(field.name, value)
+            elif isinstance(default, bool):
+                values[field.name] = _boolean(field.name, value)
+            elif isinstance(default, tuple):
+                values[field.name] = _names(field.name, value)
+            elif isinstance(default, int):
+                values[field.name] = int(_number(field.name, value, minimum=1, whole=True))
+            elif isinstance(default, float):
+                values[field.name] = _number(field.name, value, minimum=0)
+            else:
+                values[field.name] = str(value).strip()
+        config = cls(**values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.url:
+            broker_address(self.url)
+        if not _PREFIX.match(self.prefix):
+            raise SettingsError(
+                f"mqtt setting prefix must be topic levels without '#', '+' or empty levels, got {self.prefix!r}"
+            )
+        if self.prefix.startswith("$"):
+            raise SettingsError(
+                f"mqtt setting prefix must not start with '$' (broker topics), got {self.prefix!r}"
+            )
+        if self.shared_group and not _SHARED_GROUP.match(self.shared_group):
+            raise SettingsError(
+                f"mqtt setting shared_group must be one topic level without '#', '+' or '/', got {self.shared_group!r}"
+            )
+        if not self.clean_session and not self.client_id:
+            raise SettingsError(
+                "mqtt setting clean_session is false (a persistent session) but client_id is empty; "
+                "a persistent session needs a fixed client_id (TITAN_MQTT_CLIENT_ID)"
+            )
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError("mqtt settings tls_cert and tls_key go together: set both or neither")
+        if self.reconnect_max < self.reconnect_min or self.reconnect_min <= 0:
+            raise SettingsError(
+                "mqtt settings reconnect_min and reconnect_max: need 0 < reconnect_min <= reconnect_max, "
+                f"got {self.reconnect_min:g} and {self.reconnect_max:g}"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.url) and (broker_address(self.url).tls or bool(self.tls_ca))
+
+    def qos_for(self, entity: str) -> int:
+        specific: int | None = getattr(self, f"qos_{entity}", None)
+        return self.qos if specific is None else specific
+
+    @property
+    def value_subscription(self) -> str:
+        """The topic filter of write-back, with the shared-subscription prefix when configured."""
+        topic = f"{self.prefix}/element/+/+/value"
+        return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str
+    password: str
+    display: str  # the URL without credentials, for logs and /ready
+
+
+def broker_address(url: str) -> BrokerAddress:
+    """Host, port, TLS and credentials from `url`; `SettingsError` when it is no broker URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES or not parts.hostname:
+        raise SettingsError(
+            f"mqtt setting url must look like mqtt://host:1883 or mqtts://host:8883, got {_without_password(url)!r}"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(f"mqtt setting url takes no path or query, got {_without_password(url)!r}")
+    tls = _SCHEMES[scheme]
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError:
+        raise SettingsError(f"mqtt setting url has an invalid port: {_without_password(url)!r}") from None
+    host = parts.hostname
+    shown_host = f"[{host}]" if ":" in host else host
+    return BrokerAddress(
+        host=host,
+        port=port,
+        tls=tls,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        display=f"{'mqtts' if tls else 'mqtt'}://{shown_host}:{port}",
+    )
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _protocol(raw: Any) -> Protocol:
+    text = str(raw).strip().lower()
+    if text not in _PROTOCOLS:
+        raise SettingsError(f"mqtt setting protocol must be 5 or 3.1.1, got {raw!r}")
+    return _PROTOCOLS[text]
+
+
+def _qos(name: str, raw: Any) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool) or str(raw).strip() not in ("0", "1", "2"):
+        raise SettingsError(f"mqtt setting {name} must be 0, 1 or 2, got {raw!r}")
+    return int(str(raw).strip())
+
+
+def _boolean(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"mqtt setting {name} must be true or false, got {raw!r}")
+
+
+def _names(name: str, raw: Any) -> tuple[str, ...]:
+    # The environment carries a list as "a, b"; TOML as a real list.
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise SettingsError(f"mqtt setting {name} must be a list or a comma-separated string, got {raw!r}")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _number(name: str, raw: Any, *, minimum: float, whole: bool = False) -> float:
+    kind = "a whole number" if whole else "a number"
+    try:
+        if isinstance(raw, bool):  # TOML `true` is no number, though Python would say 1
+            raise TypeError
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"mqtt setting {name} must be {kind}, got {raw!r}") from None
+    if not math.isfinite(value) or (whole and not value.is_integer()):
+        raise SettingsError(f"mqtt setting {name} must be {kind}, got {raw!r}")
+    if value < minimum:
+        raise SettingsError(f"mqtt setting {name} must be at least {minimum:g}, got {raw!r}")
+    return value

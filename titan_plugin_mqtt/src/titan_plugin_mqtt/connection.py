@@ -1,0 +1,346 @@
+"""The broker connection: connect, subscribe, reconnect with exponential backoff, and publish batches.
+
+One background task owns the connection for the life of the app. Publishers never connect on their
+own: they wait (briefly) for the task's connection and fail fast when there is none, so the sink
+runner keeps its cursor and retries later. Every state change is logged once, in one clear line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from titan_core.settings import SettingsError
+from titan_plugin_mqtt.config import MqttConfig, broker_address
+
+log = logging.getLogger(__name__)
+
+# Publishes started per turn of the event loop (each costs some 50-100 µs of CPU in paho and aiomqtt).
+_PUBLISHES_PER_TURN = 16
+
+MessageHandler = Callable[[aiomqtt.Message], Awaitable[None]]
+
+
+class NotConnected(ConnectionError):
+    """No broker connection now; the caller keeps what it wanted to publish and retries later."""
+
+
+class PublishFailed(ConnectionError):
+    """A batch was cut short; its first `acknowledged` messages reached the broker."""
+
+    def __init__(self, message: str, acknowledged: int) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool = False
+    properties: Properties | None = None
+
+
+class MqttConnection:
+    """The one broker connection of an app: state for `/ready`, publishing, incoming messages."""
+
+    def __init__(self, config: MqttConfig, *, subscription: str | None, on_message: MessageHandler) -> None:
+        self.config = config
+        self.address = broker_address(config.url)
+        self.client_id = (
+            config.client_id or f"titan-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        )
+        self.subscription = subscription
+        self._on_message = on_message
+        self._tls_context = _tls_context(config) if config.tls else None
+        self._client: aiomqtt.Client | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        # For /ready and the log: when the state last changed, and why the broker is away.
+        self.connected_since: float | None = None
+        self.disconnected_since: float = time.time()
+        self.last_error = "not connected yet"
+        self.connects = 0
+        self._failures = 0
+        # Why the broker refused the write-back subscription ("" when it granted it).
+        self.subscription_refused = ""
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    @property
+    def protocol_label(self) -> str:
+        return "MQTT 5" if self.config.protocol == "5" else "MQTT 3.1.1"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="titan-mqtt-connection")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_connected(self, timeout: float) -> aiomqtt.Client:
+        """The connected client; `NotConnected` if there is none within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self._client is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotConnected(
+                    f"not connected to the MQTT broker {self.address.display} "
+                    f"(since {_clock(self.disconnected_since)}: {self.last_error})"
+                )
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+        return self._client
+
+    async def publish_many(self, messages: Sequence[Outgoing], *, timeout: float) -> None:
+        """Publish `messages` in order and wait until the broker has acknowledged each (QoS 1/2).
+
+        The messages go out pipelined on the one connection, so the broker sees them in this
+        order. Raises `NotConnected` before anything went out, or `PublishFailed` saying how many
+        of the first messages were acknowledged when the connection broke.
+        """
+        if not messages:
+            return
+        client = await self.wait_connected(self.config.connect_wait)
+        lost = self._lost
+        assert lost is not None
+        publishes: list[asyncio.Future[None]] = []
+        try:
+            for start in range(0, len(messages), _PUBLISHES_PER_TURN):
+                if lost.done():
+                    break
+                if start:
+                    # Let the loop run other work (REST requests) between chunks: packing and
+                    # sending a whole batch at once would hold it for milliseconds.
+                    await asyncio.sleep(0)
+                publishes += [
+                    asyncio.ensure_future(
+                        client.publish(m.topic, m.payload, m.qos, m.retain, m.properties, timeout=timeout)
+                    )
+                    for m in messages[start : start + _PUBLISHES_PER_TURN]
+                ]
+        except asyncio.CancelledError:
+            for publish in publishes:
+                publish.cancel()
+            raise
+        every = asyncio.gather(*publishes)
+        waited: set[asyncio.Future[Any]] = {every, lost}
+        try:
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            every.cancel()
+            raise
+        if (
+            len(publishes) == len(messages)
+            and every.done()
+            and not every.cancelled()
+            and every.exception() is None
+        ):
+            return
+        every.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await every
+        acknowledged = 0
+        for publish in publishes:
+            if not publish.done() or publish.cancelled() or publish.exception() is not None:
+                break
+            acknowledged += 1
+        failure = next(
+            (p.exception() for p in publishes if p.done() and not p.cancelled() and p.exception()), None
+        )
+        reason = f"{type(failure).__name__}: {failure}" if failure else f"connection lost ({self.last_error})"
+        raise PublishFailed(
+            f"{len(messages) - acknowledged} of {len(messages)} messages not acknowledged by "
+            f"{self.address.display}: {reason}",
+            acknowledged,
+        )
+
+    async def publish(self, message: Outgoing, *, timeout: float = 10.0) -> None:
+        await self.publish_many([message], timeout=timeout)
+
+    # ------------------------------------------------------------------ the connection task
+
+    async def _run(self) -> None:
+        while True:
+            client = self._new_client()
+            try:
+                async with client:
+                    await self._serve(client)
+            except asyncio.CancelledError:
+                self._set_disconnected("Titan is stopping", expected=True)
+                raise
+            except aiomqtt.MqttError as error:
+                self._set_disconnected(_reason(error))
+            except Exception as error:  # a bug here must not end reconnecting for good
+                log.exception("MQTT connection to %s failed unexpectedly", self.address.display)
+                self._set_disconnected(f"{type(error).__name__}: {error}")
+            self._failures += 1
+            failures = self._failures
+            pause = min(self.config.reconnect_min * 2 ** min(failures - 1, 30), self.config.reconnect_max)
+            pause *= random.uniform(0.8, 1.0)  # several instances must not reconnect in step
+            log.warning(
+                "MQTT broker %s unreachable (%s); events wait and are published once it is back; "
+                "reconnecting in %.1f s (attempt %d)",
+                self.address.display, self.last_error, pause, failures,
+            )  # fmt: skip
+            await asyncio.sleep(pause)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        # Published replies and events of one batch may be many; aiomqtt warns above this.
+        client.pending_calls_threshold = self.config.max_inflight + 100
+        if self.subscription:
+            granted = await client.subscribe(self.subscription, qos=1)
+            self.subscription_refused = _refusal(granted)
+            if self.subscription_refused:
+                log.error(
+                    "the MQTT broker %s refused the write-back subscription %s (%s): device writes will not "
+                    "reach Titan; check the broker's ACL for Titan's user, or its support of $share/ "
+                    "(setting shared_group)",
+                    self.address.display, self.subscription, self.subscription_refused,
+                )  # fmt: skip
+        self._lost = asyncio.get_running_loop().create_future()
+        self._client = client
+        self._failures = 0
+        self.connects += 1
+        self.connected_since = time.time()
+        self._notify()
+        log.info(
+            "connected to MQTT broker %s (%s, client id %s, %s session)%s",
+            self.address.display, self.protocol_label, self.client_id,
+            "clean" if self.config.clean_session else "persistent",
+            f"; write-back subscribed to {self.subscription}" if self.subscription else "",
+        )  # fmt: skip
+        async for message in client.messages:
+            await self._on_message(message)
+        raise aiomqtt.MqttError("the message stream ended")
+
+    def _set_disconnected(self, reason: str, *, expected: bool = False) -> None:
+        was_connected = self._client is not None
+        self._client = None
+        self.last_error = reason
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        if was_connected or self.connected_since is None:
+            self.disconnected_since = time.time()
+        self.connected_since = None
+        self._notify()
+        if was_connected:
+            log.log(
+                logging.INFO if expected else logging.ERROR,
+                "MQTT connection to %s %s: %s", self.address.display, "closed" if expected else "lost", reason,
+            )  # fmt: skip
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _new_client(self) -> aiomqtt.Client:
+        config = self.config
+        username = config.username or self.address.username or None
+        password = config.password or self.address.password or None
+        socket_options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if config.tcp_nodelay else 0)]
+        if config.protocol == "5":
+            properties = new_properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 0 if config.clean_session else config.session_expiry
+            return aiomqtt.Client(
+                self.address.host,
+                self.address.port,
+                username=username,
+                password=password,
+                identifier=self.client_id,
+                protocol=aiomqtt.ProtocolVersion.V5,
+                clean_start=config.clean_session,
+                properties=properties,
+                keepalive=config.keepalive,
+                max_inflight_messages=config.max_inflight,
+                tls_context=self._tls_context,
+                tls_insecure=config.tls_insecure if self._tls_context else None,
+                socket_options=socket_options,
+                timeout=10,
+            )
+        return aiomqtt.Client(
+            self.address.host,
+            self.address.port,
+            username=username,
+            password=password,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V311,
+            clean_session=config.clean_session,
+            clean_start=MQTT_CLEAN_START_FIRST_ONLY,
+            keepalive=config.keepalive,
+            max_inflight_messages=config.max_inflight,
+            tls_context=self._tls_context,
+            tls_insecure=config.tls_insecure if self._tls_context else None,
+            socket_options=socket_options,
+            timeout=10,
+        )
+
+
+def new_properties(packet_type: int) -> Properties:
+    """An empty MQTT 5 property set for one packet type (paho's constructor is untyped)."""
+    return Properties(packet_type)  # type: ignore[no-untyped-call]
+
+
+def _tls_context(config: MqttConfig) -> ssl.SSLContext:
+    """The TLS context, built at startup so that a missing or bad file is a setting error."""
+    try:
+        context = ssl.create_default_context(cafile=config.tls_ca or None)
+        if config.tls_cert:
+            context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        raise SettingsError(
+            f"mqtt TLS settings (tls_ca {config.tls_ca!r}, tls_cert {config.tls_cert!r}, "
+            f"tls_key {config.tls_key!r}) cannot be used: {error}"
+        ) from None
+    if config.tls_insecure:
+        context.check_hostname = False
+    return context
+
+
+def _refusal(granted: object) -> str:
+    """The broker's reason for refusing a subscription, from SUBACK ("" when it was granted).
+
+    MQTT 5 answers with reason codes (0x80 and above refuse); 3.1.1 with granted QoS values (128
+    refuses).
+    """
+    for code in granted if isinstance(granted, list | tuple) else ():
+        value = getattr(code, "value", code)
+        if isinstance(value, int) and value >= 0x80:
+            return code.getName() if hasattr(code, "getName") else f"return code {value}"
+    return ""
+
+
+def _reason(error: aiomqtt.MqttError) -> str:
+    text = str(error) or type(error).__name__
+    cause = error.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({cause})"
+    return text
+
+
+def _clock(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

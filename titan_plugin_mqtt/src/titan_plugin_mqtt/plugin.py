@@ -1,0 +1,144 @@
+"""The MQTT plugin's hooks: Titan finds this module through the entry point `titan: mqtt`.
+
+`titan_setup_app` reads the `[mqtt]` settings and builds the connection, the sink and the
+write-back handler (or says loudly that no broker is configured); a cleanup context runs the
+connection while the app runs; `titan_event_sinks` hands Titan the `once` sink; `titan_health`
+tells `/ready` whether the broker is connected, and what was published and written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from titan_core import hookimpl
+from titan_core.events.sink import EventSink
+from titan_core.health import HealthReport
+from titan_core.keys import REPOSITORY
+from titan_core.settings import Settings
+from titan_core.store.repository import Repository
+from titan_plugin_mqtt.config import MqttConfig
+from titan_plugin_mqtt.connection import MqttConnection
+from titan_plugin_mqtt.sink import MqttSink, MqttStats
+from titan_plugin_mqtt.writeback import WriteBack
+
+log = logging.getLogger(__name__)
+
+NOT_CONFIGURED = (
+    "no MQTT broker configured (set TITAN_MQTT_URL, e.g. mqtt://127.0.0.1:1883); "
+    "MQTT publishing and value write-back are off"
+)
+
+
+@dataclass
+class MqttPlugin:
+    """Everything the plugin runs for one app."""
+
+    config: MqttConfig
+    connection: MqttConnection
+    sink: MqttSink
+    writeback: WriteBack
+    stats: MqttStats
+
+
+# State lives on the app (one process may build several apps, tests do); None: not configured.
+PLUGIN: web.AppKey[MqttPlugin | None] = web.AppKey("titan_plugin_mqtt.plugin")
+
+
+@hookimpl
+def titan_setup_app(app: web.Application, settings: Settings) -> None:
+    # A bad setting raises SettingsError here: Titan names the plugin and the reason and starts
+    # without it (or refuses to start, with require_plugins).
+    config = MqttConfig.from_section(settings.section("mqtt"))
+    if not config.enabled:
+        log.warning("%s; docs/mqtt.md shows how to start Mosquitto", NOT_CONFIGURED)
+        app[PLUGIN] = None
+        return
+    stats = MqttStats()
+
+    def repository() -> Repository:
+        return app[REPOSITORY]
+
+    writeback = WriteBack(config, stats, repository=repository, max_path_depth=settings.max_path_depth)
+    connection = MqttConnection(config, subscription=config.value_subscription, on_message=writeback.handle)
+    writeback.connection = connection
+    # A publish must fail (and be retried by the sink runner) before the runner's own timeout cuts
+    # deliver() off, which would hide the reason.
+    publish_timeout = max(1.0, settings.sink_timeout_ms / 1000 - config.connect_wait - 0.5)
+    sink = MqttSink(config, connection, stats, publish_timeout=publish_timeout)
+    app[PLUGIN] = MqttPlugin(config, connection, sink, writeback, stats)
+    app.cleanup_ctx.append(_run_connection)
+    log.info(
+        "MQTT: publishing events under %s/… to %s at QoS %d%s; write-back %s",
+        config.prefix, connection.address.display, config.qos,
+        ", element events retained" if config.retain_elements else "",
+        f"on {config.value_subscription}" if config.writeback else "switched off (writes are answered with an error)",
+    )  # fmt: skip
+
+
+@hookimpl
+def titan_event_sinks(app: web.Application, settings: Settings) -> list[EventSink]:
+    plugin = app.get(PLUGIN)
+    return [] if plugin is None else [plugin.sink]
+
+
+@hookimpl
+def titan_health(app: web.Application) -> HealthReport | None:
+    if PLUGIN not in app:  # setup did not run for this app
+        return None
+    plugin = app[PLUGIN]
+    if plugin is None:
+        return HealthReport("mqtt", True, NOT_CONFIGURED)
+    connection = plugin.connection
+    # A refused write-back subscription is trouble only where write-back is meant to work.
+    writeback_broken = bool(connection.subscription_refused) and plugin.config.writeback
+    return HealthReport("mqtt", connection.connected and not writeback_broken, describe(plugin))
+
+
+def describe(plugin: MqttPlugin) -> str:
+    """One paragraph for /ready: the connection, what was published, what devices wrote."""
+    connection, stats, config = plugin.connection, plugin.stats, plugin.config
+    now = time.time()
+    if connection.connected_since is not None:
+        state = (
+            f"connected to {connection.address.display} ({connection.protocol_label}, client id "
+            f"{connection.client_id}) for {now - connection.connected_since:.0f} s"
+        )
+    else:
+        state = (
+            f"NOT connected to {connection.address.display} for {now - connection.disconnected_since:.0f} s "
+            f"({connection.last_error}); reconnecting with backoff, events wait on the bus"
+        )
+    published = f"{stats.events_published} events published"
+    if stats.retained_cleared:
+        published += f", {stats.retained_cleared} retained messages cleared"
+    if stats.last_published_at is not None:
+        published += f", last {now - stats.last_published_at:.0f} s ago"
+    refused = sum(stats.writes_refused.values())
+    writes = f"write-back: {stats.writes_applied} applied, {refused} refused"
+    if refused:
+        writes += (
+            " (" + ", ".join(f"{code} {count}" for code, count in stats.writes_refused.most_common()) + ")"
+        )
+    if stats.writes_ignored:
+        writes += f", {stats.writes_ignored} retained or empty ignored"
+    if not config.writeback:
+        writes = "write-back switched off"
+    if connection.subscription_refused:
+        writes += f"; the broker REFUSED the write-back subscription ({connection.subscription_refused})"
+    return f"{state}; {published}; {writes}"
+
+
+async def _run_connection(app: web.Application) -> AsyncIterator[None]:
+    plugin = app[PLUGIN]
+    assert plugin is not None
+    plugin.connection.start()
+    try:
+        yield
+    finally:
+        await plugin.writeback.drain(timeout=2.0)
+        await plugin.connection.stop()
