@@ -6,9 +6,9 @@ throughput: a pre-filled outbox of --events rows (relay paused while filling), t
             it onto the bus; events/s from the relay's start until the bus head reaches the last one.
 
 Usage (figures in docs/performance.md, "Event pipeline"):
-  /work/venv/bin/python bench/events_latency.py latency --bus memory
-  /work/venv/bin/python bench/events_latency.py latency --bus redis://127.0.0.1:6379/0
-  /work/venv/bin/python bench/events_latency.py throughput --bus redis://127.0.0.1:6379/0
+  .venv/bin/python bench/events_latency.py latency --bus memory
+  .venv/bin/python bench/events_latency.py latency --bus redis://127.0.0.1:6379/0
+  .venv/bin/python bench/events_latency.py throughput --bus redis://127.0.0.1:6379/0
 Add --database-url postgresql+asyncpg://… to run on PostgreSQL (default: a fresh SQLite file).
 """
 

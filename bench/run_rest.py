@@ -1,6 +1,6 @@
 """One REST benchmark run: the ceiling (bare aiohttp), Titan (fresh SQLite) and BaSyx, measured back to
 back on the same data, with ratios computed from this run only. Prints a markdown table, writes JSON
-to bench/results/. Usage: /work/venv/bin/python bench/run_rest.py [--duration 10] [--targets ...]
+to bench/results/. Usage: .venv/bin/python bench/run_rest.py [--duration 10] [--targets ...]
 """
 
 from __future__ import annotations

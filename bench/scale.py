@@ -2,7 +2,7 @@
 `GET /submodels?limit=100` stay under 50 ms p99 at 100,000? Synthetic 2.4 KB submodels, loaded with
 `titan load` from generated environment files. Two Titan instances (small and large database) run side
 by side and are measured in alternating rounds, so load from other work hits both sizes alike.
-Usage: /work/venv/bin/python bench/scale.py [--small 1000] [--large 100000] [--rounds 3]
+Usage: .venv/bin/python bench/scale.py [--small 1000] [--large 100000] [--rounds 3]
 """
 
 from __future__ import annotations
