@@ -118,12 +118,24 @@ class GroupCommitter:
                     facts,
                     versions=target.versions,
                 )
-                for origin, changes in target.recorded:
+                # One outbox insert per run of writes with the same origin (usually the whole batch).
+                for origin, changes in _runs_by_origin(target.recorded):
                     await store.recorder.record(connection, changes, origin=origin)
         for target in targets.values():
             if target is not None:
                 for pending in target.waiting:
                     _settle(pending, result=target.current)
+
+
+def _runs_by_origin(recorded: list[tuple[str, list[Change]]]) -> list[tuple[str, list[Change]]]:
+    """Consecutive writes of one origin merged, their changes kept in order."""
+    runs: list[tuple[str, list[Change]]] = []
+    for origin, changes in recorded:
+        if runs and runs[-1][0] == origin:
+            runs[-1][1].extend(changes)
+        else:
+            runs.append((origin, list(changes)))
+    return runs
 
 
 def _etag_of(target: _Target) -> str:
