@@ -263,40 +263,35 @@ class MqttConnection:
         username = config.username or self.address.username or None
         password = config.password or self.address.password or None
         socket_options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if config.tcp_nodelay else 0)]
+        # Only the session arguments differ between MQTT 5 and 3.1.1.
+        session: dict[str, Any]
         if config.protocol == "5":
             properties = new_properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = 0 if config.clean_session else config.session_expiry
-            return aiomqtt.Client(
-                self.address.host,
-                self.address.port,
-                username=username,
-                password=password,
-                identifier=self.client_id,
-                protocol=aiomqtt.ProtocolVersion.V5,
-                clean_start=config.clean_session,
-                properties=properties,
-                keepalive=config.keepalive,
-                max_inflight_messages=config.max_inflight,
-                tls_context=self._tls_context,
-                tls_insecure=config.tls_insecure if self._tls_context else None,
-                socket_options=socket_options,
-                timeout=10,
-            )
+            session = {
+                "protocol": aiomqtt.ProtocolVersion.V5,
+                "clean_start": config.clean_session,
+                "properties": properties,
+            }
+        else:
+            session = {
+                "protocol": aiomqtt.ProtocolVersion.V311,
+                "clean_session": config.clean_session,
+                "clean_start": MQTT_CLEAN_START_FIRST_ONLY,
+            }
         return aiomqtt.Client(
             self.address.host,
             self.address.port,
             username=username,
             password=password,
             identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V311,
-            clean_session=config.clean_session,
-            clean_start=MQTT_CLEAN_START_FIRST_ONLY,
             keepalive=config.keepalive,
             max_inflight_messages=config.max_inflight,
             tls_context=self._tls_context,
             tls_insecure=config.tls_insecure if self._tls_context else None,
             socket_options=socket_options,
             timeout=10,
+            **session,
         )
 
 
