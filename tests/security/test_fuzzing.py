@@ -42,7 +42,9 @@ def test_no_operation_answers_a_server_error(server: LiveServer, tmp_path: Path)
         "--phases", "examples,coverage,fuzzing",
         "--max-examples", "10",
         "--max-time", str(BUDGET_SECONDS),
-        "--workers", "2",
+        # One worker: schemathesis 4.32 on CPython 3.11 crashed once in its own threaded code
+        # ("AST constructor recursion depth mismatch"), failing the run with no server at fault.
+        "--workers", "1",
         "--seed", seed,
         "--request-timeout", "30",
         "--suppress-health-check", "all",
