@@ -84,6 +84,10 @@ class MqttConfig:
     writeback_concurrency: int = 512
     # Seconds a deliver() waits for a broker connection before it fails (and is retried later).
     connect_wait: float = 5.0
+    # After a reconnect, publish again the events the broker acknowledged in this many seconds
+    # before the connection broke (0: never). A broker that crashed may have lost them although it
+    # had acknowledged them: Mosquitto saves its state only every autosave_interval.
+    republish_window: float = 2.0
     # Send each packet at once (TCP_NODELAY): without it, Nagle's algorithm and the broker's delayed
     # ACKs hold small packets back for up to 40 ms. Turn off only to save packets on slow links.
     tcp_nodelay: bool = True

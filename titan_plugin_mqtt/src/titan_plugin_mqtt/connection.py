@@ -79,6 +79,10 @@ class MqttConnection:
         self.disconnected_since: float = time.time()
         self.last_error = "not connected yet"
         self.connects = 0
+        # When (time.monotonic()) a connection last broke without Titan closing it.
+        self.broke_at: float | None = None
+        # Called once each connection is up (the sink republishes what a crashed broker may have lost).
+        self.on_connect: Callable[[], None] | None = None
         self._failures = 0
         # Why the broker refused the write-back subscription ("" when it granted it).
         self.subscription_refused = ""
@@ -228,6 +232,8 @@ class MqttConnection:
         self.connects += 1
         self.connected_since = time.time()
         self._notify()
+        if self.on_connect is not None:
+            self.on_connect()
         log.info(
             "connected to MQTT broker %s (%s, client id %s, %s session)%s",
             self.address.display, self.protocol_label, self.client_id,
@@ -241,6 +247,8 @@ class MqttConnection:
     def _set_disconnected(self, reason: str, *, expected: bool = False) -> None:
         was_connected = self._client is not None
         self._client = None
+        if was_connected and not expected:
+            self.broke_at = time.monotonic()
         self.last_error = reason
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)

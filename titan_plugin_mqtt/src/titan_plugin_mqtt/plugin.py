@@ -116,6 +116,8 @@ def describe(plugin: MqttPlugin) -> str:
     published = f"{stats.events_published} events published"
     if stats.retained_cleared:
         published += f", {stats.retained_cleared} retained messages cleared"
+    if stats.events_republished:
+        published += f", {stats.events_republished} published again after reconnects"
     if stats.last_published_at is not None:
         published += f", last {now - stats.last_published_at:.0f} s ago"
     refused = sum(stats.writes_refused.values())
@@ -141,4 +143,5 @@ async def _run_connection(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await plugin.writeback.drain(timeout=2.0)
+        await plugin.sink.close()
         await plugin.connection.stop()
