@@ -17,7 +17,9 @@ from types import TracebackType
 from procs import ManagedServer, free_port, run_checked
 
 # The shared IDTA files sit beside the checkout (../shared), as for `make run`.
-IDTA_DATA = Path(os.environ.get("TITAN_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "idta"))
+IDTA_DATA = Path(
+    os.environ.get("TITAN_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "idta")
+)
 NAMEPLATE_FILE = IDTA_DATA / "IDTA_02006-3-0_Template_Digital_Nameplate.json"
 HANDOVER_FILE = IDTA_DATA / "IDTA_02004-2-0_Example_HandoverDocumentation.json"
 NAMEPLATE_ID = "https://admin-shell.io/idta/SubmodelTemplate/DigitalNameplate/3/0"

@@ -307,19 +307,23 @@ async def test_an_uploaded_file_name_is_stored_as_a_uri_and_downloaded_under_its
     loaded_client: AppClient,
 ) -> None:
     attachment = f"{element_url(SM_ID, 'Manual')}/attachment"
-    response = await loaded_client.put(attachment, data=upload(PDF, 'Prüf "bericht" €.pdf', "application/pdf"))
+    response = await loaded_client.put(
+        attachment, data=upload(PDF, 'Prüf "bericht" €.pdf', "application/pdf")
+    )
     assert response.status == 204, await response.text()
     stored = await get_json(loaded_client, element_url(SM_ID, "Manual"))
     assert stored["value"] == "Pr%C3%BCf%20%22bericht%22%20%E2%82%AC.pdf"
     download = await loaded_client.get(attachment)
     assert download.status == 200
     assert download.headers["Content-Disposition"] == (
-        "attachment; filename=\"Pr_f _bericht_ _.pdf\"; "
+        'attachment; filename="Pr_f _bericht_ _.pdf"; '
         "filename*=UTF-8''Pr%C3%BCf%20%22bericht%22%20%E2%82%AC.pdf"
     )
 
 
-async def test_an_upload_with_an_invalid_media_type_is_refused_with_the_rule(loaded_client: AppClient) -> None:
+async def test_an_upload_with_an_invalid_media_type_is_refused_with_the_rule(
+    loaded_client: AppClient,
+) -> None:
     before = await snapshot(loaded_client)
     response = await loaded_client.put(
         f"{element_url(SM_ID, 'Manual')}/attachment", data=upload(PDF, "a.pdf", "not a media type")

@@ -490,10 +490,14 @@ def test_a_relationship_merges_first_and_second_which_cannot_be_null() -> None:
     ]
     event = {"idShort": "Ev", "modelType": "BasicEventElement", "observed": MODEL_REF, "direction": "output"}
     submodel_ref = {"type": "ModelReference", "keys": [{"type": "Submodel", "value": "urn:sm"}]}
-    assert apply_element_value(event, {"observed": submodel_ref}, path="Ev") == event | {"observed": submodel_ref}
+    assert apply_element_value(event, {"observed": submodel_ref}, path="Ev") == event | {
+        "observed": submodel_ref
+    }
     # aas-core: "Observed must be a model reference to a referable".
     [observed_refusal] = refusal(event, {"observed": REF}, "Ev")
-    assert observed_refusal.startswith("Ev: observed: expected a ModelReference whose last key is a referable")
+    assert observed_refusal.startswith(
+        "Ev: observed: expected a ModelReference whose last key is a referable"
+    )
 
 
 def test_annotations_take_the_array_or_the_object_form() -> None:
@@ -546,7 +550,11 @@ def test_an_entity_takes_statements_asset_ids_and_keeps_constraint_aasd_014() ->
         " both), a CoManagedEntity has neither; after this write the SelfManagedEntity would have"
         " globalAssetId and specificAssetIds"
     ]
-    co_managed_with_id = {"entityType": "CoManagedEntity", "globalAssetId": "urn:asset", "specificAssetIds": None}
+    co_managed_with_id = {
+        "entityType": "CoManagedEntity",
+        "globalAssetId": "urn:asset",
+        "specificAssetIds": None,
+    }
     assert refusal(written, co_managed_with_id, "Motor") == [
         "Motor: Constraint AASd-014: a SelfManagedEntity has either a globalAssetId or specificAssetIds (not"
         " both), a CoManagedEntity has neither; after this write the CoManagedEntity would have globalAssetId"

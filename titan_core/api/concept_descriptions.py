@@ -53,9 +53,7 @@ async def put_concept_description(request: web.Request) -> web.StreamResponse:
         if_match=params.if_match(request),
     )
     if created:
-        return raw_json_response(
-            stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path
-        )
+        return raw_json_response(stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path)
     return no_content(etag=stored.etag)
 
 

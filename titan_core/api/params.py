@@ -103,6 +103,5 @@ async def json_body(request: web.Request) -> Any:
     return document
 
 
-
 def origin(request: web.Request) -> str:
     return "rest"

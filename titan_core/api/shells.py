@@ -78,9 +78,7 @@ async def put_shell(request: web.Request) -> web.StreamResponse:
         if_match=params.if_match(request),
     )
     if created:
-        return raw_json_response(
-            stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path
-        )
+        return raw_json_response(stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path)
     return no_content(etag=stored.etag)
 
 

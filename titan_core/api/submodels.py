@@ -199,9 +199,7 @@ async def put_submodel(request: web.Request) -> web.StreamResponse:
         if_match=params.if_match(request),
     )
     if created:
-        return raw_json_response(
-            stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path
-        )
+        return raw_json_response(stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path)
     return no_content(etag=stored.etag)
 
 

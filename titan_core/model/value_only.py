@@ -267,7 +267,8 @@ def _check_entity(element: JsonDict, result: JsonDict, path: str, write: _Write)
         valid = not has_global and not has_specific
     if not valid:
         held = " and ".join(
-            name for name, present in (("globalAssetId", has_global), ("specificAssetIds", has_specific))
+            name
+            for name, present in (("globalAssetId", has_global), ("specificAssetIds", has_specific))
             if present
         )
         write.refuse(

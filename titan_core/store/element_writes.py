@@ -236,7 +236,13 @@ class ElementWrites(IdentifiableStore):
 
         # Batchable: the edit raises before it replaces anything (see group_commit).
         await self.edit(
-            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match, batchable=True
+            "submodel",
+            submodel_id,
+            edit,
+            origin=origin,
+            principal=principal,
+            if_match=if_match,
+            batchable=True,
         )
 
     async def set_submodel_value(
@@ -252,7 +258,9 @@ class ElementWrites(IdentifiableStore):
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
             new_document, changed = apply_submodel_value(document, value)
-            changes = [_tracked_change(submodel_id, new_document, path, new_value) for path, new_value in changed]
+            changes = [
+                _tracked_change(submodel_id, new_document, path, new_value) for path, new_value in changed
+            ]
             return new_document, changes
 
         await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)

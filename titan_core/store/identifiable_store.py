@@ -503,7 +503,8 @@ def _owns_attachment(document: dict[str, Any], path: str) -> bool:
 
 
 _POINT_READ = (
-    "SELECT pk, identifier, version, body, has_blob_values FROM identifiables WHERE kind = ? AND identifier = ?"
+    "SELECT pk, identifier, version, body, has_blob_values FROM identifiables "
+    "WHERE kind = ? AND identifier = ?"
 )
 
 
