@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from titan_core.events.pipeline import EventPipeline
 from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.settings import Settings
+from titan_core.store.database import WriterBusy
 from titan_core.store.records import Change
 from titan_core.store.tables import event_outbox
 
@@ -103,3 +105,52 @@ async def test_a_paused_relay_leaves_events_in_the_outbox_until_a_relay_runs(
     running = await make_events_client()
     (event,) = await wait_events(running, 0, 1)
     assert summary([event]) == [("created", "submodel", None)]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_relay_waits_for_another_process_holding_the_sqlite_write_lock(
+    make_events_client: EventsClientFactory, settings: Settings, database_url: str
+) -> None:
+    # The relay assigns titanseqs in a transaction run on the event loop, which must not wait
+    # for SQLite's lock there: when another process (`titan load`) holds it, the relay waits in a
+    # worker thread instead, and nothing is lost or assigned twice.
+    client = await make_events_client(settings.replace(relay_paused=True))
+    pipeline, database = client.app[EVENT_PIPELINE], client.app[DATABASE]
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    assert await pipeline.relay.run_once() == 1  # takes the lease
+    await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=8)
+
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOCK_HOLDER, database_url.split("///", 1)[1],
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert await holder.stdout.readline() == b"locked\n"
+        with pytest.raises(WriterBusy):
+            async with database.write_inline():
+                pass
+        relay_round = asyncio.create_task(pipeline.relay.run_once())
+        await asyncio.sleep(0.3)
+        assert not relay_round.done()  # waiting for the lock, and the event loop is not blocked
+        holder.stdin.write(b"commit\n")
+        assert await asyncio.wait_for(relay_round, 10) == 1
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+        await holder.wait()
+    events, _ = await read_events(client, after=0)
+    assert [(e["titanseq"], e["type"].rsplit(".", 1)[-1]) for e in events] == [
+        ("1", "created"), ("2", "valueChanged"),
+    ]  # fmt: skip
+
+
+# Holds SQLite's write lock until told to commit.
+LOCK_HOLDER = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+connection.execute("COMMIT")
+"""

@@ -14,12 +14,12 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import Connection, case, delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from titan_core.events.bus import BusUnavailable, EventBus, OutgoingEvent
 from titan_core.events.envelope import with_titanseq
-from titan_core.store.database import Database
+from titan_core.store.database import Database, WriterBusy
 from titan_core.store.tables import event_outbox, event_relay
 
 log = logging.getLogger(__name__)
@@ -200,48 +200,61 @@ class Relay:
     async def _assign(self) -> list[OutgoingEvent]:
         """Renew the lease and give the next unassigned rows (insert-id order) their titanseq."""
         now = _now_ms()
-        async with self.database.write() as connection:
-            lease = (
-                await connection.execute(
-                    update(event_relay)
-                    .where(event_relay.c.name == _LEASE, event_relay.c.holder == self.instance_id)
-                    .values(expires_at=now + self.lease_ms, published_seq=self._published_value())
-                    .returning(event_relay.c.last_seq)
-                )
-            ).first()
-            if lease is None:
-                self.leader = False
-                log.warning("this instance lost the relay lease to another one")
-                return []
-            self._renew_due = time.monotonic() + self.lease_ms / 3000
-            last = int(lease.last_seq)
-            batch = (
-                select(event_outbox.c.id)
-                .where(event_outbox.c.seq.is_(None))
-                .order_by(event_outbox.c.id)
-                .limit(self.batch_size)
-                .subquery()
+        if self.database.inline_writes:
+            # On the relay's path from commit to sink: a transaction without thread round trips.
+            try:
+                async with self.database.write_inline() as connection:
+                    assigned = self._assign_in(connection, now)
+            except WriterBusy:  # another process writes: wait for it in a worker thread instead
+                async with self.database.write() as asynchronous:
+                    assigned = await asynchronous.run_sync(self._assign_in, now)
+        else:
+            async with self.database.write() as asynchronous:
+                assigned = await asynchronous.run_sync(self._assign_in, now)
+        if assigned is None:
+            self.leader = False
+            log.warning("this instance lost the relay lease to another one")
+            return []
+        self._renew_due = time.monotonic() + self.lease_ms / 3000
+        if assigned:
+            self._last_assigned = assigned[-1].seq
+        return assigned
+
+    def _assign_in(self, connection: Connection, now: int) -> list[OutgoingEvent] | None:
+        """The statements of `_assign` in one transaction; None when the lease is no longer ours."""
+        lease = connection.execute(
+            update(event_relay)
+            .where(event_relay.c.name == _LEASE, event_relay.c.holder == self.instance_id)
+            .values(expires_at=now + self.lease_ms, published_seq=self._published_value())
+            .returning(event_relay.c.last_seq)
+        ).first()
+        if lease is None:
+            return None
+        last = int(lease.last_seq)
+        batch = (
+            select(event_outbox.c.id)
+            .where(event_outbox.c.seq.is_(None))
+            .order_by(event_outbox.c.id)
+            .limit(self.batch_size)
+            .subquery()
+        )
+        numbered = select(
+            batch.c.id, func.row_number().over(order_by=batch.c.id).label("position")
+        ).subquery()
+        # One statement numbers the batch in insert-id order (UPDATE … FROM, on both databases).
+        rows = sorted(
+            connection.execute(
+                update(event_outbox)
+                .where(event_outbox.c.id == numbered.c.id)
+                .values(seq=last + numbered.c.position)
+                .returning(event_outbox.c.seq, event_outbox.c.envelope)
+            ).all(),
+            key=lambda row: int(row.seq),
+        )
+        if rows:
+            connection.execute(
+                update(event_relay).where(event_relay.c.name == _LEASE).values(last_seq=last + len(rows))
             )
-            numbered = select(
-                batch.c.id, func.row_number().over(order_by=batch.c.id).label("position")
-            ).subquery()
-            # One statement numbers the batch in insert-id order (UPDATE … FROM, on both databases).
-            rows = sorted(
-                (
-                    await connection.execute(
-                        update(event_outbox)
-                        .where(event_outbox.c.id == numbered.c.id)
-                        .values(seq=last + numbered.c.position)
-                        .returning(event_outbox.c.seq, event_outbox.c.envelope)
-                    )
-                ).all(),
-                key=lambda row: int(row.seq),
-            )
-            if rows:
-                await connection.execute(
-                    update(event_relay).where(event_relay.c.name == _LEASE).values(last_seq=last + len(rows))
-                )
-        self._last_assigned = last + len(rows)
         return [OutgoingEvent(int(row.seq), with_titanseq(row.envelope, int(row.seq))) for row in rows]
 
     async def _publish_backlog(self) -> None:
