@@ -139,6 +139,10 @@ class FlakyConnection:
     def __init__(self, acknowledge: int) -> None:
         self.calls: list[list[Outgoing]] = []
         self.acknowledge = acknowledge
+        # One connection all along: nothing to republish.
+        self.connects = 1
+        self.broke_at: float | None = None
+        self.on_connect = None
 
     async def publish_many(self, messages: Sequence[Outgoing], *, timeout: float) -> None:
         self.calls.append(list(messages))
