@@ -228,7 +228,9 @@ def _envelope(seq: int) -> bytes:
 
 async def measure_publish(url: str, events: int, qos: int, batch: int, protocol: str) -> dict[str, Any]:
     prefix = f"bench-{secrets.token_hex(4)}"
-    config = MqttConfig.from_section({"url": url, "prefix": prefix, "qos": str(qos), "protocol": protocol})
+    config = MqttConfig.from_section(
+        {"url": url, "prefix": prefix, "qos": str(qos), "protocol": protocol, "batch_size": str(batch)}
+    )
     stats = MqttStats()
 
     async def ignore(_message: aiomqtt.Message) -> None:
@@ -237,7 +239,9 @@ async def measure_publish(url: str, events: int, qos: int, batch: int, protocol:
     connection = MqttConnection(config, subscription=None, on_message=ignore)
     sink = MqttSink(config, connection, stats, publish_timeout=5)
     bus = MemoryBus(retention=events + 10, backlog_limit=events + 10)
-    runner = SinkRunner(bus, [sink], batch_size=batch, timeout_s=10, retry_max_s=1)
+    runner = SinkRunner(
+        bus, [sink], batch_size=100, timeout_s=10, retry_max_s=1
+    )  # the sink's own batch_size wins
     prepared = [OutgoingEvent(seq, _envelope(seq)) for seq in range(1, events + 1)]
     connection.start()
     await connection.wait_connected(10)
@@ -384,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--qos", type=int, default=1)
     parser.add_argument("--protocol", default="5", help="publish: MQTT protocol of Titan's connection")
     parser.add_argument("--rest-rate", type=float, default=300.0, help="rest: open-loop GETs per second")
-    parser.add_argument("--batch", type=int, default=100, help="sink batch size (setting sink_batch_size)")
+    parser.add_argument("--batch", type=int, default=1000, help="publish: the MQTT sink's batch_size setting")
     parser.add_argument(
         "--titan-nagle", action="store_true", help="latency: Titan's socket without TCP_NODELAY"
     )

@@ -43,6 +43,7 @@ class RecordingSink:
         self.hang = hang
         self.delay = delay
         self.events: list[Event] = []
+        self.batch_sizes: list[int] = []
         self.calls = 0
         self.arrival: dict[int, float] = {}
 
@@ -58,6 +59,7 @@ class RecordingSink:
         for item in events:
             self.arrival.setdefault(item.titanseq, now)
         self.events.extend(events)
+        self.batch_sizes.append(len(events))
 
     @property
     def seqs(self) -> list[int]:

@@ -73,3 +73,20 @@ async def test_a_new_sink_starts_at_the_head_and_advances_batch_by_batch(
         await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value)
     await sink.wait_for(lambda events: len(events) == 3)
     assert sink.seqs == [4, 5, 6]
+
+
+async def test_a_sink_with_a_batch_size_of_its_own_gets_batches_of_that_size(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    own = RecordingSink("own", delay=0.05)
+    own.batch_size = 5  # type: ignore[attr-defined]
+    general = RecordingSink("general", delay=0.05)
+    client = await make_events_client(settings.replace(sink_batch_size=2), sinks=[own, general])
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    for value in range(11):  # events pile up while the slow sinks deliver
+        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=100 + value)
+    await own.wait_for(lambda events: len(events) == 12)
+    await general.wait_for(lambda events: len(events) == 12)
+    assert max(own.batch_sizes) == 5
+    assert max(general.batch_sizes) == 2
+    assert own.seqs == general.seqs == list(range(1, 13))

@@ -107,9 +107,12 @@ class SinkRunner:
         state = self.states[sink.name]
         pause = _FIRST_RETRY_S
         lag_logged = time.monotonic()
+        # A sink may ask for batches of its own size (optional attribute `batch_size`): one that
+        # pipelines, like the MQTT publisher, waits once per batch for its acknowledgements.
+        batch_size = getattr(sink, "batch_size", None) or self.batch_size
         while True:
             try:
-                batch = await feed.next_batch(self.batch_size, _IDLE_WAIT_S)
+                batch = await feed.next_batch(batch_size, _IDLE_WAIT_S)
             except HistoryExpired as expired:
                 lost = expired.oldest - 1 - feed.position
                 state.lost_events += max(lost, 0)

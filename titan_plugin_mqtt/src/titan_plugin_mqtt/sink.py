@@ -73,6 +73,7 @@ class MqttSink:
         self, config: MqttConfig, connection: MqttConnection, stats: MqttStats, *, publish_timeout: float
     ) -> None:
         self._config = config
+        self.batch_size = config.batch_size
         self._connection = connection
         self._stats = stats
         self._publish_timeout = publish_timeout
