@@ -3,7 +3,9 @@ and how a batch retried after a broken connection skips what the broker already 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -144,6 +146,9 @@ class FlakyConnection:
         self.broke_at: float | None = None
         self.on_connect = None
 
+    async def wait_connected(self, timeout: float) -> None:
+        return None
+
     async def publish_many(self, messages: Sequence[Outgoing], *, timeout: float) -> None:
         self.calls.append(list(messages))
         if len(self.calls) == 1:
@@ -190,3 +195,43 @@ def test_a_refused_subscription_is_recognised_in_mqtt5_and_311_subacks() -> None
     assert (_refusal(granted_v5), _refusal((1,))) == ("", "")
     assert _refusal(refused_v5) == "Shared subscription not supported"
     assert _refusal((128,)) == "return code 128"
+
+
+class BrokenThenBackConnection:
+    """Connected; then broken until `back` is set; then connected again (a new connection)."""
+
+    def __init__(self) -> None:
+        self.connects = 1
+        self.broke_at: float | None = None
+        self.on_connect = None
+        self.back = asyncio.Event()
+        self.calls: list[list[str]] = []
+
+    def break_now(self) -> None:
+        self.broke_at = time.monotonic()
+        self.back.clear()
+
+    def reconnect(self) -> None:
+        self.connects += 1
+        self.back.set()
+
+    async def wait_connected(self, timeout: float) -> None:
+        if self.broke_at is not None:
+            await self.back.wait()
+
+    async def publish_many(self, messages: Sequence[Outgoing], *, timeout: float) -> None:
+        self.calls.append([json.loads(m.payload)["id"] for m in messages])
+
+
+async def test_after_a_reconnect_the_acknowledged_events_go_out_again_before_the_waiting_batch() -> None:
+    connection = BrokenThenBackConnection()
+    sink = MqttSink(MqttConfig(url="mqtt://h", prefix="p"), connection, MqttStats(), publish_timeout=1)  # type: ignore[arg-type]
+    await sink.deliver([event(1), event(2)])
+    connection.break_now()
+    waiting = asyncio.create_task(sink.deliver([event(3)]))  # the runner retries while the broker is away
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    connection.reconnect()
+    await waiting
+
+    assert connection.calls == [["id-1", "id-2"], ["id-1", "id-2"], ["id-3"]]

@@ -93,6 +93,9 @@ class MqttSink:
 
     async def deliver(self, events: Sequence[Event]) -> None:
         async with self._lock:
+            # The connection first: a batch retried while the broker was away must not reach the
+            # new connection before what the old one may have lost.
+            await self._connection.wait_connected(self._config.connect_wait)
             await self._republish_if_reconnected()
             await self._publish(events)
 
@@ -186,11 +189,12 @@ class MqttSink:
             self._acknowledged_ids.popitem(last=False)
         window = self._config.republish_window
         if window > 0:
-            # Trimmed only here, while acknowledgements arrive: a broker away for minutes must not
-            # empty the window before the reconnect that needs it.
             self._recent.extend((now, event) for event in events)
-            while self._recent and self._recent[0][0] < now - window:
-                self._recent.popleft()
+            # Trimmed only here, while acknowledgements arrive, and never while a broken
+            # connection's events still wait to be republished.
+            if self._republished_for == self._connection.connects:
+                while self._recent and self._recent[0][0] < now - window:
+                    self._recent.popleft()
         self._stats.events_published += len(events)
         self._stats.retained_cleared += ends[-1] - len(events)
         self._stats.last_published_at = time.time()
