@@ -69,7 +69,7 @@ def _submodel(index: int) -> dict[str, Any]:
 async def _open(settings: Settings, sinks: Sequence[Any]) -> tuple[Database, Repository, EventPipeline]:
     database = Database(settings.database_url)
     await database.migrate()
-    recorder = OutboxRecorder()
+    recorder = OutboxRecorder()  # as the server has it: not validating
     repository = Repository(database, recorder=recorder)
     pipeline = EventPipeline(settings, database, sinks, recorder=recorder)
     await pipeline.start()

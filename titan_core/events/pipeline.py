@@ -98,7 +98,7 @@ class EventPipeline:
 
     async def start(self) -> None:
         if self.recorder is not None:
-            self.recorder.wake_after_commit(self.database.write_engine)
+            self.recorder.wake_after_commit(self.database.write_engines)
         await self.bus.start()
         if isinstance(self.bus, MemoryBus):
             await self._prime(self.bus)
@@ -114,7 +114,7 @@ class EventPipeline:
         await self.runner.stop()
         await self.bus.close()
         if self.recorder is not None:
-            self.recorder.stop_waking(self.database.write_engine)
+            self.recorder.stop_waking(self.database.write_engines)
 
     def status(self) -> dict[str, Any]:
         """The state `/ready` shows: bus head, relay, and each sink's position, lag and errors."""

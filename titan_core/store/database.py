@@ -74,6 +74,14 @@ class Database:
             _configure_sqlite(self._inline_engine, begin="BEGIN IMMEDIATE", busy_timeout_ms=0)
 
     @property
+    def write_engines(self) -> list[Engine]:
+        """Every engine that commits writes (synchronous views), for after-commit listeners."""
+        engines = [self.write_engine.sync_engine]
+        if self._inline_engine is not None:
+            engines.append(self._inline_engine)
+        return engines
+
+    @property
     def inline_writes(self) -> bool:
         """Whether `write_inline` is available (an SQLite file)."""
         return self._inline_engine is not None

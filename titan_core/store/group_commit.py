@@ -14,7 +14,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
+
 from titan_core.errors import TitanError
+from titan_core.store.database import WriterBusy
 from titan_core.store.documents import facts_of
 from titan_core.store.records import Change, Kind, StoredIdentifiable
 
@@ -83,48 +86,61 @@ class GroupCommitter:
                     _settle(pending, error=error)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        store = self._store
+        database = self._store.database
         # Lock rows in one global order (stable, so each identifiable keeps its arrival order):
         # two instances' batches locking in arrival order could each hold a row the other wants.
         batch = sorted(batch, key=lambda pending: (pending.kind, pending.identifier))
-        targets: dict[tuple[Kind, str], _Target | None] = {}
-        async with store.database.write() as connection:
-            for pending in batch:
-                key = (pending.kind, pending.identifier)
-                if key not in targets:
-                    current = await store.select_for_update(connection, pending.kind, pending.identifier)
-                    targets[key] = None if current is None else _Target(current, current.document())
-                target = targets[key]
-                try:
-                    if target is None:
-                        raise store.not_found(pending.kind, pending.identifier)
-                    store.check_if_match(pending.kind, pending.identifier, _etag_of(target), pending.if_match)
-                    target.document, changes = pending.edit(target.document)
-                except TitanError as error:
-                    _settle(pending, error=error)
-                    continue
-                if changes:
-                    target.versions += 1
-                    target.recorded.append((pending.origin, changes))
-                target.waiting.append(pending)
-            for target in targets.values():
-                if target is None or not target.recorded:
-                    continue
-                facts = facts_of(target.current.kind, target.document)
-                target.current = await store.store_update(
-                    connection,
-                    target.current,
-                    target.document,
-                    facts,
-                    versions=target.versions,
-                )
-                # One outbox insert per run of writes with the same origin (usually the whole batch).
-                for origin, changes in _runs_by_origin(target.recorded):
-                    await store.recorder.record(connection, changes, origin=origin)
+        targets: dict[tuple[Kind, str], _Target | None] | None = None
+        if database.inline_writes:
+            # Some sixty statements for a batch over twenty submodels: through the async driver each
+            # is a round trip to a worker thread, which cost more CPU than the writes themselves.
+            try:
+                async with database.write_inline() as connection:
+                    targets = self._apply(connection, batch)
+            except WriterBusy:  # another process writes: wait for it in a worker thread instead
+                targets = None
+        if targets is None:
+            async with database.write() as asynchronous:
+                targets = await asynchronous.run_sync(self._apply, batch)
         for target in targets.values():
             if target is not None:
                 for pending in target.waiting:
                     _settle(pending, result=target.current)
+
+    def _apply(self, connection: Connection, batch: list[_Pending]) -> dict[tuple[Kind, str], _Target | None]:
+        """The batch's statements, in one transaction; refused writes are settled here, the others
+        once it has committed."""
+        store = self._store
+        targets: dict[tuple[Kind, str], _Target | None] = {}
+        for pending in batch:
+            key = (pending.kind, pending.identifier)
+            if key not in targets:
+                current = store.select_for_update(connection, pending.kind, pending.identifier)
+                targets[key] = None if current is None else _Target(current, current.document())
+            target = targets[key]
+            try:
+                if target is None:
+                    raise store.not_found(pending.kind, pending.identifier)
+                store.check_if_match(pending.kind, pending.identifier, _etag_of(target), pending.if_match)
+                target.document, changes = pending.edit(target.document)
+            except TitanError as error:
+                _settle(pending, error=error)
+                continue
+            if changes:
+                target.versions += 1
+                target.recorded.append((pending.origin, changes))
+            target.waiting.append(pending)
+        for target in targets.values():
+            if target is None or not target.recorded:
+                continue
+            facts = facts_of(target.current.kind, target.document)
+            target.current = store.store_update(
+                connection, target.current, target.document, facts, versions=target.versions
+            )
+            # One outbox insert per run of writes with the same origin (usually the whole batch).
+            for origin, changes in _runs_by_origin(target.recorded):
+                store.recorder.record_in(connection, changes, origin=origin)
+        return targets
 
 
 def _runs_by_origin(recorded: list[tuple[str, list[Change]]]) -> list[tuple[str, list[Change]]]:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,6 +48,9 @@ class ChangeRecorder(Protocol):
     async def record(
         self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str
     ) -> None: ...
+
+    def record_in(self, connection: Connection, changes: Sequence[Change], *, origin: str) -> None:
+        """The same for synchronous code (the group commit's transactions)."""
 
 
 # A document edit: given the current document (a private copy), return the new one and its changes.
@@ -358,10 +361,11 @@ class IdentifiableStore:
 
     # ---------------------------------------------------------------- for group_commit
 
-    async def select_for_update(
-        self, connection: AsyncConnection, kind: Kind, identifier: str
+    def select_for_update(
+        self, connection: Connection, kind: Kind, identifier: str
     ) -> StoredIdentifiable | None:
-        return await self._select(connection, kind, identifier, lock=True)
+        """For the group commit, whose transactions run as synchronous code (inline on SQLite)."""
+        return self._select_in(connection, kind, identifier, lock=True)
 
     def not_found(self, kind: Kind, identifier: str) -> NotFound:
         return _not_found(kind, identifier)
@@ -369,18 +373,17 @@ class IdentifiableStore:
     def check_if_match(self, kind: Kind, identifier: str, etag: str, if_match: str | None) -> None:
         _check_etag(kind, identifier, etag, if_match)
 
-    async def store_update(
+    def store_update(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         current: StoredIdentifiable,
         document: dict[str, Any],
         facts: DocumentFacts,
         *,
         versions: int = 1,
     ) -> StoredIdentifiable:
-        return await self._update(
-            connection, current, document, facts, dump_json(document), versions=versions
-        )
+        """For the group commit (synchronous, like `select_for_update`)."""
+        return self._update_in(connection, current, document, facts, dump_json(document), versions=versions)
 
     # ---------------------------------------------------------------- internals
 
@@ -406,12 +409,13 @@ class IdentifiableStore:
     async def _select(
         self, connection: AsyncConnection, kind: Kind, identifier: str, *, lock: bool = False
     ) -> StoredIdentifiable | None:
-        query = select(*_COLUMNS).where(
-            identifiables.c.kind == kind, identifiables.c.identifier == identifier
-        )
-        if lock:
-            query = query.with_for_update()
-        row = (await connection.execute(query)).first()
+        return await connection.run_sync(self._select_in, kind, identifier, lock=lock)
+
+    def _select_in(
+        self, connection: Connection, kind: Kind, identifier: str, *, lock: bool = False
+    ) -> StoredIdentifiable | None:
+        query = _SELECT_FOR_UPDATE if lock else _SELECT
+        row = connection.execute(query, {"kind": kind, "identifier": identifier}).first()
         return None if row is None else _stored(kind, row)
 
     async def _insert(
@@ -438,7 +442,7 @@ class IdentifiableStore:
         except IntegrityError:
             raise _InsertRace(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists") from None
         pk = int(result.scalar_one())
-        await self._write_asset_ids(connection, pk, facts)
+        await connection.run_sync(_write_asset_ids, pk, facts)
         return StoredIdentifiable(pk, kind, facts.identifier, 1, body, facts.has_blob_values)
 
     async def _update(
@@ -448,36 +452,47 @@ class IdentifiableStore:
         document: dict[str, Any],
         facts: DocumentFacts,
         body: str,
+    ) -> StoredIdentifiable:
+        return await connection.run_sync(self._update_in, current, document, facts, body)
+
+    def _update_in(
+        self,
+        connection: Connection,
+        current: StoredIdentifiable,
+        document: dict[str, Any],
+        facts: DocumentFacts,
+        body: str,
         *,
         versions: int = 1,
     ) -> StoredIdentifiable:
         # `versions` > 1: a group commit applied several writes, each of which counts as one.
         version = current.version + versions
-        await connection.execute(
-            update(identifiables)
-            .where(identifiables.c.pk == current.pk)
-            .values(
-                id_short=facts.id_short,
-                semantic_id=facts.semantic_id,
-                version=version,
-                body=body,
-                has_blob_values=facts.has_blob_values,
-                updated_at=datetime.now(UTC),
-            )
+        connection.execute(
+            _UPDATE,
+            {
+                "updated_pk": current.pk,
+                "id_short": facts.id_short,
+                "semantic_id": facts.semantic_id,
+                "version": version,
+                "body": body,
+                "has_blob_values": facts.has_blob_values,
+                "updated_at": datetime.now(UTC),
+            },
         )
         if current.kind == "shell":
-            await connection.execute(delete(shell_asset_ids).where(shell_asset_ids.c.shell_pk == current.pk))
-            await self._write_asset_ids(connection, current.pk, facts)
+            connection.execute(delete(shell_asset_ids).where(shell_asset_ids.c.shell_pk == current.pk))
+            _write_asset_ids(connection, current.pk, facts)
         return StoredIdentifiable(
             current.pk, current.kind, current.identifier, version, body, facts.has_blob_values
         )
 
-    async def _write_asset_ids(self, connection: AsyncConnection, pk: int, facts: DocumentFacts) -> None:
-        if facts.asset_ids:
-            await connection.execute(
-                insert(shell_asset_ids),
-                [{"shell_pk": pk, "name": name, "value": value} for name, value in facts.asset_ids],
-            )
+
+def _write_asset_ids(connection: Connection, pk: int, facts: DocumentFacts) -> None:
+    if facts.asset_ids:
+        connection.execute(
+            insert(shell_asset_ids),
+            [{"shell_pk": pk, "name": name, "value": value} for name, value in facts.asset_ids],
+        )
 
 
 class _InsertRace(Conflict):
@@ -491,6 +506,14 @@ _COLUMNS = (
     identifiables.c.body,
     identifiables.c.has_blob_values,
 )
+# Built once: building and keying a statement costs several times what SQLite takes to run it, and
+# value writes run these for every document they change.
+_SELECT = select(*_COLUMNS).where(
+    identifiables.c.kind == bindparam("kind"), identifiables.c.identifier == bindparam("identifier")
+)
+_SELECT_FOR_UPDATE = _SELECT.with_for_update()
+# Without .values(): the parameters of each execution name the columns to set.
+_UPDATE = update(identifiables).where(identifiables.c.pk == bindparam("updated_pk"))
 
 
 def _owns_attachment(document: dict[str, Any], path: str) -> bool:
