@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, or_, select, update
+from sqlalchemy import BigInteger, Connection, Update, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from titan_core.events.bus import BusUnavailable, EventBus, OutgoingEvent
@@ -28,6 +29,7 @@ _LEASE = "relay"
 _MAINTAIN_EVERY_S = 5.0
 _DELETE_CHUNK = 5000
 _STOP_GRACE_S = 5.0
+_ROUND_EVERY_S = 0.002
 
 
 class Relay:
@@ -97,7 +99,14 @@ class Relay:
     async def _loop(self) -> None:
         pause = 0.05
         woken = True
+        started = 0.0
         while not self._stopping:
+            # Commits streaming in faster than one per _ROUND_EVERY_S share a round: a round is a
+            # transaction of its own, as costly as a device's value write.
+            wait = started + _ROUND_EVERY_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            started = time.monotonic()
             self.wake.clear()
             try:
                 published = await self.run_once(woken=woken)
@@ -222,15 +231,33 @@ class Relay:
 
     def _assign_in(self, connection: Connection, now: int) -> list[OutgoingEvent] | None:
         """The statements of `_assign` in one transaction; None when the lease is no longer ours."""
+        renew, number, advance = self._assign_statements
         lease = connection.execute(
-            update(event_relay)
-            .where(event_relay.c.name == _LEASE, event_relay.c.holder == self.instance_id)
-            .values(expires_at=now + self.lease_ms, published_seq=self._published_value())
-            .returning(event_relay.c.last_seq)
+            renew,
+            {"me": self.instance_id, "new_expires_at": now + self.lease_ms, "published": self._bus_head or 0},
         ).first()
         if lease is None:
             return None
         last = int(lease.last_seq)
+        rows = sorted(connection.execute(number, {"last": last}).all(), key=lambda row: int(row.seq))
+        if rows:
+            connection.execute(advance, {"new_last_seq": last + len(rows)})
+        return [OutgoingEvent(int(row.seq), with_titanseq(row.envelope, int(row.seq))) for row in rows]
+
+    @functools.cached_property
+    def _assign_statements(self) -> tuple[Update, Update, Update]:
+        """Built once: building and keying a statement costs more than SQLite takes to run it."""
+        published = bindparam("published", type_=BigInteger)
+        stored = event_relay.c.published_seq
+        renew = (
+            update(event_relay)
+            .where(event_relay.c.name == _LEASE, event_relay.c.holder == bindparam("me"))
+            .values(
+                expires_at=bindparam("new_expires_at", type_=BigInteger),
+                published_seq=case((stored < published, published), else_=stored),
+            )
+            .returning(event_relay.c.last_seq)
+        )
         batch = (
             select(event_outbox.c.id)
             .where(event_outbox.c.seq.is_(None))
@@ -242,20 +269,18 @@ class Relay:
             batch.c.id, func.row_number().over(order_by=batch.c.id).label("position")
         ).subquery()
         # One statement numbers the batch in insert-id order (UPDATE … FROM, on both databases).
-        rows = sorted(
-            connection.execute(
-                update(event_outbox)
-                .where(event_outbox.c.id == numbered.c.id)
-                .values(seq=last + numbered.c.position)
-                .returning(event_outbox.c.seq, event_outbox.c.envelope)
-            ).all(),
-            key=lambda row: int(row.seq),
+        number = (
+            update(event_outbox)
+            .where(event_outbox.c.id == numbered.c.id)
+            .values(seq=bindparam("last", type_=BigInteger) + numbered.c.position)
+            .returning(event_outbox.c.seq, event_outbox.c.envelope)
         )
-        if rows:
-            connection.execute(
-                update(event_relay).where(event_relay.c.name == _LEASE).values(last_seq=last + len(rows))
-            )
-        return [OutgoingEvent(int(row.seq), with_titanseq(row.envelope, int(row.seq))) for row in rows]
+        advance = (
+            update(event_relay)
+            .where(event_relay.c.name == _LEASE)
+            .values(last_seq=bindparam("new_last_seq", type_=BigInteger))
+        )
+        return renew, number, advance
 
     async def _publish_backlog(self) -> None:
         """Publish rows that have a titanseq but are not on the bus (a crash, a bus that lost data)."""
