@@ -120,6 +120,7 @@ def _serve(settings: Settings) -> int:
 
     from titan_core.api.hardening import quiet_malformed_requests
     from titan_core.app import create_app
+    from titan_core.gc_tuning import tune_for_serving
     from titan_core.plugins import PluginLoadError
 
     refusal = bind_refusal(settings)
@@ -132,6 +133,7 @@ def _serve(settings: Settings) -> int:
     except (PluginLoadError, SettingsError) as exc:
         print(f"titan: {exc}", file=sys.stderr)
         return 2
+    tune_for_serving()
     log.info(
         "titan-core %s serving on http://%s:%d (database %s)",
         __version__,

@@ -1,0 +1,29 @@
+"""`titan serve` tunes the garbage collector (titan_core.gc_tuning): checked in a child process,
+so the test run's own collector keeps its settings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from titan_core.gc_tuning import SERVING_THRESHOLDS
+
+PROBE = """
+import gc, json
+from titan_core.gc_tuning import tune_for_serving
+import titan_core.app  # what titan serve has imported by then
+before = gc.get_freeze_count()
+tune_for_serving()
+print(json.dumps({"before": before, "frozen": gc.get_freeze_count(), "thresholds": gc.get_threshold()}))
+"""
+
+
+def test_serving_freezes_the_start_up_objects_and_raises_the_thresholds() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True
+    )
+    probe = json.loads(result.stdout)
+    assert probe["before"] == 0
+    assert probe["frozen"] > 10_000  # the imported libraries and their objects
+    assert tuple(probe["thresholds"]) == SERVING_THRESHOLDS
