@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -90,3 +91,20 @@ async def test_a_sink_with_a_batch_size_of_its_own_gets_batches_of_that_size(
     assert max(own.batch_sizes) == 5
     assert max(general.batch_sizes) == 2
     assert own.seqs == general.seqs == list(range(1, 13))
+
+
+async def test_a_sink_that_says_it_can_deliver_again_is_retried_without_finishing_its_backoff(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    # The MQTT sink sets `retry_now` when the broker connection is back: events must not wait out a
+    # backoff that grew during a long outage.
+    sink = RecordingSink("recovering", fail_first=5)
+    sink.retry_now = asyncio.Event()  # type: ignore[attr-defined]
+    client = await make_events_client(settings.replace(sink_retry_max_ms=60_000), sinks=[sink])
+    await _write_three(client)
+    await sink.wait_for(lambda _: sink.calls >= 5, timeout=10)  # pauses 0.1, 0.2, 0.4, 0.8 s so far
+    await asyncio.sleep(0.05)  # the runner now waits about 1.6 s before the sixth attempt
+    recovered = time.monotonic()
+    sink.retry_now.set()  # type: ignore[attr-defined]
+    await sink.wait_for(lambda events: len(events) == 3, timeout=LIVENESS_S)
+    assert time.monotonic() - recovered < 1.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -203,7 +203,7 @@ class BrokenThenBackConnection:
     def __init__(self) -> None:
         self.connects = 1
         self.broke_at: float | None = None
-        self.on_connect = None
+        self.on_connect: Callable[[], None] | None = None
         self.back = asyncio.Event()
         self.calls: list[list[str]] = []
 
@@ -235,3 +235,12 @@ async def test_after_a_reconnect_the_acknowledged_events_go_out_again_before_the
     await waiting
 
     assert connection.calls == [["id-1", "id-2"], ["id-1", "id-2"], ["id-3"]]
+
+
+async def test_a_reconnect_tells_the_sink_runner_to_retry_now() -> None:
+    connection = BrokenThenBackConnection()
+    sink = MqttSink(MqttConfig(url="mqtt://h", prefix="p"), connection, MqttStats(), publish_timeout=1)  # type: ignore[arg-type]
+    assert connection.on_connect is not None  # the sink registered itself with the connection
+    assert not sink.retry_now.is_set()
+    connection.on_connect()
+    assert sink.retry_now.is_set()

@@ -168,7 +168,7 @@ class SinkRunner:
                     sink.name, len(batch), batch[0].titanseq, batch[-1].titanseq, state.failures,
                     self.bus.head() - batch[0].titanseq + 1, reason, pause,
                 )  # fmt: skip
-                await asyncio.sleep(pause * random.uniform(0.8, 1.2))
+                await _pause_before_retry(sink, pause * random.uniform(0.8, 1.2))
                 pause = min(pause * 2, self.retry_max_s)
                 continue
             if state.failing_since is not None:
@@ -199,6 +199,23 @@ class SinkRunner:
                 state.delivered_seq + 1,
                 first - 1,
             )
+
+
+async def _pause_before_retry(sink: EventSink, seconds: float) -> None:
+    """Sleep before the next attempt, or less if the sink says it can deliver again.
+
+    A sink may have an optional attribute `retry_now` (an `asyncio.Event`) that it sets when the
+    cause of its failures is gone (the MQTT sink: the broker connection is back), so that events
+    do not wait out a backoff of up to `sink_retry_max_ms` after an outage. It is cleared here,
+    right after the failure, so only a change that comes later cuts the pause short.
+    """
+    ready = getattr(sink, "retry_now", None)
+    if not isinstance(ready, asyncio.Event):
+        await asyncio.sleep(seconds)
+        return
+    ready.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ready.wait(), seconds)
 
 
 def check_sinks(sinks: Sequence[EventSink]) -> None:

@@ -83,6 +83,8 @@ class MqttSink:
         self._republished_for = 0  # the connection (count of connects) already republished on
         self._lock = asyncio.Lock()  # one publisher at a time keeps the order
         self._republisher: asyncio.Task[None] | None = None
+        # Set on every (re)connect: the sink runner retries at once instead of finishing its backoff.
+        self.retry_now = asyncio.Event()
         connection.on_connect = self._connected
         self._event_properties: Properties | None = None
         if config.protocol == "5":
@@ -106,6 +108,7 @@ class MqttSink:
                 await self._republisher
 
     def _connected(self) -> None:
+        self.retry_now.set()
         # Also when no new event comes: what the broker lost must not wait for the next one.
         if self._config.republish_window > 0 and self._recent:
             self._republisher = asyncio.create_task(self._republish_now(), name="titan-mqtt-republish")
