@@ -154,3 +154,29 @@ print("locked", flush=True)
 sys.stdin.readline()
 connection.execute("COMMIT")
 """
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_backlog_is_taken_in_full_batches_after_a_small_inline_round(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    # Rounds on the event loop take at most 64 rows: a bulk load's events carry whole submodels,
+    # and a 500-row transaction on the loop would hold up every request meanwhile.
+    client = await make_events_client(settings.replace(relay_paused=True, relay_batch_size=100))
+    pipeline, database, recorder = (
+        client.app[EVENT_PIPELINE],
+        client.app[DATABASE],
+        client.app[REPOSITORY].recorder,
+    )
+    changes = [
+        Change(type="created", entity="concept_description", identifier=f"urn:cd:{index}",
+               data={"modelType": "ConceptDescription", "id": f"urn:cd:{index}"})
+        for index in range(250)
+    ]  # fmt: skip
+    async with database.write() as connection:
+        await recorder.record(connection, changes, origin="load")
+    rounds = [await pipeline.relay.run_once() for _ in range(4)]
+    assert rounds == [64, 100, 86, 0]
+    events, _ = await read_events(client, after=0, limit=1000)
+    assert [int(e["titanseq"]) for e in events] == list(range(1, 251))
+    assert [e["titanid"] for e in events] == [f"urn:cd:{index}" for index in range(250)]

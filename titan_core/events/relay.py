@@ -30,6 +30,8 @@ _MAINTAIN_EVERY_S = 5.0
 _DELETE_CHUNK = 5000
 _STOP_GRACE_S = 5.0
 _ROUND_EVERY_S = 0.002
+# Rows a round assigns inline on the event loop (SQLite); a fuller backlog goes through a thread.
+_INLINE_ROWS = 64
 
 
 class Relay:
@@ -59,6 +61,7 @@ class Relay:
         self.last_error = ""
         self._bus_head: int | None = None
         self._last_assigned = 0
+        self._more_waiting = False  # the last round was full
         self._renew_due = 0.0
         self._next_acquire = 0.0
         self._maintain_due = 0.0
@@ -113,8 +116,8 @@ class Relay:
                 if self.last_error:
                     log.info("event relay works again")
                 self.last_error, pause = "", 0.05
-                if published >= self.batch_size or self._stopping:
-                    continue  # more rows are likely waiting
+                if (published and self._more_waiting) or self._stopping:
+                    continue  # the round was full: more rows are likely waiting
                 try:
                     await asyncio.wait_for(self.wake.wait(), self.poll_s)
                     woken = True
@@ -209,17 +212,22 @@ class Relay:
     async def _assign(self) -> list[OutgoingEvent]:
         """Renew the lease and give the next unassigned rows (insert-id order) their titanseq."""
         now = _now_ms()
-        if self.database.inline_writes:
+        assigned: list[OutgoingEvent] | None = None
+        limit = self.batch_size
+        if self.database.inline_writes and not self._more_waiting:
             # On the relay's path from commit to sink: a transaction without thread round trips.
+            # Few rows only: a backlog (a bulk load's events carry whole submodels) is taken in
+            # full batches through the worker thread, so the event loop keeps serving requests.
+            limit = min(_INLINE_ROWS, self.batch_size)
             try:
                 async with self.database.write_inline() as connection:
-                    assigned = self._assign_in(connection, now)
+                    assigned = self._assign_in(connection, now, limit)
             except WriterBusy:  # another process writes: wait for it in a worker thread instead
-                async with self.database.write() as asynchronous:
-                    assigned = await asynchronous.run_sync(self._assign_in, now)
-        else:
+                limit = self.batch_size
+        if assigned is None and limit == self.batch_size:
             async with self.database.write() as asynchronous:
-                assigned = await asynchronous.run_sync(self._assign_in, now)
+                assigned = await asynchronous.run_sync(self._assign_in, now, limit)
+        self._more_waiting = assigned is not None and len(assigned) >= limit
         if assigned is None:
             self.leader = False
             log.warning("this instance lost the relay lease to another one")
@@ -229,9 +237,9 @@ class Relay:
             self._last_assigned = assigned[-1].seq
         return assigned
 
-    def _assign_in(self, connection: Connection, now: int) -> list[OutgoingEvent] | None:
+    def _assign_in(self, connection: Connection, now: int, limit: int) -> list[OutgoingEvent] | None:
         """The statements of `_assign` in one transaction; None when the lease is no longer ours."""
-        renew, number, advance = self._assign_statements
+        renew, number, advance = self._assign_statements(limit)
         lease = connection.execute(
             renew,
             {"me": self.instance_id, "new_expires_at": now + self.lease_ms, "published": self._bus_head or 0},
@@ -244,8 +252,8 @@ class Relay:
             connection.execute(advance, {"new_last_seq": last + len(rows)})
         return [OutgoingEvent(int(row.seq), with_titanseq(row.envelope, int(row.seq))) for row in rows]
 
-    @functools.cached_property
-    def _assign_statements(self) -> tuple[Update, Update, Update]:
+    @functools.cache  # noqa: B019 - two limits per relay, and the relay lives as long as the app
+    def _assign_statements(self, limit: int) -> tuple[Update, Update, Update]:
         """Built once: building and keying a statement costs more than SQLite takes to run it."""
         published = bindparam("published", type_=BigInteger)
         stored = event_relay.c.published_seq
@@ -262,7 +270,7 @@ class Relay:
             select(event_outbox.c.id)
             .where(event_outbox.c.seq.is_(None))
             .order_by(event_outbox.c.id)
-            .limit(self.batch_size)
+            .limit(limit)
             .subquery()
         )
         numbered = select(
