@@ -10,6 +10,8 @@ publish:    --events ready-made events injected into a memory bus, drained by th
 rest:       REST p99 under a fixed open-loop load (bench/openloop.py, GET of a submodel at --rest-rate)
             without, then with, events injected into the app's bus at --rate per second for the MQTT
             sink to publish (relay paused, no subscriber): how much publishing costs the REST API.
+            --separate-publisher: the app without the MQTT plugin, the sink publishing at --rate in
+            a process of its own (a Titan instance that serves no REST traffic).
 writeback:  a device process publishes --events values (QoS 1) as fast as it can to 20 elements'
             value topics; Titan applies each through the Repository and publishes its valueChanged;
             values/s from the first publish until a subscriber process had the last valueChanged.
@@ -290,25 +292,30 @@ async def _openloop(url: str, rate: float, seconds: float) -> dict[str, Any]:
 
 
 async def measure_rest(
-    url: str, database_url: str, rate: float, rest_rate: float, seconds: float
+    url: str, database_url: str, rate: float, rest_rate: float, seconds: float, *, separate: bool = False
 ) -> dict[str, Any]:
     prefix = f"bench-{secrets.token_hex(4)}"
-    settings = Settings(
-        database_url=database_url, relay_paused=True, extra={"mqtt": {"url": url, "prefix": prefix}}
-    )
+    mqtt = {} if separate else {"mqtt": {"url": url, "prefix": prefix}}
+    settings = Settings(database_url=database_url, relay_paused=True, extra=mqtt)
     manager = get_plugin_manager(settings, load_entry_points=False)
-    manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt")
+    if not separate:
+        manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt")
     app = create_app(settings, plugin_manager=manager)
     tune_for_serving()  # as `titan serve` does
     runner = web.AppRunner(app)
     await runner.setup()
     port = _free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load")
+    target = f"http://127.0.0.1:{port}/submodels/{encode_identifier(_submodel_id(0))}"
+    if separate:
+        try:
+            return await _rest_beside_a_publisher_process(url, target, rate, rest_rate, seconds)
+        finally:
+            await runner.cleanup()
     plugin = app[PLUGIN]
     assert plugin is not None
     await plugin.connection.wait_connected(10)
-    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load")
-    target = f"http://127.0.0.1:{port}/submodels/{encode_identifier(_submodel_id(0))}"
     try:
         quiet = await _openloop(target, rest_rate, seconds)
         bus = app[BUS]
@@ -344,6 +351,65 @@ async def measure_rest(
         "p99_change_percent": round(100 * (busy["p99_ms"] / quiet["p99_ms"] - 1), 1),
         "events_injected": injected, "events_published_per_s": round(published / busy_seconds),
     }  # fmt: skip
+
+
+async def _rest_beside_a_publisher_process(
+    url: str, target: str, rate: float, rest_rate: float, seconds: float
+) -> dict[str, Any]:
+    """The REST app without the MQTT plugin; the MQTT sink publishing in a process of its own, as a
+    Titan instance that serves no REST traffic would (docs/mqtt.md, "Keeping MQTT off the REST
+    instances")."""
+    quiet = await _openloop(target, rest_rate, seconds)
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "_publisher", "--url", url, "--rate", str(rate), "--seconds", str(seconds + 3),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert publisher.stdout is not None
+    assert (await publisher.stdout.readline()).strip() == b"connected"
+    await asyncio.sleep(1.0)  # publishing at its rate before the measurement starts
+    busy = await _openloop(target, rest_rate, seconds)
+    output, _ = await publisher.communicate()
+    published = json.loads(output)
+    keys = ("achieved_rate", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors")
+    return {
+        "rest_rate": rest_rate, "event_rate": rate, "publisher": "separate process",
+        "rest_quiet": {key: quiet[key] for key in keys}, "rest_while_publishing": {key: busy[key] for key in keys},
+        "p99_change_percent": round(100 * (busy["p99_ms"] / quiet["p99_ms"] - 1), 1),
+        "events_published_per_s": published["per_s"],
+    }  # fmt: skip
+
+
+async def _publisher(url: str, rate: float, seconds: float) -> None:
+    """`mqtt_bench.py _publisher`: the MQTT sink fed at `rate` events/s from a memory bus."""
+    tune_for_serving()
+    config = MqttConfig.from_section({"url": url, "prefix": f"bench-{secrets.token_hex(4)}"})
+    stats = MqttStats()
+
+    async def ignore(_message: aiomqtt.Message) -> None:
+        return None
+
+    connection = MqttConnection(config, subscription=None, on_message=ignore)
+    sink = MqttSink(config, connection, stats, publish_timeout=5)
+    bus = MemoryBus(retention=10_000, backlog_limit=1_000_000)
+    runner = SinkRunner(bus, [sink], batch_size=100, timeout_s=10, retry_max_s=1)
+    connection.start()
+    await connection.wait_connected(10)
+    await runner.start()
+    print("connected", flush=True)
+    injected, started = 0, time.perf_counter()
+    try:
+        while time.perf_counter() - started < seconds:
+            due = int((time.perf_counter() - started) * rate) - injected
+            if due > 0:
+                await bus.publish(
+                    [OutgoingEvent(injected + i, _envelope(injected + i)) for i in range(1, due + 1)]
+                )
+                injected += due
+            await asyncio.sleep(0.02)
+    finally:
+        await runner.stop()
+        await connection.stop()
+    print(json.dumps({"published": stats.events_published, "per_s": round(stats.events_published / seconds)}))
 
 
 def _free_port() -> int:
@@ -418,7 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["latency", "publish", "rest", "writeback", "_subscribe", "_device"])
+    parser.add_argument(
+        "what", choices=["latency", "publish", "rest", "writeback", "_subscribe", "_device", "_publisher"]
+    )
     parser.add_argument("--url", default=os.environ.get("TITAN_TEST_MQTT", "mqtt://127.0.0.1:1883"))
     parser.add_argument(
         "--tuned-broker", action="store_true", help="start a throwaway Mosquitto as docs/mqtt.md recommends"
@@ -435,6 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--titan-nagle", action="store_true", help="latency: Titan's socket without TCP_NODELAY"
     )
     parser.add_argument("--sub-qos", type=int, default=1, help="latency: the subscriber's QoS")
+    parser.add_argument(
+        "--separate-publisher",
+        action="store_true",
+        help="rest: the MQTT sink publishes in a process of its own (a Titan instance without REST traffic)",
+    )
     parser.add_argument("--topic", default="")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--key", default="-")
@@ -448,6 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.what == "_device":
         asyncio.run(_device(args.url, args.prefix, args.events))
+        return 0
+    if args.what == "_publisher":
+        asyncio.run(_publisher(args.url, args.rate, args.seconds))
         return 0
     if args.tuned_broker:
         with tuned_mosquitto() as url:
@@ -466,7 +542,16 @@ def _measure(args: argparse.Namespace) -> int:
             measure_latency(args.url, database_url, args.rate, args.seconds, nodelay, args.sub_qos)
         )
     elif args.what == "rest":
-        result = asyncio.run(measure_rest(args.url, database_url, args.rate, args.rest_rate, args.seconds))
+        result = asyncio.run(
+            measure_rest(
+                args.url,
+                database_url,
+                args.rate,
+                args.rest_rate,
+                args.seconds,
+                separate=args.separate_publisher,
+            )
+        )
     elif args.what == "publish":
         result = asyncio.run(measure_publish(args.url, args.events, args.qos, args.batch, args.protocol))
     else:
