@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from titan_core.events.bus import BusUnavailable, EventBus, OutgoingEvent
 from titan_core.events.envelope import with_titanseq
-from titan_core.store.database import Database, WriterBusy
+from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox, event_relay
 
 log = logging.getLogger(__name__)
@@ -212,21 +212,14 @@ class Relay:
     async def _assign(self) -> list[OutgoingEvent]:
         """Renew the lease and give the next unassigned rows (insert-id order) their titanseq."""
         now = _now_ms()
-        assigned: list[OutgoingEvent] | None = None
-        limit = self.batch_size
-        if self.database.inline_writes and not self._more_waiting:
-            # On the relay's path from commit to sink: a transaction without thread round trips.
-            # Few rows only: a backlog (a bulk load's events carry whole submodels) is taken in
-            # full batches through the worker thread, so the event loop keeps serving requests.
-            limit = min(_INLINE_ROWS, self.batch_size)
-            try:
-                async with self.database.write_inline() as connection:
-                    assigned = self._assign_in(connection, now, limit)
-            except WriterBusy:  # another process writes: wait for it in a worker thread instead
-                limit = self.batch_size
-        if assigned is None and limit == self.batch_size:
-            async with self.database.write() as asynchronous:
-                assigned = await asynchronous.run_sync(self._assign_in, now, limit)
+        # On the relay's path from commit to sink, a round runs inline (no thread round trips), but
+        # for few rows only: a backlog (a bulk load's events carry whole submodels) is taken in full
+        # batches through the worker thread, so the event loop keeps serving requests.
+        inline = self.database.inline_writes and not self._more_waiting
+        limit = min(_INLINE_ROWS, self.batch_size) if inline else self.batch_size
+        assigned = await self.database.run_write(
+            lambda connection: self._assign_in(connection, now, limit), inline=inline
+        )
         self._more_waiting = assigned is not None and len(assigned) >= limit
         if assigned is None:
             self.leader = False

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +22,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -147,6 +149,19 @@ class Database:
                     raise _busy_or(error) from None
                 with transaction:
                     yield connection
+
+    async def run_write(self, work: Callable[[Connection], T], *, inline: bool = True) -> T:
+        """`work(connection)` in one write transaction: inline on an SQLite file (`write_inline`),
+        otherwise, or when another process holds SQLite's lock, through the async engine's
+        `run_sync`, which waits in the driver's worker thread. `work` is synchronous code."""
+        if inline and self._inline_engine is not None:
+            try:
+                async with self.write_inline() as connection:
+                    return work(connection)
+            except WriterBusy:
+                pass
+        async with self.write() as asynchronous:
+            return await asynchronous.run_sync(work)
 
     async def migrate(self) -> None:
         """Apply every pending Alembic migration (idempotent)."""

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from titan_core.errors import TitanError
-from titan_core.store.database import WriterBusy
 from titan_core.store.documents import facts_of
 from titan_core.store.records import Change, Kind, StoredIdentifiable
 
@@ -90,18 +89,9 @@ class GroupCommitter:
         # Lock rows in one global order (stable, so each identifiable keeps its arrival order):
         # two instances' batches locking in arrival order could each hold a row the other wants.
         batch = sorted(batch, key=lambda pending: (pending.kind, pending.identifier))
-        targets: dict[tuple[Kind, str], _Target | None] | None = None
-        if database.inline_writes:
-            # Some sixty statements for a batch over twenty submodels: through the async driver each
-            # is a round trip to a worker thread, which cost more CPU than the writes themselves.
-            try:
-                async with database.write_inline() as connection:
-                    targets = self._apply(connection, batch)
-            except WriterBusy:  # another process writes: wait for it in a worker thread instead
-                targets = None
-        if targets is None:
-            async with database.write() as asynchronous:
-                targets = await asynchronous.run_sync(self._apply, batch)
+        # Inline where it can: some sixty statements for a batch over twenty submodels, each a
+        # round trip to the async driver's worker thread, cost more CPU than the writes themselves.
+        targets = await database.run_write(lambda connection: self._apply(connection, batch))
         for target in targets.values():
             if target is not None:
                 for pending in target.waiting:
