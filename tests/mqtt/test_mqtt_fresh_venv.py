@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
-import sys
 import tomllib
 import urllib.error
 import urllib.request
@@ -18,18 +16,12 @@ import aiohttp
 import paho.mqtt.publish as paho_publish
 import pytest
 from mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
+from support.fresh_venv import install_core_and_plugin
 from support.live_server import LiveServer, server_environment
 from support.services import LOOPBACK, ServiceError, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = ROOT / "titan_plugin_mqtt"
-# Copied before installing, so pip's in-tree build leaves no build/ or egg-info in the repository.
-_NOT_SOURCES = (
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench", "plugins",
-    "*.sqlite3*", "var", "test-artifacts", "node_modules",
-)  # fmt: skip
-# The core's copy leaves out the plugin directories at the root (pip would not install them anyway).
-_NOT_CORE_SOURCES = shutil.ignore_patterns(*_NOT_SOURCES, "titan_plugin_*")
 
 pytestmark = pytest.mark.slow
 
@@ -37,19 +29,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with `pip install <core> <mqtt plugin>` (about 20 s with pip's cache warm)."""
-    base = tmp_path_factory.mktemp("mqtt-fresh-venv")
-    core, plugin = base / "src" / "titan-core", base / "src" / "titan-plugin-mqtt"
-    shutil.copytree(ROOT, core, ignore=_NOT_CORE_SOURCES)
-    shutil.copytree(PLUGIN_DIR, plugin, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    install = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
-         str(core), str(plugin)],
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert install.returncode == 0, f"pip install failed:\n{install.stdout[-3000:]}\n{install.stderr[-3000:]}"
-    return venv
+    return install_core_and_plugin(tmp_path_factory.mktemp("mqtt-fresh-venv"), PLUGIN_DIR)
 
 
 def test_the_fresh_venv_has_the_mqtt_plugin_and_no_websocket_plugin(fresh_venv: Path) -> None:

@@ -5,9 +5,7 @@ change over `/ws/events`, and SIGTERM closes the socket with 1001 (issue 5, "Wha
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import tomllib
 import urllib.error
 import urllib.request
@@ -16,16 +14,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from conftest import SM_ID, operation_submodel
+from support.fresh_venv import install_core_and_plugin
 from support.live_server import LiveServer, server_environment
 from support.services import LOOPBACK, ServiceError, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = ROOT / "titan_plugin_ws"
-# Copied before installing, so pip's in-tree build leaves no build/ or egg-info in the repository.
-_NOT_SOURCES = (
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench", "plugins",
-    "*.sqlite3*", "var", "test-artifacts", "node_modules",
-)  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -33,20 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with `pip install <core> <ws plugin>` and nothing else."""
-    base = tmp_path_factory.mktemp("ws-fresh-venv")
-    core, plugin = base / "src" / "titan-core", base / "src" / "titan-plugin-ws"
-    # The core's copy leaves the plugin folders at the root out: it is the core alone.
-    shutil.copytree(ROOT, core, ignore=shutil.ignore_patterns(*_NOT_SOURCES, "titan_plugin_*"))
-    shutil.copytree(PLUGIN_DIR, plugin, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    install = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
-         str(core), str(plugin)],
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert install.returncode == 0, f"pip install failed:\n{install.stdout[-3000:]}\n{install.stderr[-3000:]}"
-    return venv
+    return install_core_and_plugin(tmp_path_factory.mktemp("ws-fresh-venv"), PLUGIN_DIR)
 
 
 def test_the_fresh_venv_has_no_mqtt_library_and_lists_only_the_ws_plugin(fresh_venv: Path) -> None:

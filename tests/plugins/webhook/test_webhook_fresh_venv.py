@@ -4,24 +4,18 @@ venv. Catches what an editable install hides (a missing package file, a wrong en
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
+from support.fresh_venv import install_core_and_plugin
 from webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN_DIR = ROOT / "plugins" / "titan_plugin_webhook"
-# Copied before installing, so pip's in-tree build leaves no build/ or egg-info in the repository.
-_NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench", "plugins",
-    "*.sqlite3*", "var", "test-artifacts", "node_modules",
-)  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with `pip install <core> <plugin>` (about 20 s with pip's cache warm)."""
-    base = tmp_path_factory.mktemp("fresh-venv")
-    core, plugin = base / "src" / "titan-core", base / "src" / "titan-plugin-webhook"
-    shutil.copytree(ROOT, core, ignore=_NOT_SOURCES)
-    shutil.copytree(PLUGIN_DIR, plugin, ignore=_NOT_SOURCES)
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    install = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
-         str(core), str(plugin)],
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert install.returncode == 0, f"pip install failed:\n{install.stdout[-3000:]}\n{install.stderr[-3000:]}"
-    return venv
+    return install_core_and_plugin(tmp_path_factory.mktemp("fresh-venv"), PLUGIN_DIR)
 
 
 @pytest.fixture
