@@ -11,14 +11,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import secrets
 import socket
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
@@ -27,7 +24,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from titan_core.settings import SettingsError
-from titan_plugin_mqtt.config import MqttConfig, broker_address
+from titan_plugin_mqtt.config import MqttConfig
+from titan_plugin_mqtt.link import LinkState
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +33,6 @@ log = logging.getLogger(__name__)
 _PUBLISHES_PER_TURN = 16
 
 MessageHandler = Callable[[aiomqtt.Message], Awaitable[None]]
-
-
-class NotConnected(ConnectionError):
-    """No broker connection now; the caller keeps what it wanted to publish and retries later."""
 
 
 class PublishFailed(ConnectionError):
@@ -58,42 +52,20 @@ class Outgoing:
     properties: Properties | None = None
 
 
-class MqttConnection:
+class MqttConnection(LinkState):
     """The one broker connection of an app: state for `/ready`, publishing, incoming messages."""
 
     def __init__(self, config: MqttConfig, *, subscription: str | None, on_message: MessageHandler) -> None:
-        self.config = config
-        self.address = broker_address(config.url)
-        self.client_id = (
-            config.client_id or f"titan-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        )
+        client_id = config.client_id or f"titan-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        super().__init__(config, client_id=client_id, role="MQTT connection")
         self.subscription = subscription
         self._on_message = on_message
-        self._tls_context = _tls_context(config) if config.tls else None
+        self._tls_context = tls_context(config) if config.tls else None
         self._client: aiomqtt.Client | None = None
         self._lost: asyncio.Future[None] | None = None
-        self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # For /ready and the log: when the state last changed, and why the broker is away.
-        self.connected_since: float | None = None
-        self.disconnected_since: float = time.time()
-        self.last_error = "not connected yet"
-        self.connects = 0
-        # When (time.monotonic()) a connection last broke without Titan closing it.
-        self.broke_at: float | None = None
-        # Called once each connection is up (the sink republishes what a crashed broker may have lost).
-        self.on_connect: Callable[[], None] | None = None
-        self._failures = 0
         # Why the broker refused the write-back subscription ("" when it granted it).
         self.subscription_refused = ""
-
-    @property
-    def connected(self) -> bool:
-        return self._client is not None
-
-    @property
-    def protocol_label(self) -> str:
-        return "MQTT 5" if self.config.protocol == "5" else "MQTT 3.1.1"
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="titan-mqtt-connection")
@@ -107,18 +79,10 @@ class MqttConnection:
 
     async def wait_connected(self, timeout: float) -> aiomqtt.Client:
         """The connected client; `NotConnected` if there is none within `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while self._client is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NotConnected(
-                    f"not connected to the MQTT broker {self.address.display} "
-                    f"(since {_clock(self.disconnected_since)}: {self.last_error})"
-                )
-            changed = self._changed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
-        return self._client
+        while True:
+            await self.wait_up(timeout)
+            if self._client is not None:
+                return self._client
 
     async def publish_many(self, messages: Sequence[Outgoing], *, timeout: float) -> None:
         """Publish `messages` in order and wait until the broker has acknowledged each (QoS 1/2).
@@ -202,16 +166,7 @@ class MqttConnection:
             except Exception as error:  # a bug here must not end reconnecting for good
                 log.exception("MQTT connection to %s failed unexpectedly", self.address.display)
                 self._set_disconnected(f"{type(error).__name__}: {error}")
-            self._failures += 1
-            failures = self._failures
-            pause = min(self.config.reconnect_min * 2 ** min(failures - 1, 30), self.config.reconnect_max)
-            pause *= random.uniform(0.8, 1.0)  # several instances must not reconnect in step
-            log.warning(
-                "MQTT broker %s unreachable (%s); events wait and are published once it is back; "
-                "reconnecting in %.1f s (attempt %d)",
-                self.address.display, self.last_error, pause, failures,
-            )  # fmt: skip
-            await asyncio.sleep(pause)
+            await self.pause_before_reconnecting()
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         # Published replies and events of one batch may be many; aiomqtt warns above this.
@@ -228,12 +183,7 @@ class MqttConnection:
                 )  # fmt: skip
         self._lost = asyncio.get_running_loop().create_future()
         self._client = client
-        self._failures = 0
-        self.connects += 1
-        self.connected_since = time.time()
-        self._notify()
-        if self.on_connect is not None:
-            self.on_connect()
+        self.set_connected()
         log.info(
             "connected to MQTT broker %s (%s, client id %s, %s session)%s",
             self.address.display, self.protocol_label, self.client_id,
@@ -245,26 +195,10 @@ class MqttConnection:
         raise aiomqtt.MqttError("the message stream ended")
 
     def _set_disconnected(self, reason: str, *, expected: bool = False) -> None:
-        was_connected = self._client is not None
         self._client = None
-        if was_connected and not expected:
-            self.broke_at = time.monotonic()
-        self.last_error = reason
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
-        if was_connected or self.connected_since is None:
-            self.disconnected_since = time.time()
-        self.connected_since = None
-        self._notify()
-        if was_connected:
-            log.log(
-                logging.INFO if expected else logging.ERROR,
-                "MQTT connection to %s %s: %s", self.address.display, "closed" if expected else "lost", reason,
-            )  # fmt: skip
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self.set_disconnected(reason, expected=expected)
 
     def _new_client(self) -> aiomqtt.Client:
         config = self.config
@@ -308,7 +242,7 @@ def new_properties(packet_type: int) -> Properties:
     return Properties(packet_type)  # type: ignore[no-untyped-call]
 
 
-def _tls_context(config: MqttConfig) -> ssl.SSLContext:
+def tls_context(config: MqttConfig) -> ssl.SSLContext:
     """The TLS context, built at startup so that a missing or bad file is a setting error."""
     try:
         context = ssl.create_default_context(cafile=config.tls_ca or None)
@@ -343,7 +277,3 @@ def _reason(error: aiomqtt.MqttError) -> str:
     if cause is not None and str(cause) and str(cause) not in text:
         text += f" ({cause})"
     return text
-
-
-def _clock(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

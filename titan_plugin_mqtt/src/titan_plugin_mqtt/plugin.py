@@ -1,9 +1,10 @@
 """The MQTT plugin's hooks: Titan finds this module through the entry point `titan: mqtt`.
 
-`titan_setup_app` reads the `[mqtt]` settings and builds the connection, the sink and the
-write-back handler (or says loudly that no broker is configured); a cleanup context runs the
-connection while the app runs; `titan_event_sinks` hands Titan the `once` sink; `titan_health`
-tells `/ready` whether the broker is connected, and what was published and written.
+`titan_setup_app` reads the `[mqtt]` settings and builds the two broker connections (the event
+publisher and the write-back connection), the sink and the write-back handler (or says loudly that
+no broker is configured); a cleanup context runs the connections while the app runs;
+`titan_event_sinks` hands Titan the `once` sink; `titan_health` tells `/ready` whether both
+connections are up, and what was published and written.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from titan_core.settings import Settings
 from titan_core.store.repository import Repository
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import MqttConnection
+from titan_plugin_mqtt.link import LinkState
+from titan_plugin_mqtt.publisher import EventPublisher
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 from titan_plugin_mqtt.writeback import WriteBack
 
@@ -39,7 +42,8 @@ class MqttPlugin:
     """Everything the plugin runs for one app."""
 
     config: MqttConfig
-    connection: MqttConnection
+    connection: MqttConnection  # write-back: subscription, device writes, their replies
+    publisher: EventPublisher  # every event
     sink: MqttSink
     writeback: WriteBack
     stats: MqttStats
@@ -69,8 +73,9 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
     # A publish must fail (and be retried by the sink runner) before the runner's own timeout cuts
     # deliver() off, which would hide the reason.
     publish_timeout = max(1.0, settings.sink_timeout_ms / 1000 - config.connect_wait - 0.5)
-    sink = MqttSink(config, connection, stats, publish_timeout=publish_timeout)
-    app[PLUGIN] = MqttPlugin(config, connection, sink, writeback, stats)
+    publisher = EventPublisher(config)
+    sink = MqttSink(config, publisher, stats, publish_timeout=publish_timeout)
+    app[PLUGIN] = MqttPlugin(config, connection, publisher, sink, writeback, stats)
     app.cleanup_ctx.append(_run_connection)
     log.info(
         "MQTT: publishing events under %s/… to %s at QoS %d%s; write-back %s",
@@ -96,26 +101,29 @@ def titan_health(app: web.Application) -> HealthReport | None:
     connection = plugin.connection
     # A refused write-back subscription is trouble only where write-back is meant to work.
     writeback_broken = bool(connection.subscription_refused) and plugin.config.writeback
-    return HealthReport("mqtt", connection.connected and not writeback_broken, describe(plugin))
+    healthy = connection.connected and plugin.publisher.connected and not writeback_broken
+    return HealthReport("mqtt", healthy, describe(plugin))
 
 
 def describe(plugin: MqttPlugin) -> str:
     """One paragraph for /ready: the connection, what was published, what devices wrote."""
     connection, stats, config = plugin.connection, plugin.stats, plugin.config
     now = time.time()
-    if connection.connected_since is not None:
+    down = [link for link in (plugin.publisher, connection) if not link.connected]
+    if not down:
+        since = max(plugin.publisher.connected_since or now, connection.connected_since or now)
         state = (
-            f"connected to {connection.address.display} ({connection.protocol_label}, client id "
-            f"{connection.client_id}) for {now - connection.connected_since:.0f} s"
+            f"connected to {connection.address.display} ({connection.protocol_label}, client ids "
+            f"{plugin.publisher.client_id} for events, {connection.client_id} for write-back) "
+            f"for {now - since:.0f} s"
         )
     else:
-        state = (
-            f"NOT connected to {connection.address.display} for {now - connection.disconnected_since:.0f} s "
-            f"({connection.last_error}); reconnecting with backoff, events wait on the bus"
-        )
+        state = "; ".join(_down(link, now) for link in down)
     published = f"{stats.events_published} events published"
     if stats.retained_cleared:
         published += f", {stats.retained_cleared} retained messages cleared"
+    if stats.messages_refused:
+        published += f", {stats.messages_refused} messages REFUSED by the broker"
     if stats.events_republished:
         published += f", {stats.events_republished} published again after reconnects"
     if stats.last_published_at is not None:
@@ -135,13 +143,23 @@ def describe(plugin: MqttPlugin) -> str:
     return f"{state}; {published}; {writes}"
 
 
+def _down(link: LinkState, now: float) -> str:
+    what = "events" if isinstance(link, EventPublisher) else "write-back"
+    return (
+        f"NOT connected to {link.address.display} for {now - link.disconnected_since:.0f} s ({what}: "
+        f"{link.last_error}); reconnecting with backoff, events wait on the bus"
+    )
+
+
 async def _run_connection(app: web.Application) -> AsyncIterator[None]:
     plugin = app[PLUGIN]
     assert plugin is not None
+    plugin.publisher.start()
     plugin.connection.start()
     try:
         yield
     finally:
         await plugin.writeback.drain(timeout=2.0)
         await plugin.sink.close()
+        await plugin.publisher.stop()
         await plugin.connection.stop()

@@ -31,19 +31,17 @@ from paho.mqtt.properties import Properties
 
 from titan_core.events.sink import Event, Fanout
 from titan_plugin_mqtt.config import MqttConfig
-from titan_plugin_mqtt.connection import (
-    MqttConnection,
-    NotConnected,
-    Outgoing,
-    PublishFailed,
-    new_properties,
-)
+from titan_plugin_mqtt.connection import Outgoing, PublishFailed, new_properties
+from titan_plugin_mqtt.link import NotConnected
+from titan_plugin_mqtt.publisher import EventPublisher, Refused
 from titan_plugin_mqtt.topics import event_topic, retained_topics_cleared_by
 
 # Structured mode of the CloudEvents MQTT binding: MQTT 5 says what the payload is.
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 _DELETED = "io.admin-shell.events.v1.deleted"
 _REMEMBERED_IDS = 8192
+# Events turned into messages per turn of the event loop (some 5 µs each).
+_EVENTS_PER_TURN = 64
 # Bounds the memory of the republish window at high rates (about 10 s at 5,000 events/s).
 _REMEMBERED_FOR_REPUBLISHING = 50_000
 
@@ -56,6 +54,8 @@ class MqttStats:
 
     events_published: int = 0
     events_republished: int = 0
+    # Messages the broker would not take (MQTT 5 reason code >= 0x80, e.g. not authorized).
+    messages_refused: int = 0
     retained_cleared: int = 0
     last_published_at: float | None = None
     writes_applied: int = 0
@@ -70,7 +70,7 @@ class MqttSink:
     fanout: Fanout = "once"
 
     def __init__(
-        self, config: MqttConfig, connection: MqttConnection, stats: MqttStats, *, publish_timeout: float
+        self, config: MqttConfig, connection: EventPublisher, stats: MqttStats, *, publish_timeout: float
     ) -> None:
         self._config = config
         self.batch_size = config.batch_size
@@ -130,7 +130,7 @@ class MqttSink:
             again = [event for acknowledged_at, event in self._recent if acknowledged_at >= broke_at - window]
             if again:
                 messages = [message for event in again for message in self.messages_of(event)]
-                await connection.publish_many(messages, timeout=self._publish_timeout)
+                self._report(await connection.publish_many(messages, timeout=self._publish_timeout))
                 self._stats.events_republished += len(again)
                 # They are the newest remembered; acknowledged anew, they count from now.
                 now = time.monotonic()
@@ -153,16 +153,31 @@ class MqttSink:
         pending = events[start:]
         messages: list[Outgoing] = []
         ends: list[int] = []  # for each event, the number of messages up to and including its own
-        for event in pending:
+        for position, event in enumerate(pending, 1):
             messages.extend(self.messages_of(event))
             ends.append(len(messages))
+            if position % _EVENTS_PER_TURN == 0:
+                await asyncio.sleep(0)  # a big batch (a backlog) must not hold up REST requests
         try:
-            await self._connection.publish_many(messages, timeout=self._publish_timeout)
+            refused = await self._connection.publish_many(messages, timeout=self._publish_timeout)
         except PublishFailed as failure:
             done = sum(1 for end in ends if end <= failure.acknowledged)
             self._count(pending[:done], ends[:done])
             raise
         self._count(pending, ends)
+        self._report(refused)
+
+    def _report(self, refused: Sequence[Refused] | None) -> None:
+        """Count and log what the broker refused: publishing it again would be refused again."""
+        if not refused:
+            return
+        self._stats.messages_refused += len(refused)
+        first = refused[0]
+        log.error(
+            "the MQTT broker %s refused %d message(s), first on %s (%s): check its ACL for Titan's user; "
+            "the events stay on the bus and on other transports",
+            self._connection.address.display, len(refused), first.message.topic, first.reason,
+        )  # fmt: skip
 
     def messages_of(self, event: Event) -> list[Outgoing]:
         """The MQTT messages one event becomes: itself, and the retained clears a delete implies."""

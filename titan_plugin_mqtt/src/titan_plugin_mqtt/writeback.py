@@ -30,7 +30,8 @@ from titan_core.errors import BadRequest, Forbidden, TitanError
 from titan_core.model.elements import find_element
 from titan_core.store.repository import Repository
 from titan_plugin_mqtt.config import MqttConfig
-from titan_plugin_mqtt.connection import MqttConnection, NotConnected, Outgoing, new_properties
+from titan_plugin_mqtt.connection import MqttConnection, Outgoing, new_properties
+from titan_plugin_mqtt.link import NotConnected
 from titan_plugin_mqtt.sink import MqttStats
 from titan_plugin_mqtt.topics import ValueTopic, error_topic_of, parse_value_topic
 
