@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
-from titan_plugin_mqtt.config import MqttConfig
+from titan_plugin_mqtt.config import MqttConfig, broker_address
 from titan_plugin_mqtt.connection import Outgoing, PublishFailed, _refusal
+from titan_plugin_mqtt.publisher import Refused
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 from titan_plugin_mqtt.topics import event_topic, parse_value_topic, retained_topics_cleared_by
 
@@ -186,6 +187,33 @@ async def test_with_retain_element_events_are_retained_and_a_delete_clears_after
         (topic, True, 2, False),  # ... and followed by the zero-length retained clear
         (f"p/submodel/{encode_identifier(SM)}/events", False, 1, True),
     ]
+
+
+class RefusingConnection(FlakyConnection):
+    """The broker refuses every message on an element topic (an ACL, say)."""
+
+    address = broker_address("mqtt://h")
+
+    async def publish_many(self, messages: Sequence[Outgoing], *, timeout: float) -> list[Refused]:  # type: ignore[override]
+        self.calls.append(list(messages))
+        return [
+            Refused(m, "PUBACK reason code 0x87 not authorized") for m in messages if "/element/" in m.topic
+        ]
+
+
+async def test_messages_the_broker_refuses_are_counted_and_logged_not_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connection = RefusingConnection(acknowledge=0)
+    connection.calls.append([])  # no failure
+    stats = MqttStats()
+    sink = MqttSink(MqttConfig(url="mqtt://h", prefix="p"), connection, stats, publish_timeout=1)  # type: ignore[arg-type]
+
+    await sink.deliver([event(1), event(2, "created", "submodel", {}), event(3)])
+
+    assert len(connection.calls) == 2  # one delivery, no retry
+    assert (stats.events_published, stats.messages_refused) == (3, 2)
+    assert "refused 2 message(s)" in caplog.text and "0x87 not authorized" in caplog.text
 
 
 def test_a_refused_subscription_is_recognised_in_mqtt5_and_311_subacks() -> None:
