@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,7 +23,7 @@ from paho.mqtt.properties import Properties
 
 from titan_core.settings import SettingsError
 from titan_plugin_mqtt.config import MqttConfig
-from titan_plugin_mqtt.link import LinkState
+from titan_plugin_mqtt.link import LinkState, default_client_id
 
 log = logging.getLogger(__name__)
 
@@ -56,26 +54,15 @@ class MqttConnection(LinkState):
     """The one broker connection of an app: state for `/ready`, publishing, incoming messages."""
 
     def __init__(self, config: MqttConfig, *, subscription: str | None, on_message: MessageHandler) -> None:
-        client_id = config.client_id or f"titan-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        client_id = config.client_id or default_client_id()
         super().__init__(config, client_id=client_id, role="MQTT connection")
         self.subscription = subscription
         self._on_message = on_message
         self._tls_context = tls_context(config) if config.tls else None
         self._client: aiomqtt.Client | None = None
         self._lost: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
         # Why the broker refused the write-back subscription ("" when it granted it).
         self.subscription_refused = ""
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="titan-mqtt-connection")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def wait_connected(self, timeout: float) -> aiomqtt.Client:
         """The connected client; `NotConnected` if there is none within `timeout` seconds."""

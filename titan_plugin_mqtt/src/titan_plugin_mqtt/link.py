@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +45,21 @@ class LinkState:
         self.on_connect: Callable[[], None] | None = None
         self._changed = asyncio.Event()
         self._failures = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run the connection (connect, serve, reconnect) in a task of its own until `stop`."""
+        self._task = asyncio.create_task(self._run(), name=f"titan-{self.role}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
 
     @property
     def connected(self) -> bool:
@@ -105,6 +123,11 @@ class LinkState:
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+
+
+def default_client_id() -> str:
+    """titan-<host>-<pid>-<random>: unique per process, so instances never take each other's session."""
+    return f"titan-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def _clock(moment: float) -> str:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import socket
 import time
 from collections.abc import Sequence
@@ -29,7 +27,7 @@ from dataclasses import dataclass, field
 
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import Outgoing, PublishFailed, tls_context
-from titan_plugin_mqtt.link import LinkState
+from titan_plugin_mqtt.link import LinkState, default_client_id
 from titan_plugin_mqtt.packets import (
     CONNACK,
     DISCONNECT,
@@ -169,6 +167,12 @@ class _Wire(asyncio.Protocol):
             self.window_open.clear()
         return packet_id
 
+    def untrack(self, packet_id: int) -> None:
+        """Free the packet id of a message that was not sent after all."""
+        self.in_flight.pop(packet_id, None)
+        if len(self.in_flight) < self.capacity:
+            self.window_open.set()
+
     def _handle(self, kind: int, body: bytes) -> None:
         if kind in (PUBACK, PUBCOMP):
             packet_id, reason = parse_ack(body)
@@ -208,24 +212,13 @@ class EventPublisher(LinkState):
     """The event-publishing connection: reconnects with backoff, publishes batches pipelined."""
 
     def __init__(self, config: MqttConfig) -> None:
-        base = config.client_id or f"titan-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        base = config.client_id or default_client_id()
         # Its own client id: a broker closes the older of two connections that share one.
         super().__init__(config, client_id=f"{base}-events", role="MQTT event publisher")
         self._tls_context = tls_context(config) if config.tls else None
         self._wire: _Wire | None = None
-        self._task: asyncio.Task[None] | None = None
         self._connack = ConnAck("")
         self._warned_retain = False
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="titan-mqtt-event-publisher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def wait_connected(self, timeout: float) -> None:
         await self.wait_up(timeout)
@@ -286,7 +279,7 @@ class EventPublisher(LinkState):
             )
             if max_size is not None and len(packet) > max_size:
                 if qos:
-                    wire.in_flight.pop(packet_id, None)
+                    wire.untrack(packet_id)
                 batch.settle(
                     index, f"larger ({len(packet)} bytes) than the broker's Maximum Packet Size {max_size}"
                 )
