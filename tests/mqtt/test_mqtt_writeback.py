@@ -18,6 +18,8 @@ from paho.mqtt.properties import Properties
 from support.app import AppClient
 from titan_plugin_mqtt.plugin import PLUGIN
 
+from titan_core.keys import REPOSITORY
+
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 
 
@@ -235,6 +237,35 @@ async def test_many_writes_to_one_element_are_applied_in_the_order_they_were_pub
 
     assert [m.envelope()["data"] for m in recorder.events()] == list(range(1, count + 1))
     assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == {"Speed": count}
+
+
+async def test_a_burst_of_device_writes_shares_transactions(
+    make_mqtt_app: MqttAppFactory, mqtt_url: str, mqtt_topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiomqtt hands out one message per turn of the event loop and paho reads one packet per
+    wake-up; taken one at a time, each write was a transaction of its own (496 values/s)."""
+    client = await make_mqtt_app()
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    committer = client.app[REPOSITORY]._group_commit
+    batches: list[int] = []
+    commit = committer._commit
+
+    async def counting(batch: list[Any]) -> None:
+        batches.append(len(batch))
+        await commit(batch)
+
+    monkeypatch.setattr(committer, "_commit", counting)
+    topic = value_topic(mqtt_topic_prefix, "Speed")
+    count = 300
+    host, port = broker_host_port(mqtt_url)
+    async with Recorder(mqtt_url, [f"{mqtt_topic_prefix}/element/#"]) as recorder:
+        messages = [{"topic": topic, "payload": str(value), "qos": 0} for value in range(1, count + 1)]
+        await asyncio.to_thread(paho_publish.multiple, messages, hostname=host, port=port)
+        await recorder.wait_for(lambda _: len(recorder.events()) >= count, timeout=30, what=f"{count} events")
+
+    assert sum(batches) == count
+    assert len(batches) <= count // 5, f"{len(batches)} transactions for {count} writes: {batches}"
+    assert [m.envelope()["data"] for m in recorder.events()] == list(range(1, count + 1))
 
 
 async def test_retained_and_empty_messages_on_value_topics_are_not_writes(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import aiomqtt
 from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -27,6 +29,8 @@ from titan_plugin_mqtt.link import LinkState, default_client_id
 
 log = logging.getLogger(__name__)
 
+# Incoming packets read per wake-up of the socket (see read_every_waiting_packet).
+_PACKETS_PER_WAKEUP = 64
 # Publishes started per turn of the event loop (each costs some 50-100 µs of CPU in paho and aiomqtt).
 _PUBLISHES_PER_TURN = 16
 
@@ -63,6 +67,8 @@ class MqttConnection(LinkState):
         self._lost: asyncio.Future[None] | None = None
         # Why the broker refused the write-back subscription ("" when it granted it).
         self.subscription_refused = ""
+        # The incoming-message queue of the current client (aiomqtt's `queue_type` hook).
+        self._incoming: asyncio.Queue[aiomqtt.Message] | None = None
 
     async def wait_connected(self, timeout: float) -> aiomqtt.Client:
         """The connected client; `NotConnected` if there is none within `timeout` seconds."""
@@ -179,6 +185,11 @@ class MqttConnection(LinkState):
         )  # fmt: skip
         async for message in client.messages:
             await self._on_message(message)
+            # aiomqtt hands out one message per turn of the event loop; take the others already
+            # here at once, so that a burst of device writes reaches the group commit together.
+            waiting = self._incoming
+            while waiting is not None and not waiting.empty():
+                await self._on_message(waiting.get_nowait())
         raise aiomqtt.MqttError("the message stream ended")
 
     def _set_disconnected(self, reason: str, *, expected: bool = False) -> None:
@@ -208,7 +219,14 @@ class MqttConnection(LinkState):
                 "clean_session": config.clean_session,
                 "clean_start": MQTT_CLEAN_START_FIRST_ONLY,
             }
-        return aiomqtt.Client(
+        connection = self
+
+        class Incoming(asyncio.Queue[aiomqtt.Message]):
+            def __init__(self, maxsize: int = 0) -> None:
+                super().__init__(maxsize)
+                connection._incoming = self
+
+        client = aiomqtt.Client(
             self.address.host,
             self.address.port,
             username=username,
@@ -219,9 +237,46 @@ class MqttConnection(LinkState):
             tls_context=self._tls_context,
             tls_insecure=config.tls_insecure if self._tls_context else None,
             socket_options=socket_options,
+            queue_type=Incoming,
             timeout=10,
             **session,
         )
+        read_every_waiting_packet(client)
+        return client
+
+
+def read_every_waiting_packet(client: aiomqtt.Client) -> None:
+    """Make each socket wake-up read every complete packet waiting, not one.
+
+    aiomqtt calls paho's `loop_read` once per readiness of the socket, and paho then reads one
+    packet (one more per message it has in flight). A burst of device writes thus arrived one per
+    turn of the event loop, and each became a transaction of its own: the group commit never saw
+    two writes at once. Read on while the socket has data, up to a bound that keeps one turn short.
+    """
+    paho = client._client  # aiomqtt's paho client: the reader callback looks its loop_read up on it
+    read_some = paho.loop_read
+
+    def read_waiting(max_packets: int = 1) -> MQTTErrorCode:
+        code = read_some(max_packets)
+        for _ in range(_PACKETS_PER_WAKEUP - 1):
+            sock = paho.socket()
+            # (paho's websocket transport is no socket: it keeps one packet per wake-up)
+            if (
+                code != MQTTErrorCode.MQTT_ERR_SUCCESS
+                or not isinstance(sock, socket.socket)
+                or not _readable(sock)
+            ):
+                break
+            code = read_some(max_packets)
+        return code
+
+    paho.loop_read = read_waiting  # type: ignore[method-assign]
+
+
+def _readable(sock: socket.socket) -> bool:
+    if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
+        return True  # TLS: decrypted bytes already buffered
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def new_properties(packet_type: int) -> Properties:
