@@ -52,7 +52,9 @@ def token(
     secret: str = JWT_SECRET,
     audience: str = JWT_AUDIENCE,
     issuer: str = JWT_ISSUER,
-    expires_in: float = 300,
+    # A day: tests mint tokens at import (test_access_matrix's callers), and on a slow machine the
+    # suite reaches them more than five minutes after collection.
+    expires_in: float = 86_400,
     not_before_in: float | None = None,
     extra: JsonDict | None = None,
 ) -> str:
