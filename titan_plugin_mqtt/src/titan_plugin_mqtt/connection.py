@@ -1,8 +1,10 @@
-"""The broker connection: connect, subscribe, reconnect with exponential backoff, and publish batches.
+"""The write-back connection (aiomqtt): subscribe, take device writes, publish their answers.
 
-One background task owns the connection for the life of the app. Publishers never connect on their
-own: they wait (briefly) for the task's connection and fail fast when there is none, so the sink
-runner keeps its cursor and retries later. Every state change is logged once, in one clear line.
+One background task owns the connection for the life of the app, reconnecting with exponential
+backoff. Answers never connect on their own: they wait (briefly) for the task's connection and fail
+fast when there is none. Every state change is logged once, in one clear line. Events go out on
+the event publisher (publisher.py), a connection of their own; `Outgoing` and `PublishFailed`
+serve both.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class Outgoing:
 
 
 class MqttConnection(LinkState):
-    """The one broker connection of an app: state for `/ready`, publishing, incoming messages."""
+    """The write-back connection of an app: its subscription, incoming messages, published answers."""
 
     def __init__(self, config: MqttConfig, *, subscription: str | None, on_message: MessageHandler) -> None:
         client_id = config.client_id or default_client_id()
