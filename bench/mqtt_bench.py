@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -369,17 +369,34 @@ async def measure_rest(
         result["loop_lag_ms"] = _percentiles(lags)
         return result
 
-    quiet: list[dict[str, Any]] = []
-    busy: list[dict[str, Any]] = []
     try:
-        # Alternating rounds: a busy machine's drift hits both sides alike, and the median of the
-        # rounds' p99 is far steadier than one run's (30 samples decide a p99 of 3,000 requests).
-        for _ in range(rounds):
-            quiet.append(await phase(False))
-            busy.append(await phase(True))
+        quiet, busy = await alternate(phase, rounds)
     finally:
         await runner.cleanup()
     return _summary(rest_rate, rate, rounds, seconds, quiet, busy)
+
+
+async def alternate(
+    phase: Callable[[bool], Awaitable[dict[str, Any]]], rounds: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`rounds` quiet phases and publishing phases, alternating: a busy machine's drift hits both
+    sides alike, and the median of the rounds' p99 is far steadier than one run's (30 samples decide
+    a p99 of 3,000 requests)."""
+    quiet: list[dict[str, Any]] = []
+    busy: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        quiet.append(await phase(False))
+        busy.append(await phase(True))
+    return quiet, busy
+
+
+def wait_started(process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:
+    """Wait up to 10 s for a throwaway server process to answer."""
+    deadline = time.monotonic() + 10
+    while not ready():
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
 
 
 def _summary(
@@ -437,11 +454,7 @@ async def _rest_beside_a_publisher_process(
         result["events_published_per_s"] = json.loads(output)["per_s"]
         return result
 
-    quiet: list[dict[str, Any]] = []
-    busy: list[dict[str, Any]] = []
-    for _ in range(rounds):
-        quiet.append(await phase(False))
-        busy.append(await phase(True))
+    quiet, busy = await alternate(phase, rounds)
     return {"publisher": "separate process", **_summary(rest_rate, rate, rounds, seconds, quiet, busy)}
 
 
@@ -527,20 +540,20 @@ def tuned_mosquitto() -> Iterator[str]:
         ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"mosquitto did not start on port {port}") from None
-                time.sleep(0.05)
+        wait_started(process, lambda: _accepts(port), f"mosquitto on port {port}")
         yield f"mqtt://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

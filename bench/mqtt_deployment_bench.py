@@ -36,7 +36,17 @@ from typing import Any
 
 import titan_plugin_mqtt.plugin
 from aiohttp import web
-from mqtt_bench import _envelope, _free_port, _openloop, _submodel, _submodel_id, _summary, tuned_mosquitto
+from mqtt_bench import (
+    _envelope,
+    _free_port,
+    _openloop,
+    _submodel,
+    _submodel_id,
+    _summary,
+    alternate,
+    tuned_mosquitto,
+    wait_started,
+)
 from titan_plugin_mqtt.plugin import PLUGIN
 
 from titan_core.app import create_app
@@ -60,14 +70,9 @@ def throwaway_redis() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip()
-            != b"PONG"
-        ):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
+        ping = ["redis-cli", "-p", str(port), "ping"]
+        wait_started(process, lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG",
+                     f"redis-server on port {port}")  # fmt: skip
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
@@ -117,20 +122,15 @@ async def measure(
         result["titan_cpu_percent"] = round(
             100 * (time.process_time() - cpu_start) / (time.perf_counter() - started)
         )
+        # Injected per second here; what the MQTT instance published is counted at the end.
         result["events_published_per_s"] = 0
         if injector is not None:
             output, _ = await injector.communicate()
-            result["events_published_per_s"] = json.loads(output)[
-                "per_s"
-            ]  # injected; published checked below
+            result["events_published_per_s"] = json.loads(output)["per_s"]
         return result
 
-    quiet: list[dict[str, Any]] = []
-    busy: list[dict[str, Any]] = []
     try:
-        for _ in range(rounds):
-            quiet.append(await phase(False))
-            busy.append(await phase(True))
+        quiet, busy = await alternate(phase, rounds)
         await asyncio.sleep(2.0)  # the MQTT instance catches up with the last phase
     finally:
         mqtt_instance.stdin.close()
