@@ -167,11 +167,17 @@ class _Wire(asyncio.Protocol):
             self.window_open.clear()
         return packet_id
 
-    def untrack(self, packet_id: int) -> None:
-        """Free the packet id of a message that was not sent after all."""
-        self.in_flight.pop(packet_id, None)
+    def untrack(self, packet_id: int) -> tuple[_Batch, int] | None:
+        """Free a packet id (acknowledged, or not sent after all); returns what it was for."""
+        entry = self.in_flight.pop(packet_id, None)
         if len(self.in_flight) < self.capacity:
             self.window_open.set()
+        return entry
+
+    def check_open(self) -> None:
+        """Raise `_Broken` once the connection has ended."""
+        if self.closed.done():
+            raise _Broken(f"connection lost ({self.closed.result()})")
 
     def _handle(self, kind: int, body: bytes) -> None:
         if kind in (PUBACK, PUBCOMP):
@@ -193,13 +199,11 @@ class _Wire(asyncio.Protocol):
         # that subscribes to nothing.
 
     def _settle(self, packet_id: int, reason: int, packet: str) -> None:
-        entry = self.in_flight.pop(packet_id, None)
+        entry = self.untrack(packet_id)
         if entry is None:
             return  # an acknowledgement for a message of an earlier, failed batch
         batch, index = entry
         batch.settle(index, f"{packet} reason code {reason_text(reason)}" if reason >= 0x80 else "")
-        if len(self.in_flight) < self.capacity:
-            self.window_open.set()
 
     def _closed(self, reason: str) -> None:
         if not self.closed.done():
@@ -256,16 +260,14 @@ class EventPublisher(LinkState):
         max_size = limits.maximum_packet_size
         chunk: list[bytes] = []
         for index, message in enumerate(messages):
-            if wire.closed.done():
-                raise _Broken(f"connection lost ({wire.closed.result()})")
+            wire.check_open()
             qos = min(message.qos, max_qos)
             if qos and not wire.window_open.is_set():
                 if chunk:
                     wire.write(b"".join(chunk))
                     chunk.clear()
                 await wire.window_open.wait()
-                if wire.closed.done():
-                    raise _Broken(f"connection lost ({wire.closed.result()})")
+                wire.check_open()
             properties: bytes | None = None
             if five:
                 key = id(message.properties)
@@ -306,8 +308,7 @@ class EventPublisher(LinkState):
             )
             if batch.done.done():
                 return
-            if wire.closed.done():
-                raise _Broken(f"connection lost ({wire.closed.result()})")
+            wire.check_open()
             if time.monotonic() - batch.progress_at >= timeout:
                 reason = f"no acknowledgement for {timeout:g} s"
                 wire.close(reason)
