@@ -307,13 +307,7 @@ async def measure_rest(
     if not separate:
         manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt")
     app = create_app(settings, plugin_manager=manager)
-    tune_for_serving()  # as `titan serve` does
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load")
-    target = f"http://127.0.0.1:{port}/submodels/{encode_identifier(_submodel_id(0))}"
+    runner, target = await serve_rest(app)
     if separate:
         try:
             return await _rest_beside_a_publisher_process(url, target, rate, rest_rate, seconds, rounds)
@@ -397,6 +391,18 @@ def wait_started(process: subprocess.Popen[bytes], ready: Callable[[], bool], wh
         if time.monotonic() > deadline or process.poll() is not None:
             raise RuntimeError(f"{what} did not start")
         time.sleep(0.05)
+
+
+async def serve_rest(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve `app` on a free port with the GC settings of `titan serve`, one submodel stored;
+    returns the runner and the URL of that submodel (what the open-loop load GETs)."""
+    tune_for_serving()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load")
+    return runner, f"http://127.0.0.1:{port}/submodels/{encode_identifier(_submodel_id(0))}"
 
 
 def _summary(

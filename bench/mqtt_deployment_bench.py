@@ -40,10 +40,9 @@ from mqtt_bench import (
     _envelope,
     _free_port,
     _openloop,
-    _submodel,
-    _submodel_id,
     _summary,
     alternate,
+    serve_rest,
     tuned_mosquitto,
     wait_started,
 )
@@ -53,8 +52,7 @@ from titan_core.app import create_app
 from titan_core.events.bus import OutgoingEvent
 from titan_core.events.redis_bus import RedisBus
 from titan_core.gc_tuning import tune_for_serving
-from titan_core.keys import REPOSITORY
-from titan_core.model.identifiers import encode_identifier
+from titan_core.keys import BUS
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 
@@ -94,13 +92,7 @@ async def measure(
     database_url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
     settings = _settings(database_url, redis_url, None)
     app = create_app(settings, plugin_manager=get_plugin_manager(settings, load_entry_points=False))
-    tune_for_serving()
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load")
-    target = f"http://127.0.0.1:{port}/submodels/{encode_identifier(_submodel_id(0))}"
+    runner, target = await serve_rest(app)
     here = str(Path(__file__))
     mqtt_instance = await asyncio.create_subprocess_exec(
         sys.executable, here, "_mqtt_instance", "--url", mqtt_url, "--redis", redis_url, "--database-url", database_url,
@@ -169,8 +161,7 @@ async def _mqtt_instance(mqtt_url: str, redis_url: str, database_url: str) -> No
     # Until the benchmark closes stdin.
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     published = plugin.stats.events_published
-    head = await RedisBus(redis_url, prefix="bench:", retention=10, backlog_limit=10, lease_ms=1000,
-                          instance_id="bench-probe").published_head()  # fmt: skip
+    head = await app[BUS].published_head()
     await runner.cleanup()
     print(json.dumps({"published": published, "injected": head}))
 
