@@ -221,21 +221,28 @@ async def test_mqtt5_response_topic_gets_the_outcome_with_the_correlation_data(
     assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == {"Speed": 8}
 
 
+async def write_burst(mqtt_url: str, prefix: str, count: int, qos: int) -> list[Any]:
+    """A device publishes the values 1..count to Speed as fast as it can; returns the values of the
+    valueChanged events Titan published, in arrival order."""
+    topic = value_topic(prefix, "Speed")
+    host, port = broker_host_port(mqtt_url)
+    async with Recorder(mqtt_url, [f"{prefix}/element/#"]) as recorder:
+        messages = [{"topic": topic, "payload": str(value), "qos": qos} for value in range(1, count + 1)]
+        await asyncio.to_thread(paho_publish.multiple, messages, hostname=host, port=port)
+        await recorder.wait_for(lambda _: len(recorder.events()) >= count, timeout=30, what=f"{count} events")
+    return [m.envelope()["data"] for m in recorder.events()]
+
+
 async def test_many_writes_to_one_element_are_applied_in_the_order_they_were_published(
     make_mqtt_app: MqttAppFactory, mqtt_url: str, mqtt_topic_prefix: str
 ) -> None:
     client = await make_mqtt_app()
     await call(client, "POST", "/submodels", 201, json=submodel())
-    topic = value_topic(mqtt_topic_prefix, "Speed")
     count = 300
-    host, port = broker_host_port(mqtt_url)
 
-    async with Recorder(mqtt_url, [f"{mqtt_topic_prefix}/element/#"]) as recorder:
-        messages = [{"topic": topic, "payload": str(value), "qos": 1} for value in range(1, count + 1)]
-        await asyncio.to_thread(paho_publish.multiple, messages, hostname=host, port=port)
-        await recorder.wait_for(lambda _: len(recorder.events()) >= count, timeout=30, what=f"{count} events")
+    published = await write_burst(mqtt_url, mqtt_topic_prefix, count, qos=1)
 
-    assert [m.envelope()["data"] for m in recorder.events()] == list(range(1, count + 1))
+    assert published == list(range(1, count + 1))
     assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == {"Speed": count}
 
 
@@ -255,17 +262,13 @@ async def test_a_burst_of_device_writes_shares_transactions(
         await commit(batch)
 
     monkeypatch.setattr(committer, "_commit", counting)
-    topic = value_topic(mqtt_topic_prefix, "Speed")
     count = 300
-    host, port = broker_host_port(mqtt_url)
-    async with Recorder(mqtt_url, [f"{mqtt_topic_prefix}/element/#"]) as recorder:
-        messages = [{"topic": topic, "payload": str(value), "qos": 0} for value in range(1, count + 1)]
-        await asyncio.to_thread(paho_publish.multiple, messages, hostname=host, port=port)
-        await recorder.wait_for(lambda _: len(recorder.events()) >= count, timeout=30, what=f"{count} events")
+
+    published = await write_burst(mqtt_url, mqtt_topic_prefix, count, qos=0)
 
     assert sum(batches) == count
     assert len(batches) <= count // 5, f"{len(batches)} transactions for {count} writes: {batches}"
-    assert [m.envelope()["data"] for m in recorder.events()] == list(range(1, count + 1))
+    assert published == list(range(1, count + 1))
 
 
 async def test_retained_and_empty_messages_on_value_topics_are_not_writes(
