@@ -23,7 +23,10 @@ Usage (figures in docs/performance.md, "MQTT"):
   .venv/bin/python bench/mqtt_bench.py writeback --events 10000 --tuned-broker
 Each prints one JSON line. Topics live under a random prefix; nothing is retained. --tuned-broker
 starts a throwaway Mosquitto configured as docs/mqtt.md recommends; without it the broker is --url
-(default the shared one on 127.0.0.1:1883, whatever its configuration).
+(default the shared one on 127.0.0.1:1883, whatever its configuration). --titan-cpus 0 keeps Titan on
+CPU 0 and starts the throwaway broker, the load generator, the subscriber and the device on the
+other CPUs, as if they ran on other hosts: on a small machine they otherwise compete with Titan for
+its cores.
 """
 
 from __future__ import annotations
@@ -107,8 +110,9 @@ class Subscriber:
     def __init__(self, url: str, topic: str, count: int, key: str, timeout: float, qos: int = 1) -> None:
         self.output = Path(tempfile.mkstemp(prefix="titan-mqtt-bench-", suffix=".json")[1])
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "_subscribe", "--url", url, "--topic", topic, "--events", str(count),
-             "--key", key, "--timeout", str(timeout), "--out", str(self.output), "--qos", str(qos)],
+            helper_command([sys.executable, __file__, "_subscribe", "--url", url, "--topic", topic,
+             "--events", str(count), "--key", key, "--timeout", str(timeout), "--out", str(self.output),
+             "--qos", str(qos)]),
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.process.stdout is not None
@@ -281,7 +285,7 @@ async def measure_publish(url: str, events: int, qos: int, batch: int, protocol:
 
 async def _openloop(url: str, rate: float, seconds: float) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).with_name("openloop.py")), url, "--rate", str(rate),
+        *helper_command([sys.executable]), str(Path(__file__).with_name("openloop.py")), url, "--rate", str(rate),
         "--duration", str(seconds), "--warmup", "1", "--connections", "16", "--json",
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -510,7 +514,8 @@ async def measure_writeback(url: str, database_url: str, events: int) -> dict[st
     try:
         cpu_start = time.process_time()
         device = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "_device", "--url", url, "--prefix", prefix, "--events", str(events),
+            *helper_command([sys.executable]), __file__, "_device", "--url", url, "--prefix", prefix,
+            "--events", str(events),
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         output, _ = await device.communicate()
@@ -543,7 +548,7 @@ def tuned_mosquitto() -> Iterator[str]:
         "max_queued_messages 100000\nmax_inflight_messages 0\n"
     )
     process = subprocess.Popen(
-        ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        helper_command(["mosquitto", "-c", str(config)]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_started(process, lambda: _accepts(port), f"mosquitto on port {port}")
@@ -552,6 +557,27 @@ def tuned_mosquitto() -> Iterator[str]:
         process.terminate()
         process.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# With --titan-cpus: the CPUs left for the broker and the load generator.
+_helper_cpus: set[int] = set()
+
+
+def helper_command(command: list[str]) -> list[str]:
+    """`command`, run on the helpers' CPUs when --titan-cpus set them apart."""
+    if not _helper_cpus:
+        return command
+    return ["taskset", "-c", ",".join(map(str, sorted(_helper_cpus))), *command]
+
+
+def keep_titan_on(cpus: str) -> None:
+    """Pin this process (Titan) to `cpus` (\"0\" or \"0,1\"); helpers started later get the rest."""
+    titan = {int(cpu) for cpu in cpus.split(",")}
+    others = os.sched_getaffinity(0) - titan
+    if not titan <= os.sched_getaffinity(0) or not others:
+        raise SystemExit(f"--titan-cpus {cpus}: needs CPUs of this machine and leaves none for the helpers")
+    _helper_cpus.update(others)
+    os.sched_setaffinity(0, titan)
 
 
 def _accepts(port: int) -> bool:
@@ -591,6 +617,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="rest: the MQTT sink publishes in a process of its own (a Titan instance without REST traffic)",
     )
+    parser.add_argument(
+        "--titan-cpus",
+        default="",
+        help="Titan on these CPUs (e.g. 0), the throwaway broker and the load generator on the others",
+    )
     parser.add_argument("--topic", default="")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--key", default="-")
@@ -608,6 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.what == "_publisher":
         asyncio.run(_publisher(args.url, args.rate, args.seconds))
         return 0
+    if args.titan_cpus:
+        keep_titan_on(args.titan_cpus)
     if args.tuned_broker:
         with tuned_mosquitto() as url:
             args.url = url
