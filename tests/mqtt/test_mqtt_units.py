@@ -265,6 +265,40 @@ async def test_after_a_reconnect_the_acknowledged_events_go_out_again_before_the
     assert connection.calls == [["id-1", "id-2"], ["id-1", "id-2"], ["id-3"]]
 
 
+async def test_every_batch_acknowledged_in_the_window_goes_out_again_after_each_reconnect() -> None:
+    connection = BrokenThenBackConnection()
+    sink = MqttSink(MqttConfig(url="mqtt://h", prefix="p"), connection, MqttStats(), publish_timeout=1)  # type: ignore[arg-type]
+    await sink.deliver([event(1), event(2)])
+    await sink.deliver([event(3)])
+    connection.break_now()
+    connection.reconnect()
+    await sink.deliver([event(4)])
+    # Republished events count as acknowledged anew: a second break repeats them with the newer one.
+    connection.break_now()
+    connection.reconnect()
+    await sink.deliver([event(5)])
+
+    assert connection.calls == [
+        ["id-1", "id-2"], ["id-3"], ["id-1", "id-2", "id-3"], ["id-4"],
+        ["id-1", "id-2", "id-3", "id-4"], ["id-5"],
+    ]  # fmt: skip
+
+
+async def test_the_republish_memory_is_bounded_and_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("titan_plugin_mqtt.sink._REMEMBERED_FOR_REPUBLISHING", 3)
+    connection = BrokenThenBackConnection()
+    sink = MqttSink(MqttConfig(url="mqtt://h", prefix="p"), connection, MqttStats(), publish_timeout=1)  # type: ignore[arg-type]
+    for first in (1, 3, 5):
+        await sink.deliver([event(first), event(first + 1)])
+    connection.break_now()
+    connection.reconnect()
+    await sink.deliver([event(7)])
+
+    again = connection.calls[3]
+    assert 1 <= len(again) <= 3 and again == [f"id-{seq}" for seq in range(7 - len(again), 7)], again
+    assert connection.calls[4] == ["id-7"]
+
+
 async def test_a_reconnect_tells_the_sink_runner_to_retry_now() -> None:
     connection = BrokenThenBackConnection()
     sink = MqttSink(MqttConfig(url="mqtt://h", prefix="p"), connection, MqttStats(), publish_timeout=1)  # type: ignore[arg-type]
