@@ -19,7 +19,7 @@ writeback:  a device process publishes --events values (QoS 1) as fast as it can
 Usage (figures in docs/performance.md, "MQTT"):
   .venv/bin/python bench/mqtt_bench.py latency --rate 500 --seconds 10 --tuned-broker
   .venv/bin/python bench/mqtt_bench.py publish --events 50000 --tuned-broker
-  .venv/bin/python bench/mqtt_bench.py rest --rate 5000 --rest-rate 300 --seconds 10 --tuned-broker
+  .venv/bin/python bench/mqtt_bench.py rest --rate 5000 --rest-rate 300 --seconds 10 --tuned-broker --titan-cpus 0
   .venv/bin/python bench/mqtt_bench.py writeback --events 10000 --tuned-broker
 Each prints one JSON line. Topics live under a random prefix; nothing is retained. --tuned-broker
 starts a throwaway Mosquitto configured as docs/mqtt.md recommends; without it the broker is --url
