@@ -15,6 +15,8 @@ CONSOLE_PATH = "/ws/console"
 _ASSETS = {
     "console.html": "text/html",
     "console.js": "text/javascript",
+    "watch.js": "text/javascript",
+    "sparkline.js": "text/javascript",
     "console.css": "text/css",
 }
 

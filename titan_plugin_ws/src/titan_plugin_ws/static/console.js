@@ -1,6 +1,7 @@
 // The Titan-AAS live console: one WebSocket to /ws/events (protocol: docs/events.md) carrying two
-// subscriptions, the filtered event stream and the opened submodel. After any drop it reconnects
-// and resubscribes with `since` = the last titanseq it saw, so nothing is missed or shown twice.
+// subscriptions, the filtered event stream and the watched submodel (watch.js). After any drop it
+// reconnects and resubscribes with `since` = the last titanseq it saw, so nothing is missed or
+// shown twice. Loaded after sparkline.js and watch.js, whose functions it calls.
 "use strict";
 
 const MAX_ROWS = 500;
@@ -17,7 +18,9 @@ const state = {
   pongDeadline: null,
   nextId: 1,
   stream: { sub: null, filter: {}, throttle: 0, since: null },
-  submodel: null, // { id, sub, since, rows: Map(path -> {cell, kind}) }
+  submodel: null, // watch.js: { id, sub, since, readAt, rows: Map(path -> entry), histories }
+  openAttempts: 0,
+  head: null, // the newest titanseq this page knows of: welcome, every event, every REST read
   paused: false,
   held: [],
   received: 0,
@@ -51,6 +54,23 @@ function setStatus(stateName, text) {
   const status = $("status");
   status.dataset.state = stateName;
   status.textContent = text;
+}
+
+function showLive() {
+  setStatus(state.paused ? "paused" : "live", state.paused ? "paused" : "live");
+}
+
+// The head counter follows whatever this page learns of the server's position: `welcome`, each
+// event of either subscription and each REST read's X-Titan-Seq. Events a filter leaves out do
+// not reach the page, so behind a narrow filter it moves only when the page reads or receives.
+function noteSeq(seq) {
+  if (seq === null || seq === undefined || seq === "") return;
+  const newest = later(String(seq), state.head);
+  if (newest === state.head) return;
+  state.head = newest;
+  const head = $("head");
+  head.dataset.seq = newest;
+  head.textContent = `head ${newest}`;
 }
 
 function info(text) {
@@ -116,7 +136,8 @@ function onMessage(message) {
       // A new connection has no subscriptions yet: whatever ids the last one used are gone.
       state.stream.sub = null;
       if (state.submodel) state.submodel.sub = null;
-      setStatus(state.paused ? "paused" : "live", `${state.paused ? "paused" : "live"} · head ${message.head}`);
+      showLive();
+      noteSeq(message.head);
       $("status").title = `${message.server} ${message.version}, oldest retained event ${message.oldest}`;
       keepAlive();
       subscribeStream();
@@ -145,6 +166,8 @@ function onError(message) {
     return;
   }
   if (message.code === "history_expired" && state.submodel && message.id === state.submodel.sub) {
+    // Too long away to catch up from events: read the submodel again and follow from there.
+    state.submodel.sub = null;
     openSubmodel(state.submodel.id);
     return;
   }
@@ -163,6 +186,7 @@ function subscribeStream() {
 }
 
 function onEvent(subscription, event) {
+  noteSeq(event.titanseq);
   if (subscription === state.stream.sub) {
     state.stream.since = later(event.titanseq, state.stream.since);
     state.received += 1;
@@ -187,27 +211,42 @@ function cell(row, text, className) {
   return td;
 }
 
+// Text that may break after a "/", "#" or "." (identifiers are URIs, paths are dotted) before it
+// breaks anywhere else.
+function breakable(text) {
+  const fragment = document.createDocumentFragment();
+  for (const piece of text.split(/(?<=[/#.])/)) fragment.append(piece, document.createElement("wbr"));
+  return fragment;
+}
+
+function detail(text, className) {
+  const line = document.createElement("span");
+  line.className = `detail${className ? ` ${className}` : ""}`;
+  line.append(breakable(text));
+  return line;
+}
+
+// Four columns, two lines each where needed: seq over time, type over entity, the identifier
+// over the idShortPath, and the data. Seven columns did not fit a laptop screen.
 function addEventRow(event) {
   const kind = event.type.replace("io.admin-shell.events.v1.", "");
   const row = document.createElement("tr");
   row.className = `event type-${kind}`;
   row.dataset.seq = event.titanseq;
-  cell(row, event.titanseq);
-  cell(row, (event.time || "").slice(11, 23));
-  cell(row, kind, "type");
-  cell(row, event.titanentity);
-  const idCell = cell(row, "", "id");
+  cell(row, event.titanseq, "seq").append(detail((event.time || "").slice(11, 23), "time"));
+  cell(row, kind, "type").append(detail(event.titanentity, "entity"));
+  const subject = cell(row, "", "subject");
   if (event.titanentity === "submodel" || event.titanentity === "element") {
     const link = document.createElement("a");
     link.className = "open";
-    link.textContent = event.titanid;
+    link.append(breakable(event.titanid));
     link.title = "watch this submodel";
     link.onclick = () => openSubmodel(event.titanid);
-    idCell.append(link);
+    subject.append(link);
   } else {
-    idCell.textContent = event.titanid;
+    subject.append(breakable(event.titanid));
   }
-  cell(row, event.titanpath || "");
+  if (event.titanpath) subject.append(detail(event.titanpath, "path"));
   const data = JSON.stringify(event.data);
   cell(row, data && data.length > 160 ? `${data.slice(0, 160)}…` : data || "", "data");
   const body = $("events");
@@ -219,7 +258,7 @@ function addGapRow(text) {
   const row = document.createElement("tr");
   row.className = "gap";
   const td = cell(row, text);
-  td.colSpan = 7;
+  td.colSpan = 4;
   $("events").prepend(row);
 }
 
@@ -246,133 +285,6 @@ function updateCounters() {
   $("counters").textContent = `${state.received} events · ${rate}/s${held}`;
 }
 
-// --- the submodel view ------------------------------------------------------------------------
-
-function elementValue(element) {
-  switch (element.modelType) {
-    case "Property":
-      return element.value ?? "";
-    case "MultiLanguageProperty":
-      return (element.value || []).map((text) => `${text.language}: ${text.text}`).join(" | ");
-    case "Range":
-      return `${element.min ?? ""} … ${element.max ?? ""}`;
-    case "File":
-      return `${element.value ?? ""} (${element.contentType ?? ""})`;
-    case "Blob":
-      return `(${element.contentType ?? ""})`;
-    case "ReferenceElement":
-      return ((element.value && element.value.keys) || []).map((key) => key.value).join(" / ");
-    default:
-      return "";
-  }
-}
-
-function valueOnlyText(value) {
-  if (value === null || value === undefined) return "";
-  if (typeof value !== "object") return String(value);
-  const isLangStrings = Array.isArray(value) &&
-    value.every((item) => item && typeof item === "object" && Object.keys(item).length === 1);
-  if (isLangStrings) return value.map((item) => Object.entries(item)[0].join(": ")).join(" | ");
-  if ("min" in value || "max" in value) return `${value.min ?? ""} … ${value.max ?? ""}`;
-  if ("contentType" in value) return `${value.value ?? ""} (${value.contentType})`;
-  return JSON.stringify(value);
-}
-
-const CONTAINERS = new Set(["SubmodelElementCollection", "SubmodelElementList", "Entity", "AnnotatedRelationshipElement"]);
-
-function children(element) {
-  if (element.modelType === "Entity") return element.statements || [];
-  if (element.modelType === "AnnotatedRelationshipElement") return element.annotations || [];
-  return CONTAINERS.has(element.modelType) ? element.value || [] : [];
-}
-
-function addElementRows(elements, prefix, inList, rows, body) {
-  elements.forEach((element, index) => {
-    let path = element.idShort;
-    if (inList) path = `${prefix}[${index}]`;
-    else if (prefix) path = `${prefix}.${element.idShort}`;
-    const row = body.insertRow();
-    row.dataset.path = path;
-    cell(row, path);
-    cell(row, element.modelType);
-    const valueCell = cell(row, String(elementValue(element)), "value");
-    rows.set(path, { cell: valueCell, kind: element.modelType });
-    addElementRows(children(element), path, element.modelType === "SubmodelElementList", rows, body);
-  });
-}
-
-async function openSubmodel(id) {
-  if (!id) return;
-  $("submodel-id").value = id;
-  let response;
-  try {
-    response = await fetch(`/submodels/${b64url(id)}`, { headers: authHeaders() });
-  } catch (problem) {
-    info(`cannot reach the server: ${problem}`);
-    return;
-  }
-  if (!response.ok) {
-    info(`cannot open ${id}: HTTP ${response.status}`);
-    return;
-  }
-  // Every event up to X-Titan-Seq is in this answer: subscribing since it leaves no gap.
-  const since = response.headers.get("X-Titan-Seq");
-  const submodel = await response.json();
-  const body = $("elements");
-  body.replaceChildren();
-  const rows = new Map();
-  addElementRows(submodel.submodelElements || [], "", false, rows, body);
-  const sameSubmodel = state.submodel && state.submodel.id === id;
-  if (sameSubmodel) {
-    state.submodel.rows = rows; // reloaded after a structural change: the subscription goes on
-  } else {
-    if (state.submodel) send({ type: "unsubscribe", id: state.submodel.sub });
-    state.submodel = { id, sub: null, since, rows };
-    subscribeSubmodel();
-  }
-  info(`${submodel.idShort || id}: ${rows.size} elements, read at titanseq ${since}; values change in place.`);
-}
-
-function subscribeSubmodel() {
-  const watched = state.submodel;
-  watched.sub = newSubscriptionId("submodel");
-  const request = { type: "subscribe", id: watched.sub, filter: { ids: [watched.id] } };
-  if (watched.since !== null) request.since = watched.since;
-  send(request);
-}
-
-function applyToSubmodel(event) {
-  const kind = event.type.replace("io.admin-shell.events.v1.", "");
-  if (event.titanentity === "submodel" && kind === "deleted") {
-    info(`${event.titanid} was deleted (titanseq ${event.titanseq}).`);
-    return;
-  }
-  const row = event.titanentity === "element" ? state.submodel.rows.get(event.titanpath) : undefined;
-  if (kind === "valueChanged" && row && !CONTAINERS.has(row.kind)) {
-    row.cell.textContent = valueOnlyText(event.data);
-    row.cell.classList.remove("changed");
-    void row.cell.offsetWidth; // restart the highlight animation
-    row.cell.classList.add("changed");
-    return;
-  }
-  // Structure changed (or a container's value): read the submodel again, soon and once.
-  clearTimeout(state.reloadTimer);
-  state.reloadTimer = setTimeout(() => openSubmodel(state.submodel.id), 300);
-}
-
-async function refreshSubmodelList() {
-  try {
-    const response = await fetch("/submodels?limit=500", { headers: authHeaders() });
-    if (!response.ok) return;
-    const select = $("submodel-select");
-    const { result } = await response.json();
-    select.replaceChildren(new Option("— pick a submodel —", ""));
-    for (const submodel of result || []) select.add(new Option(`${submodel.idShort || ""} — ${submodel.id}`, submodel.id));
-  } catch (problem) {
-    // The list is a convenience; the identifier field works without it.
-  }
-}
-
 // --- wiring -----------------------------------------------------------------------------------
 
 function start() {
@@ -395,8 +307,7 @@ function start() {
     if (!state.paused) {
       state.held.splice(0).forEach(addEventRow);
     }
-    const live = state.ws && state.ws.readyState === WebSocket.OPEN;
-    if (live) setStatus(state.paused ? "paused" : "live", state.paused ? "paused" : "live");
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) showLive();
   };
   $("clear").onclick = () => $("events").replaceChildren();
   $("open-submodel").onsubmit = (submitted) => {
@@ -404,9 +315,15 @@ function start() {
     openSubmodel($("submodel-id").value.trim() || $("submodel-select").value);
   };
   $("submodel-select").onchange = () => openSubmodel($("submodel-select").value);
+  // `#submodel=<identifier>` in the address opens that submodel (the page keeps it current).
+  window.onhashchange = () => {
+    const id = submodelFromAddress();
+    if (id && (!state.submodel || state.submodel.id !== id)) openSubmodel(id);
+  };
   setInterval(updateCounters, 1000);
-  refreshSubmodelList();
   connect();
+  openSubmodel(submodelFromAddress());
+  refreshSubmodelList();
 }
 
 start();
