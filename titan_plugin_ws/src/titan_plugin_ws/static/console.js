@@ -211,11 +211,11 @@ function cell(row, text, className) {
   return td;
 }
 
-// Text that may break after a "/", "#" or "." (identifiers are URIs, paths are dotted) before it
-// breaks anywhere else.
+// Text that may break after a "/", "#" or "." (identifiers are URIs, paths are dotted) and between
+// CamelCase words (idShorts) before it breaks anywhere else.
 function breakable(text) {
   const fragment = document.createDocumentFragment();
-  for (const piece of text.split(/(?<=[/#.])/)) fragment.append(piece, document.createElement("wbr"));
+  for (const piece of text.split(/(?<=[/#.])|(?<=[a-z0-9])(?=[A-Z])/)) fragment.append(piece, document.createElement("wbr"));
   return fragment;
 }
 
