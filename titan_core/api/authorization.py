@@ -22,6 +22,7 @@ from titan_core.credentials.api_keys import API_KEYS, ApiKeyTable
 from titan_core.credentials.jwt_bearer import JWT_VERIFIER, JwtVerifier, close_jwks
 from titan_core.errors import Forbidden, TitanError, Unauthorized
 from titan_core.keys import HOOKS
+from titan_core.logsafe import loggable
 from titan_core.model.identifiers import decode_identifier
 from titan_core.settings import Settings, SettingsError
 
@@ -135,7 +136,7 @@ async def _authenticate(request: web.Request, anonymous: Principal) -> Principal
         if status == 403:
             raise Forbidden(f"the credential was refused: {message}") from None
         if not isinstance(exc, PermissionError | ValueError):
-            log.warning("titan_authenticate raised for %s %s", request.method, request.path, exc_info=True)
+            log.warning("titan_authenticate raised for %s %s", request.method, loggable(request.path), exc_info=True)
         raise Unauthorized(f"the credential was refused: {message}") from None
     if principal is None:
         raise Unauthorized("the credential was not recognised: no API key or bearer token scheme accepts it")

@@ -15,6 +15,7 @@ from titan_core.errors import (
     TitanError,
 )
 from titan_core.keys import SETTINGS
+from titan_core.logsafe import loggable
 
 log = logging.getLogger(__name__)
 
@@ -55,5 +56,5 @@ async def idta_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         return error_response(TitanError(exc.reason or "error", status=exc.status, code=str(exc.status)))
     except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
+        log.exception("unhandled error in %s %s", loggable(request.method), loggable(request.path))
         return error_response(TitanError("internal server error; the server log has the details"))
