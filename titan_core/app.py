@@ -13,6 +13,7 @@ from titan_core.api.middleware import idta_errors
 from titan_core.api.openapi import add_openapi_route
 from titan_core.api.routes import add_api_routes
 from titan_core.events.http import add_event_routes, titan_seq_header
+from titan_core.events.outbox import OutboxRecorder
 from titan_core.events.pipeline import events_context
 from titan_core.keys import DATABASE, REPOSITORY, SETTINGS
 from titan_core.plugins import TitanPluginManager
@@ -77,7 +78,9 @@ async def _database_context(app: web.Application) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await database.migrate()
         app[DATABASE] = database
-        app[REPOSITORY] = Repository(database)
+        app[REPOSITORY] = Repository(
+            database, recorder=OutboxRecorder(include_subject=settings.events_include_subject)
+        )
         yield
     finally:
         await database.close()

@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="store files that break meta-model rules, reporting every violation (default: refuse them)",
     )
+    load.add_argument(
+        "--operator",
+        help="who loads: recorded as the subject of every event the load causes (default: the OS user name)",
+    )
     _database_option(load)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date and exit")
@@ -76,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _operator(given: str | None) -> str | None:
+    """The `--operator` given, or the OS user's name; None when neither is known."""
+    if given is not None and given.strip():
+        return given.strip()
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (some containers)
+        return None
+
+
 def _database_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",
@@ -103,7 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "load":
         from titan_core.loader import load_paths
 
-        return asyncio.run(load_paths(settings, args.paths, lenient=args.lenient))
+        operator = _operator(args.operator)
+        if operator is None:
+            print(
+                "titan load: cannot tell who is loading (no OS user name); say it with --operator NAME",
+                file=sys.stderr,
+            )
+            return 2
+        return asyncio.run(load_paths(settings, args.paths, lenient=args.lenient, operator=operator))
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "plugins":

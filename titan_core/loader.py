@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from titan_core.auth import ALL_ROLES, ANONYMOUS, Principal
 from titan_core.errors import BadRequest, TitanError
+from titan_core.events.outbox import OutboxRecorder
 from titan_core.json_text import loads_json
 from titan_core.model.verify import parse_and_verify
 from titan_core.settings import Settings
@@ -60,10 +62,23 @@ def read_environment(path: Path) -> Any:
         raise TitanError(f"{path}: the JSON is nested too deeply to be processed", status=400) from None
 
 
+def operator_principal(operator: str) -> Principal:
+    """Who `titan load` writes as: the operator (recorded as the events' subject), with every role,
+    since whoever can run it can reach the database anyway."""
+    return Principal(subject=operator, roles=ALL_ROLES)
+
+
 async def load_environment(
-    repository: Repository, environment: Any, *, lenient: bool, out: TextIO = sys.stdout, label: str = ""
+    repository: Repository,
+    environment: Any,
+    *,
+    lenient: bool,
+    out: TextIO = sys.stdout,
+    label: str = "",
+    operator: Principal = ANONYMOUS,
 ) -> dict[str, int]:
-    """Verify the environment (strictly unless lenient), then upsert every identifiable in it."""
+    """Verify the environment (strictly unless lenient), then upsert every identifiable in it
+    as `operator` (the subject of the events it causes)."""
     verified = parse_and_verify("environment", environment, lenient=lenient)
     for violation in verified.violations:
         print(f"{label}: stored despite violation: {violation}", file=out)
@@ -72,7 +87,9 @@ async def load_environment(
     for section, kind in _SECTIONS:
         for item in document.get(section) or ():
             before = await _version(repository, kind, item["id"])
-            stored, created = await repository.upsert(kind, item, origin="load", lenient=True)
+            stored, created = await repository.upsert(
+                kind, item, origin="load", principal=operator, lenient=True
+            )
             if created:
                 counts["created"] += 1
             elif before == stored.version:
@@ -89,7 +106,10 @@ async def _version(repository: Repository, kind: Kind, identifier: str) -> int |
         return None
 
 
-async def load_paths(settings: Settings, paths: Iterable[Path], *, lenient: bool) -> int:
+async def load_paths(
+    settings: Settings, paths: Iterable[Path], *, lenient: bool, operator: str | None = None
+) -> int:
+    """Load every file of `paths`; `operator` names who loads (None: the anonymous principal)."""
     files = environment_files(paths)
     if not files:
         print("titan load: no .json or .xml files found in the paths given", file=sys.stderr)
@@ -98,11 +118,16 @@ async def load_paths(settings: Settings, paths: Iterable[Path], *, lenient: bool
     failures = 0
     try:
         await database.migrate()
-        repository = Repository(database)
+        repository = Repository(
+            database, recorder=OutboxRecorder(include_subject=settings.events_include_subject)
+        )
+        principal = ANONYMOUS if operator is None else operator_principal(operator)
         for path in files:
             try:
                 environment = read_environment(path)
-                counts = await load_environment(repository, environment, lenient=lenient, label=str(path))
+                counts = await load_environment(
+                    repository, environment, lenient=lenient, label=str(path), operator=principal
+                )
             except FileNotFoundError:
                 failures += 1
                 print(f"titan load: {path}: no such file", file=sys.stderr)

@@ -63,6 +63,9 @@ class Settings:
     sink_lease_ms: int = 10_000
     # The longest `wait` of GET /events, in seconds.
     events_max_wait: int = 60
+    # Whether event envelopes carry `titansubject`, who made the change (docs/events.md). Off by
+    # default: a subject can be personal data. The outbox records it either way.
+    events_include_subject: bool = False
     # WebSocket clients (titan-plugin-ws, docs/events.md): the largest message a client may send
     # (bigger: closed with 1009), and how many it may send per second on average, in bursts of up to
     # `ws_message_burst` (more: closed with 4429).

@@ -60,8 +60,14 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def build_envelope(change: Change, *, origin: str, event_id: str, moment: datetime) -> dict[str, Any]:
-    """The envelope of `change` without `titanseq`; extensions that do not apply are left out."""
+def build_envelope(
+    change: Change, *, origin: str, event_id: str, moment: datetime, subject: str | None = None
+) -> dict[str, Any]:
+    """The envelope of `change` without `titanseq`; extensions that do not apply are left out.
+
+    `subject` (who made the change) becomes the `titansubject` extension; the outbox passes it only
+    where the operator enabled it (`events_include_subject`), since it can be personal data.
+    """
     envelope: dict[str, Any] = {
         "specversion": SPECVERSION,
         "id": event_id,
@@ -75,6 +81,8 @@ def build_envelope(change: Change, *, origin: str, event_id: str, moment: dateti
     if change.entity == "element":
         envelope["titanpath"] = change.path
     envelope["titanorigin"] = origin
+    if subject:
+        envelope["titansubject"] = subject
     if change.semantic_id is not None:
         envelope["semanticid"] = change.semantic_id
     envelope["data"] = event_data(change)

@@ -37,26 +37,47 @@ class OutboxRecorder:
     produces, so the server does not pay for it (some 80 µs per event, a tenth of a device write).
     """
 
-    def __init__(self, *, validate: bool = False) -> None:
+    def __init__(self, *, validate: bool = False, include_subject: bool = False) -> None:
         self.validate = validate
+        # Whether envelopes carry `titansubject`; the `subject` column is written either way.
+        self.include_subject = include_subject
         self.committed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def record(self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str) -> None:
+    async def record(
+        self,
+        connection: AsyncConnection,
+        changes: Sequence[Change],
+        *,
+        origin: str,
+        subject: str | None = None,
+    ) -> None:
         if changes:
-            await connection.run_sync(self.record_in, changes, origin=origin)
+            await connection.run_sync(self.record_in, changes, origin=origin, subject=subject)
 
-    def record_in(self, connection: Connection, changes: Sequence[Change], *, origin: str) -> None:
+    def record_in(
+        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
+    ) -> None:
         if not changes:
             return
         moment = datetime.now(UTC)
+        shown_subject = subject if self.include_subject else None
         rows = []
         for change in changes:
             event_id = uuid7()
-            envelope = build_envelope(change, origin=origin, event_id=event_id, moment=moment)
+            envelope = build_envelope(
+                change, origin=origin, event_id=event_id, moment=moment, subject=shown_subject
+            )
             if self.validate:
                 validate_envelope(envelope, published=False)
-            rows.append({"event_id": event_id, "envelope": dump_envelope(envelope), "created_at": moment})
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "envelope": dump_envelope(envelope),
+                    "created_at": moment,
+                    "subject": subject,
+                }
+            )
         connection.execute(_INSERT, rows)
         connection.info[_PENDING] = True
 

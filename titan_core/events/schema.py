@@ -53,6 +53,7 @@ class EnvelopeSchema(Schema):
     titanid = fields.String(required=True, validate=validate.Length(min=1))
     titanpath = fields.String(validate=validate.Length(min=1))
     titanorigin = fields.String(required=True, validate=validate.Regexp(_ORIGIN))
+    titansubject = fields.String(validate=validate.Length(min=1))
     semanticid = fields.String(validate=validate.Length(min=1))
     # Any JSON: the entity, or an element's ValueOnly value (null when it has none).
     data = fields.Raw(required=True, allow_none=True)

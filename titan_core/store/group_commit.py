@@ -35,6 +35,7 @@ class _Pending:
     identifier: str
     edit: DocumentEdit
     origin: str
+    subject: str
     if_match: str | None
     future: asyncio.Future[StoredIdentifiable]
 
@@ -46,7 +47,8 @@ class _Target:
     current: StoredIdentifiable
     document: dict[str, Any]
     versions: int = 0
-    recorded: list[tuple[str, list[Change]]] = field(default_factory=list)
+    # (origin, subject, changes) of each write that changed something, in order.
+    recorded: list[tuple[str, str, list[Change]]] = field(default_factory=list)
     waiting: list[_Pending] = field(default_factory=list)
 
 
@@ -63,10 +65,17 @@ class GroupCommitter:
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(
-        self, kind: Kind, identifier: str, edit: DocumentEdit, *, origin: str, if_match: str | None
+        self,
+        kind: Kind,
+        identifier: str,
+        edit: DocumentEdit,
+        *,
+        origin: str,
+        subject: str,
+        if_match: str | None,
     ) -> StoredIdentifiable:
         future: asyncio.Future[StoredIdentifiable] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(kind, identifier, edit, origin, if_match, future))
+        self._queue.append(_Pending(kind, identifier, edit, origin, subject, if_match, future))
         if self._drainer is None or self._drainer.done():
             # A task of its own: a client that disconnects must not cancel the others' transaction.
             self._drainer = asyncio.create_task(self._drain(), name="titan-group-commit")
@@ -118,7 +127,7 @@ class GroupCommitter:
                 continue
             if changes:
                 target.versions += 1
-                target.recorded.append((pending.origin, changes))
+                target.recorded.append((pending.origin, pending.subject, changes))
             target.waiting.append(pending)
         for target in targets.values():
             if target is None or not target.recorded:
@@ -127,20 +136,21 @@ class GroupCommitter:
             target.current = store.store_update(
                 connection, target.current, target.document, facts, versions=target.versions
             )
-            # One outbox insert per run of writes with the same origin (usually the whole batch).
-            for origin, changes in _runs_by_origin(target.recorded):
-                store.recorder.record_in(connection, changes, origin=origin)
+            # One outbox insert per run of writes with the same origin and subject (usually the
+            # whole batch: one device, or one gateway's principal).
+            for origin, subject, changes in _runs_by_author(target.recorded):
+                store.recorder.record_in(connection, changes, origin=origin, subject=subject)
         return targets
 
 
-def _runs_by_origin(recorded: list[tuple[str, list[Change]]]) -> list[tuple[str, list[Change]]]:
-    """Consecutive writes of one origin merged, their changes kept in order."""
-    runs: list[tuple[str, list[Change]]] = []
-    for origin, changes in recorded:
-        if runs and runs[-1][0] == origin:
-            runs[-1][1].extend(changes)
+def _runs_by_author(recorded: list[tuple[str, str, list[Change]]]) -> list[tuple[str, str, list[Change]]]:
+    """Consecutive writes of one origin and subject merged, their changes kept in order."""
+    runs: list[tuple[str, str, list[Change]]] = []
+    for origin, subject, changes in recorded:
+        if runs and runs[-1][:2] == (origin, subject):
+            runs[-1][2].extend(changes)
         else:
-            runs.append((origin, list(changes)))
+            runs.append((origin, subject, list(changes)))
     return runs
 
 

@@ -46,10 +46,18 @@ class ChangeRecorder(Protocol):
     """Receives a write's changes inside its transaction (the event outbox implements this)."""
 
     async def record(
-        self, connection: AsyncConnection, changes: Sequence[Change], *, origin: str
-    ) -> None: ...
+        self,
+        connection: AsyncConnection,
+        changes: Sequence[Change],
+        *,
+        origin: str,
+        subject: str | None = None,
+    ) -> None:
+        """`subject`: who made the change (the principal's subject), for the audit trail."""
 
-    def record_in(self, connection: Connection, changes: Sequence[Change], *, origin: str) -> None:
+    def record_in(
+        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
+    ) -> None:
         """The same for synchronous code (the group commit's transactions)."""
 
 
@@ -184,7 +192,10 @@ class IdentifiableStore:
                 )
             stored = await self._insert(connection, kind, verified, facts)
             await self.recorder.record(
-                connection, [_identifiable_change("created", kind, facts, verified)], origin=origin
+                connection,
+                [_identifiable_change("created", kind, facts, verified)],
+                origin=origin,
+                subject=principal.subject,
             )
         return stored
 
@@ -209,11 +220,15 @@ class IdentifiableStore:
                 "an identifiable's id cannot be changed by PUT"
             )
         try:
-            return await self._put_once(kind, identifier, verified, facts, origin=origin, if_match=if_match)
+            return await self._put_once(
+                kind, identifier, verified, facts, origin=origin, subject=principal.subject, if_match=if_match
+            )
         except _InsertRace:
             # PUTs creating one id race past the row lock (there is no row to lock yet); the loser's
             # INSERT fails once the winner committed. Now the row exists: the retry locks and replaces it.
-            return await self._put_once(kind, identifier, verified, facts, origin=origin, if_match=if_match)
+            return await self._put_once(
+                kind, identifier, verified, facts, origin=origin, subject=principal.subject, if_match=if_match
+            )
 
     async def _put_once(
         self,
@@ -223,6 +238,7 @@ class IdentifiableStore:
         facts: DocumentFacts,
         *,
         origin: str,
+        subject: str,
         if_match: str | None,
     ) -> tuple[StoredIdentifiable, bool]:
         async with self.database.write() as connection:
@@ -242,7 +258,7 @@ class IdentifiableStore:
                 if kind == "submodel":
                     changes += value_changes(identifier, current.document(), verified)
                 created = False
-            await self.recorder.record(connection, changes, origin=origin)
+            await self.recorder.record(connection, changes, origin=origin, subject=subject)
         return stored, created
 
     async def upsert(
@@ -284,7 +300,10 @@ class IdentifiableStore:
             await connection.execute(delete(identifiables).where(identifiables.c.pk == current.pk))
             facts = facts_of(kind, document)
             await self.recorder.record(
-                connection, [_identifiable_change("deleted", kind, facts, document)], origin=origin
+                connection,
+                [_identifiable_change("deleted", kind, facts, document)],
+                origin=origin,
+                subject=principal.subject,
             )
 
     async def edit(
@@ -308,7 +327,9 @@ class IdentifiableStore:
         """
         authorize_write(principal, identifier)
         if batchable and attachment_change is None:
-            return await self._group_commit.submit(kind, identifier, edit, origin=origin, if_match=if_match)
+            return await self._group_commit.submit(
+                kind, identifier, edit, origin=origin, subject=principal.subject, if_match=if_match
+            )
         async with self.database.write() as connection:
             current = await self._select(connection, kind, identifier, lock=True)
             if current is None:
@@ -325,7 +346,7 @@ class IdentifiableStore:
                 raise BadRequest(f"the id of a {KIND_LABELS[kind]} cannot be changed ({identifier!r})")
             stored = await self._update(connection, current, new_document, facts, body)
             await self._drop_orphaned_attachments(connection, current, new_document)
-            await self.recorder.record(connection, changes, origin=origin)
+            await self.recorder.record(connection, changes, origin=origin, subject=principal.subject)
         return stored
 
     # ---------------------------------------------------------------- attachments

@@ -96,6 +96,10 @@ event_outbox = Table(
     Column("envelope", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("seq", BigInteger, nullable=True),
+    # Who made the change: the principal's subject (API key subject, JWT `sub`, the MQTT device
+    # principal, the `titan load` operator). Kept whether or not the envelope carries it
+    # (`events_include_subject`); NULL for rows written before migration 0003.
+    Column("subject", Text, nullable=True),
 )
 # The relay's one query: unassigned rows in insert-id order (a partial index stays tiny).
 Index(
