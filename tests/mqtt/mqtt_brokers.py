@@ -3,15 +3,18 @@ and passwords, or persistence for the broker-crash test. Built on `support.mosqu
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from support.mosquitto import ThrowawayMosquitto
 from support.services import LOOPBACK, free_port
+
+MQTT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "mqtt.md"
 
 
 def _run(*argv: str, cwd: Path) -> None:
@@ -114,3 +117,39 @@ def durable_mosquitto() -> Iterator[ThrowawayMosquitto]:
     )
     with configured_mosquitto(config) as broker:
         yield broker
+
+
+def documented_acl() -> str:
+    """The code block under the heading "### ACL file" of docs/mqtt.md."""
+    text = MQTT_DOCS.read_text(encoding="utf-8")
+    section = text.split("### ACL file", 1)[1]
+    match = re.search(r"```\n(.*?)```", section, re.DOTALL)
+    assert match, "docs/mqtt.md has no code block under ### ACL file"
+    return match.group(1)
+
+
+def password_of(user: str) -> str:
+    return f"{user}-pw"
+
+
+@contextmanager
+def acl_mosquitto(users: Sequence[str], acl: str | None = None) -> Iterator[str]:
+    """A throwaway Mosquitto enforcing `acl` (default: the documented one) on a listener that wants a
+    password (`password_of(user)` for each of `users`); yields that listener's mqtt:// URL. The
+    anonymous listener on the broker's own port is only for the start-up probe."""
+    secured_port = free_port()
+
+    def prepare(directory: Path) -> None:
+        for index, user in enumerate(users):
+            flag = ["-c"] if index == 0 else []
+            subprocess.run(["mosquitto_passwd", "-b", *flag, str(directory / "passwords"), user, password_of(user)],
+                           check=True, capture_output=True)  # fmt: skip
+        (directory / "acl").write_text(documented_acl() if acl is None else acl, encoding="utf-8")
+
+    config = (
+        "user root\nper_listener_settings true\nlistener {port} {host}\nallow_anonymous true\n"
+        f"listener {secured_port} {LOOPBACK}\nallow_anonymous false\n"
+        "password_file {dir}/passwords\nacl_file {dir}/acl\n"
+    )
+    with configured_mosquitto(config, prepare):
+        yield f"mqtt://{LOOPBACK}:{secured_port}"

@@ -239,3 +239,18 @@ def submodel(submodel_id: str = SM_ID, elements: Sequence[dict[str, Any]] | None
 
 def concept_description(cd_id: str = CD_ID, id_short: str = "Temp") -> dict[str, Any]:
     return {"modelType": "ConceptDescription", "id": cd_id, "idShort": id_short}
+
+
+async def publish_v5(url: str, topic: str, payload: bytes, *, qos: int = 1, **options: Any) -> None:
+    """One MQTT 5 publish from a client of its own, as a device makes it. `options` are client
+    options (`username`, `password`) and PUBLISH properties (`ResponseTopic`, `CorrelationData`)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    client_options = {name: options.pop(name) for name in ("username", "password") if name in options}
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    for name, value in options.items():
+        setattr(properties, name, value)
+    host, port = broker_host_port(url)
+    async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5, **client_options) as device:
+        await device.publish(topic, payload, qos=qos, properties=properties)

@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.publish as paho_publish
-from mqtt_brokers import configured_mosquitto
+from mqtt_brokers import acl_mosquitto, documented_acl, password_of
 from mqtt_helpers import MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
 from support.app import AppClient
-from support.services import LOOPBACK, free_port
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "mqtt.md"
 PRESS = "https://example.com/ids/sm/press-7"
 OTHER = "https://example.com/ids/sm/other"
-
-
-def documented_acl() -> str:
-    """The code block under the heading "### ACL file" of docs/mqtt.md."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text.split("### ACL file", 1)[1]
-    match = re.search(r"```\n(.*?)```", section, re.DOTALL)
-    assert match, "docs/mqtt.md has no code block under ### ACL file"
-    return match.group(1)
 
 
 async def value_of(client: AppClient, submodel_id: str) -> Any:
@@ -41,30 +29,14 @@ async def test_the_documented_acl_lets_a_device_write_only_its_own_values(
 ) -> None:
     acl = documented_acl()
     assert b64(PRESS) in acl
-    secured_port = free_port()
-
-    def prepare(directory: Path) -> None:
-        for user in ("titan", "press-7"):
-            flag = ["-c"] if user == "titan" else []
-            subprocess.run(["mosquitto_passwd", "-b", *flag, str(directory / "passwords"), user, f"{user}-pw"],
-                           check=True, capture_output=True)  # fmt: skip
-        (directory / "acl").write_text(acl, encoding="utf-8")
-
-    config = (
-        # The anonymous listener on the broker's own port is only for the start-up probe.
-        "user root\nper_listener_settings true\nlistener {port} {host}\nallow_anonymous true\n"
-        f"listener {secured_port} {LOOPBACK}\nallow_anonymous false\n"
-        "password_file {dir}/passwords\nacl_file {dir}/acl\n"
-    )
-    with configured_mosquitto(config, prepare):
-        url = f"mqtt://{LOOPBACK}:{secured_port}"
-        client = await make_mqtt_app(url, prefix="titan", username="titan", password="titan-pw")
+    with acl_mosquitto(["titan", "press-7"]) as url:
+        client = await make_mqtt_app(url, prefix="titan", username="titan", password=password_of("titan"))
         for submodel_id in (PRESS, OTHER):
             elements = [prop("Speed", "1", value_type="xs:int")]
             assert (await client.post("/submodels", json=submodel(submodel_id, elements))).status == 201
 
         host, port = broker_host_port(url)
-        auth = {"username": "press-7", "password": "press-7-pw"}
+        auth = {"username": "press-7", "password": password_of("press-7")}
         async with Recorder(url, [f"titan/element/{b64(PRESS)}/+/events"], **auth) as own_events:
             for submodel_id, value in ((OTHER, b"66"), (PRESS, b"7")):
                 topic = f"titan/element/{b64(submodel_id)}/Speed/value"
@@ -89,7 +61,7 @@ async def test_mosquitto_rr_gets_the_outcome_of_its_write(
 
     answer = await asyncio.to_thread(
         subprocess.run,
-        ["mosquitto_rr", "-h", host, "-p", str(port), "-t", topic, "-e", f"{mqtt_topic_prefix}/rr", "-m", "24",
+        ["mosquitto_rr", "-h", host, "-p", str(port), "-t", topic, "-e", f"{mqtt_topic_prefix}/reply/rr", "-m", "24",
          "-W", "10"],
         capture_output=True, text=True, timeout=20, check=False,
     )  # fmt: skip

@@ -203,7 +203,7 @@ async def test_mqtt5_response_topic_gets_the_outcome_with_the_correlation_data(
 ) -> None:
     client = await make_mqtt_app()
     await call(client, "POST", "/submodels", 201, json=submodel())
-    replies = f"{mqtt_topic_prefix}/device-7/replies"
+    replies = f"{mqtt_topic_prefix}/reply/device-7"
 
     async with Recorder(mqtt_url, [replies]) as recorder:
         await publish_plain(mqtt_url, value_topic(mqtt_topic_prefix, "Speed"), b"8",

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from titan_core.settings import SettingsError
+from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_rules
 
 Protocol = Literal["3.1.1", "5"]
 ENTITIES = ("shell", "submodel", "element", "concept_description")
@@ -70,10 +71,20 @@ class MqttConfig:
     # Shared subscription group for write-back ($share/<group>/...), so that of several Titan
     # instances only one applies a write; empty subscribes plainly.
     shared_group: str = "titan"
-    # Who MQTT writes are made as: subject, roles and identifier scopes (empty: unrestricted).
+    # Who MQTT writes on {prefix}/element/… are made as: subject, roles and identifier scopes
+    # (empty: unrestricted).
     principal: str = "mqtt"
     principal_roles: tuple[str, ...] = ("reader", "writer")
     principal_scopes: tuple[str, ...] = ()
+    # Per-device principals (devices.py): entries "name;role=writer;scope=pattern". A device writes
+    # on {prefix}/device/{name}/element/…/value, which the broker's ACL (`pattern write
+    # titan/device/%u/…`) lets only the user {name} publish to; Titan writes as that principal.
+    devices: tuple[str, ...] = ()
+    # MQTT 5 response topics: answered only under {reply_prefix}/ (default {prefix}/reply), and for
+    # a device under {reply_prefix}/{name}/; any other response topic refuses the write. `replies`
+    # false ignores response topics altogether.
+    replies: bool = True
+    reply_prefix: str = ""
     # Reconnect backoff: first and longest pause, in seconds (doubled per failed attempt).
     reconnect_min: float = 0.5
     reconnect_max: float = 30.0
@@ -142,6 +153,8 @@ class MqttConfig:
             raise SettingsError(
                 f"mqtt setting prefix must not start with '$' (broker topics), got {self.prefix!r}"
             )
+        self._check_reply_prefix()
+        device_rules(self.devices)  # raises SettingsError naming the entry at fault
         if self.shared_group and not _SHARED_GROUP.match(self.shared_group):
             raise SettingsError(
                 f"mqtt setting shared_group must be one topic level without '#', '+' or '/', got {self.shared_group!r}"
@@ -159,6 +172,30 @@ class MqttConfig:
                 f"got {self.reconnect_min:g} and {self.reconnect_max:g}"
             )
 
+    def _check_reply_prefix(self) -> None:
+        reply = self.effective_reply_prefix
+        if not _PREFIX.match(reply) or reply.startswith("$"):
+            raise SettingsError(
+                "mqtt setting reply_prefix must be topic levels without '#', '+', empty levels or a "
+                f"leading '$', got {reply!r}"
+            )
+        for root in self.titan_topic_roots:
+            if reply == root or reply.startswith(root + "/") or root.startswith(reply + "/"):
+                raise SettingsError(
+                    f"mqtt setting reply_prefix {reply!r} overlaps Titan's own topics under {root}/: "
+                    "replies must never land on event or value topics; use e.g. "
+                    f"{self.prefix}/reply (the default)"
+                )
+
+    @property
+    def effective_reply_prefix(self) -> str:
+        return self.reply_prefix or f"{self.prefix}/reply"
+
+    @property
+    def titan_topic_roots(self) -> tuple[str, ...]:
+        """The topic subtrees Titan publishes events on or takes writes from."""
+        return tuple(f"{self.prefix}/{level}" for level in (*ENTITIES, DEVICE_LEVEL))
+
     @property
     def enabled(self) -> bool:
         return bool(self.url)
@@ -174,7 +211,16 @@ class MqttConfig:
     @property
     def value_subscription(self) -> str:
         """The topic filter of write-back, with the shared-subscription prefix when configured."""
-        topic = f"{self.prefix}/element/+/+/value"
+        return self._shared(f"{self.prefix}/element/+/+/value")
+
+    @property
+    def value_subscriptions(self) -> tuple[str, ...]:
+        """Every write-back topic filter: the plain one, and the per-device one when devices are set."""
+        if not self.devices:
+            return (self.value_subscription,)
+        return self.value_subscription, self._shared(f"{self.prefix}/{DEVICE_LEVEL}/+/element/+/+/value")
+
+    def _shared(self, topic: str) -> str:
         return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
 
 

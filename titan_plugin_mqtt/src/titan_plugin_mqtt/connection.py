@@ -59,10 +59,12 @@ class Outgoing:
 class MqttConnection(LinkState):
     """The write-back connection of an app: its subscription, incoming messages, published answers."""
 
-    def __init__(self, config: MqttConfig, *, subscription: str | None, on_message: MessageHandler) -> None:
+    def __init__(
+        self, config: MqttConfig, *, subscriptions: Sequence[str], on_message: MessageHandler
+    ) -> None:
         client_id = config.client_id or default_client_id()
         super().__init__(config, client_id=client_id, role="MQTT connection")
-        self.subscription = subscription
+        self.subscriptions = tuple(subscriptions)
         self._on_message = on_message
         self._tls_context = tls_context(config) if config.tls else None
         self._client: aiomqtt.Client | None = None
@@ -166,16 +168,18 @@ class MqttConnection(LinkState):
     async def _serve(self, client: aiomqtt.Client) -> None:
         # Published replies and events of one batch may be many; aiomqtt warns above this.
         client.pending_calls_threshold = self.config.max_inflight + 100
-        if self.subscription:
-            granted = await client.subscribe(self.subscription, qos=1)
-            self.subscription_refused = _refusal(granted)
-            if self.subscription_refused:
+        refusals = []
+        for subscription in self.subscriptions:
+            refused = _refusal(await client.subscribe(subscription, qos=1))
+            if refused:
+                refusals.append(f"{subscription}: {refused}")
                 log.error(
                     "the MQTT broker %s refused the write-back subscription %s (%s): device writes will not "
                     "reach Titan; check the broker's ACL for Titan's user, or its support of $share/ "
                     "(setting shared_group)",
-                    self.address.display, self.subscription, self.subscription_refused,
+                    self.address.display, subscription, refused,
                 )  # fmt: skip
+        self.subscription_refused = "; ".join(refusals)
         self._lost = asyncio.get_running_loop().create_future()
         self._client = client
         self.set_connected()
@@ -183,7 +187,7 @@ class MqttConnection(LinkState):
             "connected to MQTT broker %s (%s, client id %s, %s session)%s",
             self.address.display, self.protocol_label, self.client_id,
             "clean" if self.config.clean_session else "persistent",
-            f"; write-back subscribed to {self.subscription}" if self.subscription else "",
+            f"; write-back subscribed to {', '.join(self.subscriptions)}" if self.subscriptions else "",
         )  # fmt: skip
         async for message in client.messages:
             await self._on_message(message)

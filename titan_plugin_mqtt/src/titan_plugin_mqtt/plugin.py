@@ -68,7 +68,7 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
         return app[REPOSITORY]
 
     writeback = WriteBack(config, stats, repository=repository, max_path_depth=settings.max_path_depth)
-    connection = MqttConnection(config, subscription=config.value_subscription, on_message=writeback.handle)
+    connection = MqttConnection(config, subscriptions=config.value_subscriptions, on_message=writeback.handle)
     writeback.connection = connection
     # A publish must fail (and be retried by the sink runner) before the runner's own timeout cuts
     # deliver() off, which would hide the reason.
@@ -81,7 +81,8 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
         "MQTT: publishing events under %s/… to %s at QoS %d%s; write-back %s",
         config.prefix, connection.address.display, config.qos,
         ", element events retained" if config.retain_elements else "",
-        f"on {config.value_subscription}" if config.writeback else "switched off (writes are answered with an error)",
+        f"on {', '.join(config.value_subscriptions)}" if config.writeback
+        else "switched off (writes are answered with an error)",
     )  # fmt: skip
 
 

@@ -1,10 +1,14 @@
-"""Value write-back: a device publishes a bare value on `{prefix}/element/{b64}/{path}/value`.
+"""Value write-back: a device publishes a bare value on `{prefix}/element/{b64}/{path}/value`
+(as the configured MQTT principal) or on `{prefix}/device/{name}/element/{b64}/{path}/value` (as the
+device's own principal, devices.py).
 
-The value is applied through the Repository (`set_element_value`, origin `mqtt`, as the configured
-principal), which checks it against the element's type; the `valueChanged` it causes goes out like
-any other event. A write that is refused changes nothing and is answered on `…/value/error` with
-`{"code", "message", "topic", "received"}`; with MQTT 5, a response topic (and correlation data)
-gets the outcome too, success included. Codes: see `REFUSAL_CODES`.
+The value is applied through the Repository (`set_element_value`, origin `mqtt`), which checks it
+against the element's type and the principal's roles and scopes; the `valueChanged` it causes goes
+out like any other event. A write that is refused changes nothing and is answered on `…/value/error`
+with `{"code", "message", "topic", "received"}`; with MQTT 5, a response topic under the reply prefix
+(replies.py; and correlation data) gets the outcome too, success included. A response topic anywhere
+else refuses the write. Codes: see `REFUSAL_CODES`. Everything a device sent is escaped before it
+is logged (`titan_core.logsafe`).
 
 Writes are applied concurrently, so that the Repository can commit many in one transaction, but
 they reach the Repository in arrival order, so two writes to one element keep their order.
@@ -27,11 +31,14 @@ from paho.mqtt.packettypes import PacketTypes
 
 from titan_core.auth import Principal, authorize_write
 from titan_core.errors import BadRequest, Forbidden, TitanError
+from titan_core.logsafe import loggable
 from titan_core.model.elements import find_element
 from titan_core.store.repository import Repository
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import MqttConnection, Outgoing, new_properties
+from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_of, device_rules
 from titan_plugin_mqtt.link import NotConnected
+from titan_plugin_mqtt.replies import reply_refusal
 from titan_plugin_mqtt.sink import MqttStats
 from titan_plugin_mqtt.topics import ValueTopic, error_topic_of, parse_value_topic
 
@@ -41,6 +48,8 @@ REFUSAL_CODES = {
     "writeback_disabled": "write-back is switched off (setting mqtt.writeback)",
     "payload_too_large": "the payload is larger than the setting mqtt.writeback_max_bytes",
     "bad_topic": "the topic's submodel id is not base64url, or its path is not an idShortPath",
+    "unknown_device": "the device level of a {prefix}/device/{name}/… topic names no device of mqtt.devices",
+    "bad_response_topic": "the MQTT 5 response topic is not under the reply prefix (mqtt.reply_prefix)",
     "forbidden": "the MQTT principal may not write this submodel (roles, scopes, mqtt.writeback_ids)",
     "malformed_json": "the payload is not one JSON value in UTF-8",
     "not_found": "no such submodel, or no element at that idShortPath",
@@ -58,6 +67,15 @@ class WriteRefused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who a write is made as, the prefix its value topic starts with, and where replies may go."""
+
+    principal: Principal
+    topic_prefix: str
+    replies_under: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,7 @@ class WriteBack:
         self.principal = Principal(
             subject=config.principal, roles=frozenset(config.principal_roles), scopes=config.principal_scopes
         )
+        self.devices = device_rules(config.devices)
         self.connection: MqttConnection | None = None
         self._repository = repository
         self._max_path_depth = max_path_depth
@@ -126,19 +145,23 @@ class WriteBack:
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
         received = _shown(payload)
+        reply_to: str | None = None
         try:
-            await self._write(topic, payload)
+            self._check_enabled_and_size(payload)
+            writer = self._writer_of(topic)
+            reply_to = self._reply_topic(message, writer)
+            await self._write(writer, topic, payload)
         except WriteRefused as refusal:
             self.stats.writes_refused[refusal.code] += 1
             self._log_refusal(topic, refusal, received)
             answer = Answer(refusal.code, refusal.message, topic, received)
             await self._send(Outgoing(error_topic_of(topic), answer.json(), self.config.qos))
-            await self._respond(message, answer)
+            await self._respond(message, reply_to, answer)
             return
         self.stats.writes_applied += 1
-        await self._respond(message, Answer("ok", "the value was applied", topic, received))
+        await self._respond(message, reply_to, Answer("ok", "the value was applied", topic, received))
 
-    async def _write(self, topic: str, payload: bytes) -> None:
+    def _check_enabled_and_size(self, payload: bytes) -> None:
         config = self.config
         if not config.writeback:
             raise WriteRefused(
@@ -149,28 +172,58 @@ class WriteBack:
                 "payload_too_large",
                 f"the payload has {len(payload)} bytes; at most {config.writeback_max_bytes} are accepted",
             )
+
+    def _writer_of(self, topic: str) -> Writer:
+        """The shared MQTT principal for `{prefix}/element/…`, a device's own for `{prefix}/device/{name}/…`."""
+        prefix, replies = self.config.prefix, self.config.effective_reply_prefix
+        name = device_of(prefix, topic)
+        if name is None:
+            return Writer(self.principal, prefix, f"{replies}/")
+        device = self.devices.get(name)
+        if device is None:
+            known = ", ".join(sorted(self.devices)) or "none"
+            raise WriteRefused(
+                "unknown_device",
+                f"{name!r} is no device of this Titan (setting mqtt.devices; configured: {known})",
+            )
+        return Writer(device.principal, f"{prefix}/{DEVICE_LEVEL}/{name}", f"{replies}/{name}/")
+
+    def _reply_topic(self, message: aiomqtt.Message, writer: Writer) -> str | None:
+        """The checked MQTT 5 response topic (None: none given, or replies switched off)."""
+        properties = message.properties
+        response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
+        if not response_topic or not self.config.replies:
+            return None
+        refusal = reply_refusal(str(response_topic), writer.replies_under)
+        if refusal is not None:
+            raise WriteRefused("bad_response_topic", refusal)
+        return str(response_topic)
+
+    async def _write(self, writer: Writer, topic: str, payload: bytes) -> None:
         try:
-            target = parse_value_topic(config.prefix, topic, max_depth=self._max_path_depth)
+            target = parse_value_topic(writer.topic_prefix, topic, max_depth=self._max_path_depth)
         except BadRequest as error:
             raise WriteRefused("bad_topic", error.message) from None
-        self._authorise(target)
+        self._authorise(writer.principal, target)
         value = _parse_json(payload)
         repository = self._repository()
         try:
             await repository.set_element_value(
-                target.submodel_id, target.path, value, origin="mqtt", principal=self.principal
+                target.submodel_id, target.path, value, origin="mqtt", principal=writer.principal
             )
         except BadRequest as error:
-            raise WriteRefused(await self._classify(repository, target), str(error)) from None
+            raise WriteRefused(
+                await self._classify(repository, target, writer.principal), str(error)
+            ) from None
         except TitanError as error:
             # NotFound and Forbidden keep their names; anything else is no refusal a device can fix.
             code = _snake(error.code)
             raise WriteRefused(code if code in REFUSAL_CODES else "internal_error", str(error)) from None
         except Exception as error:
-            log.exception("MQTT write to %s failed in the Repository", topic)
+            log.exception("MQTT write to %s failed in the Repository", loggable(topic))
             raise WriteRefused("internal_error", f"{type(error).__name__}: {error}") from None
 
-    def _authorise(self, target: ValueTopic) -> None:
+    def _authorise(self, principal: Principal, target: ValueTopic) -> None:
         """Refuse early what the Repository would refuse anyway (it checks the principal too)."""
         patterns = self.config.writeback_ids
         submodel_id = target.submodel_id
@@ -181,33 +234,34 @@ class WriteBack:
                 f"{submodel_id!r} does not match",
             )
         try:
-            authorize_write(self.principal, submodel_id)
+            authorize_write(principal, submodel_id)
         except Forbidden as refusal:
-            raise WriteRefused(
-                "forbidden",
-                f"{refusal.message} (the MQTT principal: mqtt.principal_roles, mqtt.principal_scopes)",
-            ) from None
+            settings = (
+                "mqtt.principal_roles, mqtt.principal_scopes"
+                if principal is self.principal
+                else "mqtt.devices"
+            )
+            raise WriteRefused("forbidden", f"{refusal.message} (the MQTT principal: {settings})") from None
 
-    async def _classify(self, repository: Repository, target: ValueTopic) -> str:
+    async def _classify(self, repository: Repository, target: ValueTopic, principal: Principal) -> str:
         """`no_value` or `wrong_type` for a refused value: which one, the element's type tells."""
         try:
-            stored = await repository.get("submodel", target.submodel_id, principal=self.principal)
+            stored = await repository.get("submodel", target.submodel_id, principal=principal)
             element = find_element(stored.document(), target.path)
         except (TitanError, LookupError):
             return "wrong_type"
         return "no_value" if element.get("modelType") in _NO_VALUE_TYPES else "wrong_type"
 
-    async def _respond(self, message: aiomqtt.Message, answer: Answer) -> None:
-        properties = message.properties
-        response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
-        if not response_topic:
+    async def _respond(self, message: aiomqtt.Message, reply_to: str | None, answer: Answer) -> None:
+        """Send `answer` to the checked response topic `reply_to` (nothing when None)."""
+        if reply_to is None:
             return
         reply = new_properties(PacketTypes.PUBLISH)
-        correlation = getattr(properties, "CorrelationData", None)
+        correlation = getattr(message.properties, "CorrelationData", None)
         if correlation is not None:
             reply.CorrelationData = correlation
         reply.ContentType = "application/json"
-        await self._send(Outgoing(str(response_topic), answer.json(), self.config.qos, properties=reply))
+        await self._send(Outgoing(reply_to, answer.json(), self.config.qos, properties=reply))
 
     async def _send(self, message: Outgoing) -> None:
         connection = self.connection
@@ -216,7 +270,7 @@ class WriteBack:
         try:
             await connection.publish(message)
         except (NotConnected, ConnectionError) as error:
-            log.warning("could not answer on %s: %s", message.topic, error)
+            log.warning("could not answer on %s: %s", loggable(message.topic), error)
 
     def _log_refusal(self, topic: str, refusal: WriteRefused, received: str) -> None:
         # A misconfigured device may send hundreds of bad writes a second: one warning per code
@@ -229,7 +283,8 @@ class WriteBack:
         log.log(
             level,
             "MQTT write refused (%s) on %s: %s; received %s (answered on %s/error; %d refused so far)",
-            refusal.code, topic, refusal.message, received, topic, sum(self.stats.writes_refused.values()),
+            refusal.code, loggable(topic), loggable(refusal.message), loggable(received), loggable(topic),
+            sum(self.stats.writes_refused.values()),
         )  # fmt: skip
 
 

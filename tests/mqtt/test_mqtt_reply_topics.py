@@ -1,0 +1,70 @@
+"""Issue 13, M1: Titan answers a write only on a response topic under the reply prefix. Against a
+Mosquitto with the ACL of docs/mqtt.md: the device `press-7`, allowed to write only its own
+submodel's values, names another twin's event topic as its MQTT 5 response topic; Titan used to
+publish its answer there with its own login, and a dashboard received it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from mqtt_brokers import acl_mosquitto, password_of
+from mqtt_helpers import MqttAppFactory, Recorder, assert_cloudevent, b64, prop, publish_v5, submodel
+from support.app import AppClient
+
+PRESS = "https://example.com/ids/sm/press-7"
+OTHER = "https://example.com/ids/sm/other"
+
+
+async def value_of(client: AppClient, submodel_id: str) -> Any:
+    response = await client.get(f"/submodels/{b64(submodel_id)}/submodel-elements/Speed/$value")
+    return (await response.json())["Speed"]
+
+
+async def test_a_device_cannot_make_titan_answer_onto_another_twins_event_topic(
+    make_mqtt_app: MqttAppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="titan_plugin_mqtt.writeback")
+    with acl_mosquitto(["titan", "press-7", "dashboard"]) as url:
+        client = await make_mqtt_app(url, prefix="titan", username="titan", password=password_of("titan"))
+        for submodel_id in (PRESS, OTHER):
+            elements = [prop("Speed", "1", value_type="xs:int")]
+            assert (await client.post("/submodels", json=submodel(submodel_id, elements))).status == 201
+        own_value = f"titan/element/{b64(PRESS)}/Speed/value"
+        forged_target = f"titan/submodel/{b64(OTHER)}/events"
+        barrier_reply = "titan/reply/press-7/barrier"
+        device = {"username": "press-7", "password": password_of("press-7")}
+        dashboard_login = {"username": "dashboard", "password": password_of("dashboard")}
+
+        async with (
+            Recorder(url, ["titan/+/+/events", "titan/element/+/+/events"], **dashboard_login) as dashboard,
+            Recorder(url, ["titan/reply/press-7/#", f"{own_value}/error"], **device) as press,
+        ):
+            await publish_v5(
+                url, own_value, b"7", ResponseTopic=forged_target, CorrelationData=b"forged", **device
+            )
+            await publish_v5(
+                url, own_value, b"8", ResponseTopic=barrier_reply, CorrelationData=b"barrier", **device
+            )
+            # Titan takes writes in arrival order and answers them in that order on one connection:
+            # once the second answer is here, any answer to the first has reached the broker.
+            await press.wait_for(
+                lambda _: bool(press.on(barrier_reply)), what="the answer to the second write"
+            )
+            # An event caused only now reaches the dashboard after everything queued for it before.
+            patch = await client.patch(f"/submodels/{b64(OTHER)}/submodel-elements/Speed/$value", json=5)
+            assert patch.status == 204, await patch.text()
+            other_events = f"titan/element/{b64(OTHER)}/Speed/events"
+            await dashboard.wait_for(lambda _: bool(dashboard.on(other_events)), what="the barrier event")
+
+        assert dashboard.on(forged_target) == [], "Titan published a device-chosen message on an event topic"
+        for message in dashboard.messages:
+            assert_cloudevent(message.payload)  # only Titan's own events, nothing else
+        (refusal,) = press.on(f"{own_value}/error")
+        assert json.loads(refusal.payload)["code"] == "bad_response_topic"
+        assert json.loads(press.on(barrier_reply)[0].payload)["code"] == "ok"
+        assert await value_of(client, PRESS) == 8  # the refused write changed nothing
+        logged = [r.getMessage() for r in caplog.records if "bad_response_topic" in r.getMessage()]
+        assert logged and all("\n" not in line for line in logged)
