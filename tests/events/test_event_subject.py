@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import time
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -62,6 +65,25 @@ async def test_a_rest_write_with_an_api_key_carries_the_key_subject_as_titansubj
 
     assert (envelope["titanorigin"], envelope["titansubject"]) == ("rest", SUBJECT)
     assert [subject for _, subject in await outbox_rows(settings.database_url)] == [SUBJECT]
+
+
+async def test_a_rest_write_with_a_jwt_carries_its_sub_as_titansubject(
+    make_events_client: EventsClientFactory, settings: Settings
+) -> None:
+    secret = secrets.token_urlsafe(32)
+    claims = {"sub": "alice@example.com", "iss": "https://idp.example", "aud": "titan", "roles": ["writer"],
+              "exp": int(time.time()) + 600}  # fmt: skip
+    secure = settings.replace(
+        auth_enabled=True, jwt_secret=secret, jwt_issuer="https://idp.example", jwt_audience="titan",
+        events_include_subject=True,
+    )  # fmt: skip
+    sink = RecordingSink("audit")
+    client = await make_events_client(secure, sinks=[sink])
+    bearer = {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
+    await call(client, "POST", "/submodels", 201, json=submodel(), headers=bearer)
+    await sink.wait_for(lambda events: len(events) >= 1)
+
+    assert assert_valid_event(sink.events[0].json)["titansubject"] == "alice@example.com"
 
 
 async def test_without_the_setting_the_envelope_has_no_titansubject_but_the_outbox_records_it(
