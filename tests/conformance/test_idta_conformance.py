@@ -26,6 +26,7 @@ from .idta_runner import (
     ResultNode,
     SuiteOutcome,
     base64url,
+    excused_checks,
     problems_in,
     profile_base_url,
     run_suite,
@@ -156,8 +157,8 @@ def test_failed_check_and_skipped_element_check_are_problems_but_passing_checks_
             _node("Negative Tests", Level.INFO, _node("Set level = '#####'", Level.INFO)),
             _node("Positive Tests", Level.ERROR,
                   _node("test_no_params", Level.ERROR,
-                        _node("Checking Property", Level.ERROR,
-                              _node("Invoke /submodel-elements/Temperature/$value", Level.INFO),
+                        _node("Checking Range", Level.ERROR,
+                              _node("Invoke /submodel-elements/Limits/$value", Level.INFO),
                               _node("Expected JSON, got <class 'float'>", Level.ERROR))),
                   _node("test_level_core", Level.WARNING,
                         _node("Checking Blob", Level.WARNING,
@@ -169,7 +170,47 @@ def test_failed_check_and_skipped_element_check_are_problems_but_passing_checks_
         ("failed positive tests", "test_no_params"),
         ("warning", "test_level_core"),
     ]
-    assert "Invoke /submodel-elements/Temperature/$value" in problems[0].render()
+    assert "Invoke /submodel-elements/Limits/$value" in problems[0].render()
+
+
+def _value_only_suite(*property_check: ResultNode) -> ResultNode:
+    """A GetSubmodelElementByPath-ValueOnly run whose Property check ends with `property_check`."""
+    level = max((child.level for child in property_check), default=Level.INFO)
+    return _node(
+        "Checking compliance to X", level,
+        _node("Checking GetSubmodelElementByPath-ValueOnly", level,
+              _node("Setup", Level.INFO),
+              _node("Positive Tests", level,
+                    _node("test_no_params", level,
+                          _node("Checking Range", Level.INFO,
+                                _node("Invoke /submodel-elements/Limits/$value", Level.INFO)),
+                          _node("Checking Property", level,
+                                _node("Invoke /submodel-elements/Temperature/$value", Level.INFO),
+                                *property_check)))),
+    )  # fmt: skip
+
+
+def test_the_tools_refusal_of_a_bare_property_value_is_excused_as_a_tool_defect() -> None:
+    """The spec's PropertyValue is a JSON primitive; 1.0.3 wants an object or array (docs/conformance.md)."""
+    for refused in ("float", "int", "str", "bool", "NoneType"):
+        root = _value_only_suite(_node(f"Expected JSON, got <class '{refused}'>", Level.ERROR))
+        assert problems_in(root) == [], refused
+        assert excused_checks(root) == [
+            "GetSubmodelElementByPath-ValueOnly / test_no_params / Checking Property"
+        ]
+
+
+def test_a_property_value_check_failing_for_another_reason_is_still_a_problem() -> None:
+    for failure in (
+        _node("Got unexpected status code 500", Level.CRITICAL),
+        _node("Cannot decode as JSON: Expecting value", Level.ERROR),
+        _node("Expected JSON, got <class 'float'>", Level.ERROR, _node("nested", Level.ERROR)),
+    ):
+        root = _value_only_suite(failure)
+        assert [(p.kind, p.test) for p in problems_in(root)] == [
+            ("failed positive tests", "test_no_params")
+        ], failure.message
+        assert excused_checks(root) == []
 
 
 def test_the_pagination_check_1_0_3_always_skips_for_element_references_is_no_problem() -> None:
