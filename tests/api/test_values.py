@@ -59,18 +59,8 @@ NEW_VALUES: list[tuple[str, Any]] = [
 ]
 
 
-def _unwrapped(path: str, body: Any) -> Any:
-    """GET element `$value` keys named elements by their idShort; list items are bare."""
-    last = path.rsplit(".", 1)[-1]
-    if last.endswith("]"):
-        return body
-    assert isinstance(body, dict) and list(body) == [last], body
-    return body[last]
-
-
 async def _value_of(client: AppClient, path: str) -> Any:
-    body = await get_json(client, element_url(SM_ID, f"{path}/$value?extent=withBlobValue"))
-    return _unwrapped(path, body)
+    return await get_json(client, element_url(SM_ID, f"{path}/$value?extent=withBlobValue"))
 
 
 async def test_value_patch_writes_every_element_type(loaded_client: AppClient) -> None:
@@ -81,15 +71,40 @@ async def test_value_patch_writes_every_element_type(loaded_client: AppClient) -
         assert await _value_of(loaded_client, path) == value, path
 
 
-async def test_value_patch_accepts_the_form_get_returns(loaded_client: AppClient) -> None:
-    """The `{idShort: value}` body that GET `$value` returns is accepted as well as the bare value."""
+async def test_value_patch_still_accepts_the_keyed_form_earlier_versions_returned(
+    loaded_client: AppClient,
+) -> None:
+    """`{idShort: value}`, what GET `$value` gave before it followed the OpenAPI, is still written."""
     for path, value in NEW_VALUES:
         if path.endswith("]"):
-            continue  # list items have no idShort: their value is always bare
+            continue  # list items have no idShort: their value was always bare
         id_short = path.rsplit(".", 1)[-1]
         response = await loaded_client.patch(element_url(SM_ID, f"{path}/$value"), json={id_short: value})
         assert response.status == 204, f"{path}: {await response.text()}"
         assert await _value_of(loaded_client, path) == value, path
+
+
+async def test_a_keyed_body_that_is_a_valid_bare_value_is_read_as_the_bare_value(
+    loaded_client: AppClient,
+) -> None:
+    """A collection holding a child of its own name: `{"Box": 7}` is the child's value, not a wrapper."""
+    box = {
+        "modelType": "SubmodelElementCollection",
+        "idShort": "Box",
+        "value": [{"modelType": "Property", "idShort": "Box", "valueType": "xs:int", "value": "1"}],
+    }
+    assert (await loaded_client.post(f"{submodel_url(SM_ID)}/submodel-elements", json=box)).status == 201
+    response = await loaded_client.patch(element_url(SM_ID, "Box/$value"), json={"Box": 7})
+    assert response.status == 204, await response.text()
+    assert await _value_of(loaded_client, "Box") == {"Box": 7}
+    assert await _value_of(loaded_client, "Box.Box") == 7
+
+
+async def test_a_refused_keyed_body_is_explained_by_the_value_inside(loaded_client: AppClient) -> None:
+    before = await snapshot(loaded_client)
+    response = await loaded_client.patch(element_url(SM_ID, "Speed/$value"), json={"Speed": "fast"})
+    await assert_idta_error(response, 400, "xs:int", "fast")
+    assert await snapshot(loaded_client) == before
 
 
 async def test_value_write_stores_the_lexical_form_of_the_value_type(loaded_client: AppClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -215,6 +216,44 @@ async def test_patch_of_an_element_value_emits_value_changed_with_the_bare_value
     assert summary(listed) == [("valueChanged", "element", "Series[0]")]
 
 
+_REFERENCE = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "urn:sensor"}]}
+_VALUE_KINDS = [
+    {"modelType": "Range", "idShort": "Limits", "valueType": "xs:double", "min": "0", "max": "1"},
+    {"modelType": "MultiLanguageProperty", "idShort": "Label", "value": [{"language": "en", "text": "a"}]},
+    {"modelType": "File", "idShort": "Doc", "contentType": "text/plain", "value": "a.txt"},
+    {"modelType": "ReferenceElement", "idShort": "Sensor"},
+    {"modelType": "Entity", "idShort": "Part", "entityType": "CoManagedEntity", "statements": [prop("Mass")]},
+]
+# (idShortPath, a new value in ValueOnly form) of elements whose own value is the event's subject.
+_VALUE_WRITES: list[tuple[str, Any]] = [
+    ("Temperature", 23.5),
+    ("Speed", 4),
+    ("Box.Inner", 2.5),
+    ("Series[1]", 7.5),
+    ("Raw", {"contentType": "text/plain"}),
+    ("Limits", {"min": -1.5, "max": 2}),
+    ("Label", [{"en": "b"}, {"de": "c"}]),
+    ("Doc", {"contentType": "text/markdown", "value": "b.md"}),
+    ("Sensor", _REFERENCE),
+    ("Part.Mass", 9.25),
+]
+
+
+async def test_value_changed_data_is_what_was_written_and_what_get_value_answers(
+    events_client: AppClient,
+) -> None:
+    """DESIGN §4: one bare ValueOnly value for the `$value` PATCH body, the event and GET `$value`."""
+    document = submodel()
+    document["submodelElements"] += _VALUE_KINDS
+    await call(events_client, "POST", "/submodels", 201, json=document)
+    for path, value in _VALUE_WRITES:
+        url = f"{ELEMENTS}/{path}/$value"
+        write = functools.partial(call, events_client, "PATCH", url, 204, json=value)
+        events = await events_caused_by(events_client, write)
+        assert summary(events) == [("valueChanged", "element", path)], path
+        assert events[0]["data"] == value == await call(events_client, "GET", url, 200), path
+
+
 async def test_value_patch_of_a_collection_emits_value_changed_per_changed_element(
     events_client: AppClient,
 ) -> None:
@@ -261,8 +300,10 @@ async def test_file_attachment_upload_and_removal_emit_value_changed(events_clie
     )
     assert summary(events) == [("valueChanged", "element", "Manual")]
     assert events[0]["data"]["contentType"] == "text/plain"
-    removed = await events_caused_by(events_client, lambda: call(events_client, "DELETE", attachment, 204))
+    removed = await events_caused_by(events_client, lambda: call(events_client, "DELETE", attachment, 200))
     assert summary(removed) == [("valueChanged", "element", "Manual")]
+    # The attachment is gone, the File's contentType stays: the event carries its `$value` now.
+    assert removed[0]["data"] == await call(events_client, "GET", f"{ELEMENTS}/Manual/$value", 200)
 
 
 async def test_metadata_patches_emit_updated(events_client: AppClient) -> None:

@@ -178,6 +178,17 @@ def test_the_submodel_value_follows_the_part_1_example() -> None:
     }
 
 
+def test_a_single_element_reads_unnamed_as_the_serialization_modifier_examples_show() -> None:
+    """Part 2 annex "SerializationModifier Examples": `$value` of the collection `RotationSpeed` is
+    `{"MaxRotationSpeed": 5000}`, of the Property inside it `5000`; no idShort wraps either."""
+    speed = prop("xs:int", "5000", "MaxRotationSpeed")
+    rotation = {"idShort": "RotationSpeed", "modelType": "SubmodelElementCollection", "value": [speed]}
+    assert element_value(rotation) == {"MaxRotationSpeed": 5000}
+    assert element_value(speed) == 5000
+    submodel = {"id": "urn:sm", "modelType": "Submodel", "submodelElements": [rotation]}
+    assert submodel_value(submodel) == {"RotationSpeed": {"MaxRotationSpeed": 5000}}
+
+
 def test_each_element_type_reads_as_part_1_shows_it() -> None:
     mlp = {
         "modelType": "MultiLanguageProperty",

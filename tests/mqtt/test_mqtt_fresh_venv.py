@@ -86,7 +86,7 @@ async def test_an_mqtt_only_deployment_publishes_rest_writes_and_applies_device_
 
             url = f"{server.base_url}/submodels/{b64(SM_ID)}/submodel-elements/Speed/$value"
             async with http.get(url) as response:
-                assert await response.json() == {"Speed": 17}
+                assert await response.json() == 17
             async with http.get(f"{server.base_url}/ready") as response:
                 ready = await response.json()
     finally:

@@ -81,8 +81,8 @@ async def test_a_value_from_mosquitto_pub_changes_the_element_and_is_published_a
     assert (envelope["type"], envelope["titanorigin"], envelope["titanpath"], envelope["data"]) == (
         "io.admin-shell.events.v1.valueChanged", "mqtt", "Temperature", 23.5
     )  # fmt: skip
-    # REST answers $value in Part 2's {idShort: value} form.
-    assert await call(client, "GET", f"{ELEMENTS}/Temperature/$value", 200) == {"Temperature": 23.5}
+    # The bare value the device wrote is the event's data and what REST answers for `$value`.
+    assert await call(client, "GET", f"{ELEMENTS}/Temperature/$value", 200) == 23.5
     assert client.app[PLUGIN].stats.writes_applied == 1  # type: ignore[union-attr]
 
 
@@ -100,7 +100,9 @@ async def test_structured_values_and_list_items_are_written_by_their_valueonly_f
     assert sorted((m.envelope()["titanpath"], m.envelope()["data"]) for m in recorder.events()) == [
         ("Box.Inner", 4.25), ("Mode", "manual"), ("Series[0]", 7.0)
     ]  # fmt: skip
-    assert await call(client, "GET", f"{ELEMENTS}/Box/$value", 200) == {"Box": {"Inner": 4.25}}
+    assert await call(client, "GET", f"{ELEMENTS}/Box/$value", 200) == {"Inner": 4.25}
+    assert await call(client, "GET", f"{ELEMENTS}/Box.Inner/$value", 200) == 4.25
+    assert await call(client, "GET", f"{ELEMENTS}/Series[0]/$value", 200) == 7.0
 
 
 BAD_WRITES = [
@@ -195,7 +197,7 @@ async def test_writes_within_the_allowed_patterns_and_scopes_are_applied(
         await publish_plain(mqtt_url, value_topic(mqtt_topic_prefix, "Speed"), b"12")
         await recorder.wait_for(lambda messages: len(recorder.events()) == 1)
 
-    assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == {"Speed": 12}
+    assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == 12
 
 
 async def test_mqtt5_response_topic_gets_the_outcome_with_the_correlation_data(
@@ -218,7 +220,7 @@ async def test_mqtt5_response_topic_gets_the_outcome_with_the_correlation_data(
         "received": "8",
     }  # fmt: skip
     assert json.loads(refused.payload)["code"] == "wrong_type"
-    assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == {"Speed": 8}
+    assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == 8
 
 
 async def write_burst(mqtt_url: str, prefix: str, count: int, qos: int) -> list[Any]:
@@ -243,7 +245,7 @@ async def test_many_writes_to_one_element_are_applied_in_the_order_they_were_pub
     published = await write_burst(mqtt_url, mqtt_topic_prefix, count, qos=1)
 
     assert published == list(range(1, count + 1))
-    assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == {"Speed": count}
+    assert await call(client, "GET", f"{ELEMENTS}/Speed/$value", 200) == count
 
 
 async def test_a_burst_of_device_writes_shares_transactions(

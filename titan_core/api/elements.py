@@ -32,8 +32,13 @@ def _render(
     )
 
 
-def _value_body(element: dict[str, Any], rendered: Any) -> Any:
-    """Element `$value` is keyed by the element's idShort (Part 2 ValueOnly); list items have none."""
+def _keyed_value(element: dict[str, Any], rendered: Any) -> Any:
+    """One item of the paged `…/submodel-elements/$value` list: `{idShort: value}`.
+
+    3.1 gives that page's `result` as one object keyed by idShort, 3.0 as an array of bare values
+    (which loses the names); an array of one-key objects keeps both the names and the paging, and is
+    what the IDTA test engine reads. One element's own `$value` is never keyed (see `_get`).
+    """
     id_short = element.get("idShort")
     return {id_short: rendered} if id_short else rendered
 
@@ -60,7 +65,7 @@ async def _list(request: web.Request, modifier: Modifier) -> web.StreamResponse:
             result.append(element)
             continue
         rendered = _render(request, submodel, (element["idShort"],), element, modifier)
-        result.append(_value_body(element, rendered) if modifier == "value" else rendered)
+        result.append(_keyed_value(element, rendered) if modifier == "value" else rendered)
     return paged(result, next_cursor, etag=stored.etag)
 
 
@@ -107,9 +112,9 @@ async def _get(request: web.Request, modifier: Modifier) -> web.StreamResponse:
     stored = await load_submodel(request)
     submodel = stored.document()
     element = find_element(submodel, path)
+    # `$value` is the bare SubmodelElementValue (a Property's is a JSON primitive), as the OpenAPI
+    # and Part 1 "Format Value" give it for a single element: events and MQTT carry the same value.
     rendered = _render(request, submodel, path, element, modifier)
-    if modifier == "value":
-        rendered = _value_body(element, rendered)
     return json_response(rendered, etag=stored.etag)
 
 
@@ -202,23 +207,42 @@ async def patch_element_metadata(request: web.Request) -> web.StreamResponse:
     return no_content()
 
 
+_NOT_KEYED: Any = object()
+
+
+def _keyed_body_value(path: tuple[PathSegment, ...], body: Any) -> Any:
+    """The value inside a `{idShort: value}` body naming the addressed element, else `_NOT_KEYED`."""
+    last = path[-1]
+    if isinstance(last, str) and isinstance(body, dict) and len(body) == 1 and last in body:
+        return body[last]
+    return _NOT_KEYED
+
+
 async def patch_element_value(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     path = params.id_short_path(request)
     document = await params.json_body(request)
-    last = path[-1]
-    # The body is what GET `$value` returns ({idShort: value}); the bare value is accepted too,
-    # for every element whose bare value cannot be mistaken for that wrapper.
-    if isinstance(last, str) and isinstance(document, dict) and list(document) == [last]:
-        document = document[last]
-    await repository(request).set_element_value(
-        submodel_id,
-        path,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+
+    async def write(value: Any) -> None:
+        await repository(request).set_element_value(
+            submodel_id,
+            path,
+            value,
+            origin=params.origin(request),
+            principal=principal(request),
+            if_match=params.if_match(request),
+        )
+
+    try:
+        await write(document)  # the body is the bare SubmodelElementValue, as the OpenAPI says
+    except BadRequest:
+        # Earlier Titan versions answered GET `$value` with `{idShort: value}`; clients write back what
+        # they read. Such a body is taken only when its bare reading is refused, so a valid bare value
+        # is never misread; a refusal then concerns the value inside (the body was evidently keyed).
+        inner = _keyed_body_value(path, document)
+        if inner is _NOT_KEYED:
+            raise
+        await write(inner)
     return no_content()
 
 
@@ -272,7 +296,9 @@ async def delete_attachment(request: web.Request) -> web.StreamResponse:
         principal=principal(request),
         if_match=params.if_match(request),
     )
-    return no_content()
+    # The OpenAPI gives 200 here, unlike every other DELETE (and the thumbnail's, where
+    # 3.1 prefers 204); clients check for exactly 200.
+    return web.Response(status=200)
 
 
 async def operation_not_implemented(request: web.Request) -> web.StreamResponse:

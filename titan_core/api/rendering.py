@@ -74,9 +74,7 @@ def render_element(
         return paths_of(element, path, level=level)
     shaped = shape(element, level=level, extent=extent)
     if modifier == "value":
-        value = element_value(shaped, include_blob_values=extent == "withBlobValue")
-        # A named element's ValueOnly form is keyed by its idShort (Part 2 §11.4.3), list items are not.
-        return value
+        return element_value(shaped, include_blob_values=extent == "withBlobValue")
     return shaped
 
 
