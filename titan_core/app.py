@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from titan_core.api.authorization import install_access_control
+from titan_core.api.browser_guard import install_browser_guard
 from titan_core.api.hardening import install_hardening
+from titan_core.api.media_types import media_type_check
 from titan_core.api.middleware import idta_errors
 from titan_core.api.openapi import add_openapi_route
 from titan_core.api.routes import add_api_routes
@@ -48,12 +50,15 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
         },
     )
     app[SETTINGS] = settings
-    # Outermost first: CORS preflights and body limits, path normalisation, access control (which
-    # answers its own 401/403 before X-Titan-Seq is added), then the IDTA error bodies.
+    # Outermost first: the Host and Origin rules for browsers, CORS preflights and body limits, path
+    # normalisation, access control (which answers its own 401/403 before X-Titan-Seq is added),
+    # the body's media type, then the IDTA error bodies.
     app.middlewares.extend([
+        install_browser_guard(app, settings),
         *install_hardening(app, settings),
         trailing_slash,
         *install_access_control(app, settings),
+        media_type_check,
         titan_seq_header,
         idta_errors,
     ])  # fmt: skip

@@ -9,6 +9,7 @@ applies these rules to every request lives in `titan_core.api.authorization`.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -56,6 +57,9 @@ class Principal:
 
 
 ANONYMOUS = Principal(subject="anonymous", roles=ALL_ROLES)
+# The caller of a route the access check does not cover (a public route) with authentication on:
+# if such a handler reads or writes twins anyway, it is refused rather than given every role.
+UNAUTHENTICATED = Principal(subject="unauthenticated", roles=frozenset())
 
 
 def may_read(principal: Principal, envelope: Mapping[str, Any]) -> bool:
@@ -107,7 +111,14 @@ def _listed(roles: Iterable[str]) -> str:
 
 def _scope_matches(pattern: str, identifier: str) -> bool:
     # Shell-style wildcards (`https://plant.example/line1/*`); fnmatchcase never folds case.
-    return fnmatch.fnmatchcase(identifier, pattern)
+    if pattern == identifier:
+        return True
+    # A wildcard never covers a dot segment: `line1/../line2` is line2 to anyone who resolves it.
+    return not _DOT_SEGMENT.search(identifier) and fnmatch.fnmatchcase(identifier, pattern)
+
+
+# A `.` or `..` path segment, also percent-encoded (`%2e%2E`), ended by `/`, `?`, `#` or the end.
+_DOT_SEGMENT = re.compile(r"(?:^|[/\\])(?:\.|%2e){1,2}(?:[/\\?#]|$)", re.IGNORECASE)
 
 
 # --- What a route needs: plugins mark their handlers; everything else follows the HTTP method ---

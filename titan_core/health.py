@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from titan_core import __version__
+from titan_core.api.context import principal
+from titan_core.auth import ROLE_READER
 from titan_core.events.pipeline import event_status
 from titan_core.hookspecs import hookimpl
 from titan_core.keys import DATABASE, HOOKS, PLUGIN_MANAGER, SETTINGS
@@ -65,13 +67,21 @@ async def ready(request: web.Request) -> web.Response:
     serving = database_report.ok and (plugins_ok or not app[SETTINGS].require_plugins)
     checks = [{**database_report.as_dict(), "plugin": None}]
     checks += [{**report.as_dict(), "plugin": plugin_name} for plugin_name, report in plugin_reports]
+    status = 200 if serving else 503
+    if app[SETTINGS].auth_enabled and not principal(request).has_role(ROLE_READER):
+        # Host names, PIDs, broker addresses and versions are for operators, not for anyone who
+        # can reach the port: a probe needs only the status (docs/security.md).
+        brief = [{"name": check["name"], "ok": check["ok"], "plugin": check["plugin"]} for check in checks]
+        return web.json_response(
+            {"status": "ready" if serving else "unavailable", "checks": brief}, status=status
+        )
     body = {
         "status": "ready" if serving else "unavailable",
         "checks": checks,
         "plugins": [record.as_dict() for record in records],
         "events": event_status(app),
     }
-    return web.json_response(body, status=200 if serving else 503)
+    return web.json_response(body, status=status)
 
 
 async def check_database(app: web.Application) -> HealthReport:

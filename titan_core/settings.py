@@ -93,6 +93,15 @@ class Settings:
     jwt_subject_claim: str = "sub"
     jwt_roles_claim: str = "roles"
     jwt_scopes_claim: str = "titan_scopes"
+    # Refuse tokens without the scopes claim (absent otherwise means unrestricted; an empty one
+    # always grants nothing).
+    jwt_scopes_required: bool = False
+    # Browsers (docs/security.md, "Browsers"): the Host names this server answers (empty: with
+    # authentication off the loopback names, plus IP addresses when bound to a non-loopback
+    # address; with it on, any), and the origins of other sites whose pages may send changes and
+    # open the WebSocket (besides the server's own origin and `cors_allowed_origins`).
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
     # Limits: deepest JSON nesting in a request body (400 beyond), seconds a client may take to send
     # a request body (408 beyond), and seconds an idle or slowly-talking connection is kept open.
     max_json_depth: int = 256

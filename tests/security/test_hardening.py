@@ -216,7 +216,7 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_the_conne
 ) -> None:
     client = await client_with(make_app_client, settings, core_plugins, body_timeout=1)
     reader, writer = await asyncio.open_connection(client.host, client.port)
-    writer.write(b"POST /shells HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    writer.write(b"POST /shells HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                  b"Content-Length: 100\r\n\r\n{\"id\":")  # fmt: skip
     await writer.drain()
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from titan_core.auth import ROLE_ADMIN, ROLE_READER
+from titan_core.credentials import jwks as jwks_module
 from titan_core.credentials import jwt_bearer
 from titan_core.credentials.jwt_bearer import JwtVerifier
 from titan_core.errors import TitanError, Unauthorized
@@ -248,13 +249,13 @@ async def test_a_jwks_url_is_fetched_once_and_refetched_for_a_new_key(
         assert endpoint.fetches == 1
 
         # The issuer rotates its keys: a token naming the new kid makes Titan look again...
-        monkeypatch.setattr(jwt_bearer, "JWKS_MIN_REFRESH_SECONDS", 0.0)
+        monkeypatch.setattr(jwks_module, "JWKS_MIN_REFRESH_SECONDS", 0.0)
         second = endpoint.add_key("k2")
         assert await checker.principal(signed(second, "k2")) is not None
         assert endpoint.fetches == 2
 
         # ...but unknown kids cannot make it fetch on every request.
-        monkeypatch.setattr(jwt_bearer, "JWKS_MIN_REFRESH_SECONDS", 60.0)
+        monkeypatch.setattr(jwks_module, "JWKS_MIN_REFRESH_SECONDS", 60.0)
         for attempt in range(3):
             with pytest.raises(Unauthorized, match="does not publish"):
                 await checker.principal(signed(second, f"unknown-{attempt}"))

@@ -17,7 +17,15 @@ from aiohttp.typedefs import Handler, Middleware
 
 from titan_core.api.context import PRINCIPAL
 from titan_core.api.middleware import error_response
-from titan_core.auth import ACCESS_ATTRIBUTE, ALL_ROLES, PUBLIC, ROLE_READER, ROLE_WRITER, Principal
+from titan_core.auth import (
+    ACCESS_ATTRIBUTE,
+    ALL_ROLES,
+    PUBLIC,
+    ROLE_READER,
+    ROLE_WRITER,
+    UNAUTHENTICATED,
+    Principal,
+)
 from titan_core.credentials.api_keys import API_KEYS, ApiKeyTable
 from titan_core.credentials.jwt_bearer import JWT_VERIFIER, JwtVerifier, close_jwks
 from titan_core.errors import Forbidden, TitanError, Unauthorized
@@ -91,6 +99,7 @@ def access_middleware(settings: Settings) -> Middleware:
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
         role = required_role(request)
         if role is None or role == PUBLIC:
+            request[PRINCIPAL] = await _optional_principal(request)
             return await handler(request)
         try:
             principal = await _authenticate(request, anonymous)
@@ -121,6 +130,18 @@ def _route_role(route: web.AbstractRoute, method: str, public_paths: frozenset[s
     return ROLE_READER if method in _READ_METHODS else ROLE_WRITER
 
 
+async def _optional_principal(request: web.Request) -> Principal:
+    """On a route the access check does not cover: the caller of a valid credential if one was
+    sent (so a public route can tell operators more, as `/ready` does), else one with no role,
+    never the all-roles `ANONYMOUS` of authentication off."""
+    if request.headers.get(hdrs.AUTHORIZATION) is None and request.headers.get(API_KEY_HEADER) is None:
+        return UNAUTHENTICATED
+    try:
+        return await _authenticate(request, UNAUTHENTICATED)
+    except TitanError:
+        return UNAUTHENTICATED
+
+
 async def _authenticate(request: web.Request, anonymous: Principal) -> Principal:
     token = request.headers.get(hdrs.AUTHORIZATION) or request.headers.get(API_KEY_HEADER)
     if token is None:
@@ -136,7 +157,11 @@ async def _authenticate(request: web.Request, anonymous: Principal) -> Principal
         if status == 403:
             raise Forbidden(f"the credential was refused: {message}") from None
         if not isinstance(exc, PermissionError | ValueError):
-            log.warning("titan_authenticate raised for %s %s", request.method, loggable(request.path), exc_info=True)
+            # One line per refused request: anyone can send a broken token, and a traceback each
+            # time would flood the log (issue 13 L3). The traceback is kept for debugging.
+            log.warning("titan_authenticate raised %s for %s %s: %s", type(exc).__name__, request.method,
+                        loggable(request.path), loggable(message))  # fmt: skip
+            log.debug("traceback of the titan_authenticate failure", exc_info=True)
         raise Unauthorized(f"the credential was refused: {message}") from None
     if principal is None:
         raise Unauthorized("the credential was not recognised: no API key or bearer token scheme accepts it")

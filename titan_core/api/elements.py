@@ -9,6 +9,7 @@ from aiohttp import web
 from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
 from titan_core.api.context import principal, repository
+from titan_core.api.media_types import MULTIPART, accepts
 from titan_core.api.paging import page_of
 from titan_core.api.rendering import Modifier, render_element
 from titan_core.api.responses import json_response, location_below, location_beside, no_content, paged
@@ -272,6 +273,7 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     return attachment_response(attachment, etag=stored.etag)
 
 
+@accepts(MULTIPART)
 async def put_attachment(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     path = params.id_short_path(request)

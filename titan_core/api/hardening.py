@@ -20,6 +20,7 @@ from titan_core.errors import Forbidden, PayloadTooLarge, TitanError
 from titan_core.settings import Settings, SettingsError
 
 _POSITIVE = ("max_json_depth", "body_timeout", "keepalive_timeout")
+SERVER_NAME = "titan"
 
 
 @dataclass
@@ -59,13 +60,14 @@ def install_hardening(app: web.Application, settings: Settings) -> list[Middlewa
     headers = security_headers(settings) if settings.security_headers else {}
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        # Without versions: aiohttp's default names Python's and its own, which help only attackers.
+        response.headers.setdefault(hdrs.SERVER, SERVER_NAME)
         for name, value in headers.items():
             response.headers.setdefault(name, value)
         if cors is not None:
             cors.add_response_headers(request, response)
 
-    if headers or cors is not None:
-        app.on_response_prepare.append(add_headers)
+    app.on_response_prepare.append(add_headers)
     return middlewares
 
 

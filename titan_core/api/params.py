@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from titan_core.api.media_types import JSON, is_accepted
 from titan_core.errors import BadRequest, UnsupportedMediaType
 from titan_core.json_text import loads_json
 from titan_core.keys import SETTINGS
@@ -77,13 +78,13 @@ def if_match(request: web.Request) -> str | None:
 
 async def json_body(request: web.Request) -> Any:
     """The request body as JSON, refusing non-JSON media types, bad UTF-8, bad JSON and deep nesting."""
-    content_type = request.content_type
-    if (
-        request.body_exists
-        and content_type not in ("application/json", "application/octet-stream", "")
-        and not (content_type.startswith("application/") and content_type.endswith("+json"))
+    # `media_type_check` refuses the rest before a handler runs; this holds for plugin handlers too.
+    if request.body_exists and (
+        hdrs.CONTENT_TYPE not in request.headers or not is_accepted(request.content_type.lower(), (JSON,))
     ):
-        raise UnsupportedMediaType(f"the body must be application/json, got {content_type!r}")
+        raise UnsupportedMediaType(
+            f"the body must be application/json, got {request.headers.get(hdrs.CONTENT_TYPE, 'no Content-Type')!r}"
+        )
     raw = await request.read()
     if not raw.strip():
         raise BadRequest("the request body is empty: send the JSON document")

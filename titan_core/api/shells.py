@@ -7,6 +7,7 @@ from aiohttp import web
 from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
 from titan_core.api.context import principal, repository
+from titan_core.api.media_types import MULTIPART, accepts
 from titan_core.api.paging import page_of
 from titan_core.api.responses import (
     json_response,
@@ -117,6 +118,7 @@ async def get_thumbnail(request: web.Request) -> web.StreamResponse:
     return attachment_response(attachment, etag=stored.etag)
 
 
+@accepts(MULTIPART)
 async def put_thumbnail(request: web.Request) -> web.StreamResponse:
     shell_id = params.identifier(request, "aasIdentifier")
     attachment = await read_upload(request)

@@ -8,7 +8,6 @@ token with every request costs one signature check per minute, not one per reque
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -24,29 +22,22 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from titan_core.auth import Principal
 from titan_core.credentials import bare_token
-from titan_core.errors import TitanError, Unauthorized
+from titan_core.credentials.jwks import JwksKeys
+from titan_core.errors import Forbidden, Unauthorized
 from titan_core.hookspecs import hookimpl
 from titan_core.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-                                   "ES256", "ES384", "ES512"})  # fmt: skip
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
+PUBLIC_KEY_ALGORITHMS = RSA_ALGORITHMS | EC_ALGORITHMS
 # How long a verified token is trusted without checking it again (never past its `exp`).
 VERIFIED_CACHE_SECONDS = 60.0
 VERIFIED_CACHE_SIZE = 10_000
-# A token naming a key the cached JWKS lacks triggers a refetch, at most this often.
-JWKS_MIN_REFRESH_SECONDS = 10.0
-JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 # HS256 keys shorter than the hash output are weak (RFC 7518 §3.2).
 MIN_SECRET_LENGTH = 32
-
-
-@dataclass
-class ServiceUnavailable(TitanError):
-    status: int = 503
-    code: str = "ServiceUnavailable"
 
 
 @dataclass(frozen=True)
@@ -61,6 +52,7 @@ class JwtSettings:
     subject_claim: str
     roles_claim: str
     scopes_claim: str
+    scopes_required: bool = False
     jwks_url: str = ""
     jwks_cache_seconds: float = 300.0
 
@@ -110,7 +102,8 @@ class JwtSettings:
             key_source=source, algorithms=tuple(algorithms), issuer=settings.jwt_issuer,
             audience=settings.jwt_audience, leeway=float(settings.jwt_leeway_seconds),
             subject_claim=settings.jwt_subject_claim, roles_claim=settings.jwt_roles_claim,
-            scopes_claim=settings.jwt_scopes_claim, jwks_url=settings.jwt_jwks_url,
+            scopes_claim=settings.jwt_scopes_claim, scopes_required=settings.jwt_scopes_required,
+            jwks_url=settings.jwt_jwks_url,
             jwks_cache_seconds=float(settings.jwt_jwks_cache_seconds),
         )  # fmt: skip
 
@@ -126,80 +119,6 @@ def load_public_key(path: str) -> Any:
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise SettingsError(f"setting 'jwt_public_key_file': {path} holds neither an RSA nor an EC key")
     return key
-
-
-class JwksKeys:
-    """The signing keys published at a JWKS URL, fetched when first needed and kept for a while."""
-
-    def __init__(self, url: str, cache_seconds: float) -> None:
-        self.url = url
-        self.cache_seconds = cache_seconds
-        self.fetches = 0
-        self._keys: jwt.PyJWKSet | None = None
-        self._fetched_at = 0.0
-        self._lock = asyncio.Lock()
-        self._session: aiohttp.ClientSession | None = None
-
-    async def key_for(self, token: str) -> Any:
-        """The public key that signed `token` (by its `kid`); `Unauthorized` if none does."""
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"the bearer token is malformed: {exc}") from None
-        now = time.monotonic()
-        keys = await self._current(stale_after=now - self.cache_seconds)
-        found = _find_key(keys, kid)
-        if found is None and now - self._fetched_at >= JWKS_MIN_REFRESH_SECONDS:
-            # A key the cache lacks: the issuer may have rotated its keys since the last fetch.
-            keys = await self._current(stale_after=now)
-            found = _find_key(keys, kid)
-        if found is None:
-            raise Unauthorized(f"the bearer token names the key {kid!r}, which {self.url} does not publish")
-        return found.key
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def _current(self, *, stale_after: float) -> jwt.PyJWKSet:
-        async with self._lock:
-            if self._keys is not None and self._fetched_at > stale_after:
-                return self._keys
-            try:
-                self._keys = await self._fetch()
-                self._fetched_at = time.monotonic()
-            except Exception as exc:
-                if self._keys is None:
-                    log.warning("cannot fetch the JWKS at %s: %s", self.url, exc)
-                    raise ServiceUnavailable(
-                        f"bearer tokens cannot be verified now: the key set at {self.url} is unreachable"
-                    ) from None
-                log.warning(
-                    "cannot refresh the JWKS at %s (keeping the keys fetched before): %s", self.url, exc
-                )
-            return self._keys
-
-    async def _fetch(self) -> jwt.PyJWKSet:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=JWKS_FETCH_TIMEOUT_SECONDS)
-            )
-        self.fetches += 1
-        async with self._session.get(self.url) as response:
-            response.raise_for_status()
-            document = await response.json(content_type=None)
-        if not isinstance(document, dict):
-            raise ValueError("the JWKS is not a JSON object")
-        return jwt.PyJWKSet.from_dict(document)
-
-
-def _find_key(keys: jwt.PyJWKSet, kid: object) -> jwt.PyJWK | None:
-    signing = [key for key in keys.keys if key.public_key_use in (None, "sig")]
-    if kid is None:
-        # Without a kid only an unambiguous set will do.
-        return signing[0] if len(signing) == 1 else None
-    return next((key for key in signing if key.key_id == kid), None)
 
 
 class JwtVerifier:
@@ -238,14 +157,25 @@ class JwtVerifier:
         elif self._public_key is not None:
             key = self._public_key
         config = self.config
+        # Only the algorithms of the key's own kind: PyJWT fails with a crash, not a refusal, when
+        # a token's `alg` names another kind (an ES256 token against an RSA key, issue 13 L3).
+        algorithms = [name for name in config.algorithms if name in _algorithms_for(key)]
+        if not algorithms:
+            raise Unauthorized("the bearer token was refused: its signing key fits none of the accepted "
+                               "algorithms (setting jwt_algorithms)")  # fmt: skip
         try:
             claims = jwt.decode(
-                bare, key, algorithms=list(config.algorithms), audience=config.audience,
+                bare, key, algorithms=algorithms, audience=config.audience,
                 issuer=config.issuer, leeway=config.leeway,
                 options={"require": ["exp", "iss", "aud"], "verify_sub": False},
             )  # fmt: skip
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the bearer token was refused: {_reason(exc)}") from None
+        except (ValueError, TypeError) as exc:
+            # A key PyJWT could not use with this token (the cryptography layer refused it).
+            raise Unauthorized(
+                f"the bearer token was refused: {type(exc).__name__} while verifying it"
+            ) from None
         principal = self._principal_of(claims)
         self._remember(bare, principal)
         return principal
@@ -256,7 +186,7 @@ class JwtVerifier:
         if not isinstance(subject, str) or not subject:
             raise Unauthorized(f"the bearer token has no {config.subject_claim!r} claim naming the caller")
         roles = _strings(_claim(claims, config.roles_claim), config.roles_claim)
-        scopes = _strings(_claim(claims, config.scopes_claim), config.scopes_claim)
+        scopes = _scopes(_claim(claims, config.scopes_claim), config)
         return Principal(subject=subject, roles=frozenset(roles), scopes=tuple(scopes),
                          expires_at=float(claims["exp"]))  # fmt: skip
 
@@ -293,6 +223,32 @@ def _strings(value: Any, claim: str) -> list[str]:
     raise Unauthorized(
         f"the bearer token's {claim!r} claim must be a list of strings or a space-separated string"
     )
+
+
+def _scopes(value: Any, config: JwtSettings) -> list[str]:
+    """The scope patterns of the claim. Only an absent claim means "unrestricted" (and is refused
+    with `scopes_required`); one that is present but holds no pattern (`[]`, `""`, `"  "`) grants
+    no twin, so removing a user's last scope in the identity provider never grants them all."""
+    claim = config.scopes_claim
+    if value is None:
+        if config.scopes_required:
+            raise Forbidden(
+                f"the bearer token has no {claim!r} claim, which this server requires (setting "
+                "jwt_scopes_required): ask the identity provider to issue the caller's scopes"
+            )
+        return []
+    scopes = [scope.strip() for scope in _strings(value, claim) if scope.strip()]
+    if not scopes:
+        raise Forbidden(f"the bearer token's {claim!r} claim is empty: it grants access to no twin")
+    return scopes
+
+
+def _algorithms_for(key: Any) -> frozenset[str]:
+    if isinstance(key, rsa.RSAPublicKey):
+        return RSA_ALGORITHMS
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return EC_ALGORITHMS
+    return HMAC_ALGORITHMS if isinstance(key, str | bytes) else PUBLIC_KEY_ALGORITHMS
 
 
 def _reason(exc: jwt.PyJWTError) -> str:

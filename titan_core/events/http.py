@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 
 from titan_core.api.context import principal
 from titan_core.auth import ANONYMOUS, Principal, may_read
-from titan_core.errors import BadRequest, Gone, TitanError
+from titan_core.errors import BadRequest, Forbidden, Gone, TitanError
 from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired
 from titan_core.events.filters import EventFilter, parse_filter_query
 from titan_core.events.sink import Event
@@ -61,15 +61,17 @@ async def get_events(request: web.Request) -> web.Response:
     bus = request.app[BUS]
     after = _after(request)
     limit = _limit(request)
-    wait = _wait(request)
+    reader = principal(request)
+    wait = _wait(request, reader)
     event_filter = parse_filter_query(request.query, skip=_FEED_PARAMS)
+    _check_filter_scopes(event_filter, reader)
     if event_filter.shell_ids is not None:
         await event_filter.resolve(request.app[REPOSITORY])
     try:
         if after is None:
             after = await bus.oldest() - 1
         matched, cursor = await collect_events(
-            bus, event_filter, after=after, limit=limit, wait=wait, reader=principal(request)
+            bus, event_filter, after=after, limit=limit, wait=wait, reader=reader
         )
     except HistoryExpired as expired:
         raise Gone(
@@ -138,7 +140,17 @@ def _limit(request: web.Request) -> int:
     return min(int(raw), MAX_LIMIT)
 
 
-def _wait(request: web.Request) -> float:
+def _check_filter_scopes(event_filter: EventFilter, reader: Principal) -> None:
+    """403 for a filter naming a twin outside the reader's scopes, as the WebSocket answers it: the
+    same for a twin that exists and one that does not, so the answer reveals nothing (issue 13 L1)."""
+    for identifier in sorted((event_filter.ids or frozenset()) | (event_filter.shell_ids or frozenset())):
+        if not may_read(reader, {"titanid": identifier}):
+            raise Forbidden(
+                f"{reader.subject!r} may not read events of {identifier!r}: it is outside its scopes"
+            )
+
+
+def _wait(request: web.Request, reader: Principal) -> float:
     raw = request.query.get("wait")
     if raw is None:
         return 0.0
@@ -148,4 +160,8 @@ def _wait(request: web.Request) -> float:
         seconds = -1.0
     if not math.isfinite(seconds) or seconds < 0:
         raise BadRequest(f"wait {raw!r} is not valid: pass the seconds to wait for an event, e.g. wait=10")
-    return min(seconds, float(request.app[SETTINGS].events_max_wait))
+    seconds = min(seconds, float(request.app[SETTINGS].events_max_wait))
+    if reader.expires_at is not None:
+        # A long poll ends when the caller's credential does: no event is delivered after that.
+        seconds = max(0.0, min(seconds, reader.expires_at - time.time()))
+    return seconds

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -73,17 +74,24 @@ def encode_cursor(pk: int) -> str:
     return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=")
 
 
+# The largest position a cursor may name: the largest signed 64-bit integer.
+MAX_CURSOR_POSITION = 2**63 - 1
+_CURSOR_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value = int(base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii"))
+        digits = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
     except (ValueError, UnicodeError, binascii.Error):
+        digits = ""
+    # Only what `encode_cursor` makes: plain decimal digits of a position both databases can store
+    # (a larger number overflowed SQLite's and PostgreSQL's 64-bit integers: a 500, issue 13 L5).
+    if not _CURSOR_DIGITS.fullmatch(digits) or int(digits) > MAX_CURSOR_POSITION:
         raise BadRequest(
             f"cursor {cursor!r} is not valid: pass the paging_metadata.cursor of a previous page unchanged"
-        ) from None
-    if value < 0:
-        raise BadRequest(f"cursor {cursor!r} is not valid: pass a cursor this server returned")
-    return value
+        )
+    return int(digits)
 
 
 class IdentifiableStore:

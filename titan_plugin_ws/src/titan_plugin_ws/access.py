@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
+from titan_core.api.browser_guard import BROWSER_POLICY
 from titan_core.auth import ANONYMOUS, ROLE_READER, Principal
 from titan_core.keys import HOOKS, SETTINGS
 from titan_plugin_ws.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
@@ -78,18 +78,19 @@ async def authenticate(request: web.Request, token: str | None, *, required: boo
 
 
 def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
-    """Browsers send `Origin`; it must be listed, or (with no list) be this server itself.
+    """Browsers send `Origin`; it must be one the core allows (its own origin, `allowed_origins`,
+    `cors_allowed_origins`) or one listed in `allowed` (the `[ws]` setting, "*" for any).
 
-    Programs that send no Origin header are not browsers and are let through: they are not the
-    victims of cross-site WebSocket hijacking this check is against.
+    Never compared with the `Host` header alone: a DNS-rebinding page sets both to its own name.
+    The core's own origin counts only for a Host it answers (setting `allowed_hosts`), which its
+    middleware has checked before this upgrade request arrived. Programs that send no Origin
+    header are not browsers and are let through: they are not the victims of cross-site WebSocket
+    hijacking this check is against.
     """
-    origin = request.headers.get("Origin")
+    origin = request.headers.get(hdrs.ORIGIN)
     if origin is None:
         return True
-    origin = origin.strip().rstrip("/").lower()
-    if "*" in allowed or origin in allowed:
+    if "*" in allowed or origin.strip().rstrip("/").lower() in allowed:
         return True
-    if allowed:
-        return False
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc == request.host.lower()
+    policy = request.app.get(BROWSER_POLICY)
+    return policy is not None and policy.origin_allowed(origin, request.headers.get(hdrs.HOST))

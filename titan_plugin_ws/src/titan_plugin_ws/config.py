@@ -25,9 +25,9 @@ _CORE_LIMITS = {
 
 @dataclass(frozen=True)
 class WsConfig:
-    # Origins (scheme://host[:port]) whose pages may connect; "*" allows every origin. Empty: only
-    # pages served by this server itself (the Origin's host equals the request's Host). Clients
-    # that send no Origin header (non-browser programs) are not affected.
+    # Origins (scheme://host[:port]) whose pages may connect besides those the core allows (its own
+    # origin under an allowed Host, `allowed_origins`, `cors_allowed_origins`); "*" allows every
+    # origin. Clients that send no Origin header (non-browser programs) are not affected.
     allowed_origins: tuple[str, ...] = ()
     # Authenticate every WebSocket client even when the core's authentication is off.
     require_auth: bool = False

@@ -170,6 +170,10 @@ class Connection:
         assert principal is not None  # a token was given: it is a principal or refused
         if self.principal is None:
             await self._accept(principal)
+        elif principal.subject != self.principal.subject:
+            # A connection belongs to one caller: its subscriptions were checked for that caller.
+            self._refuse(Refused(protocol.CLOSE_FORBIDDEN, f"the fresh token names another subject "
+                                 f"than {self.principal.subject!r}: open a new connection for it"))  # fmt: skip
         else:
             # A fresh token on an open connection extends it; nothing is answered unless it fails.
             self.principal = principal
