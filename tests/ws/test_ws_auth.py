@@ -160,6 +160,20 @@ async def test_a_refused_re_auth_closes_with_4401(make_ws_server: WsServerFactor
     assert (await expect_close(client)).code == 4401
 
 
+async def test_a_re_auth_naming_another_subject_closes_with_4403(
+    make_ws_server: WsServerFactory, client_kind: str
+) -> None:
+    """A connection belongs to one caller (issue 13): a token of another subject cannot take it over."""
+    server = await auth_server(make_ws_server)
+    client = await server.connect(client_kind, query="?token=reader-token")
+    await receive_type(client, "welcome")
+
+    await client.send({"type": "auth", "token": "scoped-token"})
+
+    closed = await expect_close(client)
+    assert closed.code == 4403 and "another subject" in closed.reason
+
+
 async def test_an_origin_that_is_not_allowed_closes_with_4403(
     make_ws_server: WsServerFactory, client_kind: str
 ) -> None:

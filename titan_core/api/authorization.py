@@ -98,7 +98,10 @@ def access_middleware(settings: Settings) -> Middleware:
     @web.middleware
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
         role = required_role(request)
-        if role is None or role == PUBLIC:
+        if role is None:  # no such route: its 404 or 405 follows
+            request[PRINCIPAL] = UNAUTHENTICATED
+            return await handler(request)
+        if role == PUBLIC:
             request[PRINCIPAL] = await _optional_principal(request)
             return await handler(request)
         try:

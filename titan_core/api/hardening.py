@@ -60,8 +60,9 @@ def install_hardening(app: web.Application, settings: Settings) -> list[Middlewa
     headers = security_headers(settings) if settings.security_headers else {}
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
-        # Without versions: aiohttp's default names Python's and its own, which help only attackers.
-        response.headers.setdefault(hdrs.SERVER, SERVER_NAME)
+        # Without versions: aiohttp's default (set before this hook runs) names Python's and its own,
+        # which help only attackers.
+        response.headers[hdrs.SERVER] = SERVER_NAME
         for name, value in headers.items():
             response.headers.setdefault(name, value)
         if cors is not None:
