@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="titan", description="Titan-AAS: an Asset Administration Shell server"
     )
-    parser.add_argument("--version", action="version", version=f"titan-core {__version__}")
+    parser.add_argument("--version", action="version", version=f"titan-aas {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP server")
@@ -156,7 +156,7 @@ def _serve(settings: Settings) -> int:
         return 2
     tune_for_serving()
     log.info(
-        "titan-core %s serving on http://%s:%d (database %s)",
+        "titan-aas %s serving on http://%s:%d (database %s)",
         __version__,
         settings.host,
         settings.port,

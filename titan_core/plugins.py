@@ -18,7 +18,7 @@ from typing import IO, Any, Literal
 import pluggy
 from aiohttp import web
 
-from titan_core import __version__, hookspecs
+from titan_core import DISTRIBUTION, __version__, hookspecs
 from titan_core.auth import Principal
 from titan_core.events.runner import check_sinks
 from titan_core.events.sink import EventSink
@@ -154,7 +154,7 @@ def get_plugin_manager(settings: Settings, *, load_entry_points: bool = True) ->
     manager = TitanPluginManager(require_plugins=settings.require_plugins)
     for name, module_name in BUILTIN_PLUGINS:
         manager.add_plugin(import_module(module_name), name, version=__version__,
-                           distribution="titan-core", builtin=True)  # fmt: skip
+                           distribution=DISTRIBUTION, builtin=True)  # fmt: skip
     if load_entry_points:
         _load_entry_points(manager, settings)
     return manager

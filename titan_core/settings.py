@@ -66,7 +66,7 @@ class Settings:
     # Whether event envelopes carry `titansubject`, who made the change (docs/events.md). Off by
     # default: a subject can be personal data. The outbox records it either way.
     events_include_subject: bool = False
-    # WebSocket clients (titan-plugin-ws, docs/events.md): the largest message a client may send
+    # WebSocket clients (titan-aas-ws, docs/events.md): the largest message a client may send
     # (bigger: closed with 1009), and how many it may send per second on average, in bursts of up to
     # `ws_message_burst` (more: closed with 4429).
     ws_max_message_bytes: int = 65_536

@@ -178,4 +178,4 @@ def test_version_is_printed() -> None:
         [sys.executable, "-m", "titan_core", "--version"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
-    assert result.stdout.startswith("titan-core ")
+    assert result.stdout.startswith("titan-aas ")

@@ -39,7 +39,7 @@ class MqttAppFactory(Protocol):
 def build_app(settings: Settings) -> web.Application:
     """`create_app` with the built-ins and the MQTT plugin only (no other installed plugin)."""
     manager = get_plugin_manager(settings, load_entry_points=False)
-    manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt", version="test", distribution="titan-plugin-mqtt")
+    manager.add_plugin(titan_plugin_mqtt.plugin, "mqtt", version="test", distribution="titan-aas-mqtt")
     return create_app(settings, plugin_manager=manager)
 
 

@@ -1,4 +1,4 @@
-"""An MQTT-only deployment: a fresh venv with `titan-core` and `titan-plugin-mqtt` from their
+"""An MQTT-only deployment: a fresh venv with `titan-aas` and `titan-aas-mqtt` from their
 directories and nothing else (no WebSocket plugin), serving REST writes to MQTT and MQTT writes
 to REST. Catches what an editable install hides (a missing package file, a wrong entry point)."""
 
@@ -58,7 +58,7 @@ def test_the_fresh_venv_has_the_mqtt_plugin_and_no_websocket_plugin(fresh_venv: 
     assert plugins["mqtt"]["hooks"] == ["titan_event_sinks", "titan_health", "titan_setup_app"]
     assert websocket.returncode != 0 and "No module named 'titan_plugin_ws'" in websocket.stderr
     names = {item["name"] for item in json.loads(distributions.stdout)}
-    assert {"titan-core", "titan-plugin-mqtt"} <= names and not any(n == "titan-plugin-ws" for n in names)
+    assert {"titan-aas", "titan-aas-mqtt"} <= names and not any(n == "titan-aas-ws" for n in names)
 
 
 async def test_an_mqtt_only_deployment_publishes_rest_writes_and_applies_device_writes(

@@ -35,10 +35,10 @@ async def test_ready_reports_the_database_and_every_plugin(
     assert database["detail"].startswith("sqlite answered in ")
     assert body["plugins"] == [
         {
-            "name": "health", "version": __version__, "distribution": "titan-core", "builtin": True,
+            "name": "health", "version": __version__, "distribution": "titan-aas", "builtin": True,
             "state": "loaded", "reason": "", "hooks": ["titan_setup_app"],
         },
-        *({"name": name, "version": __version__, "distribution": "titan-core", "builtin": True,
+        *({"name": name, "version": __version__, "distribution": "titan-aas", "builtin": True,
            "state": "loaded", "reason": "", "hooks": ["titan_authenticate"]} for name in ("jwt", "api_keys")),
     ]  # fmt: skip
 
@@ -51,7 +51,7 @@ async def test_ready_lists_a_failed_plugin_with_its_reason_and_stays_ready(
         def titan_setup_app(self, app: web.Application) -> None:
             raise ConnectionRefusedError("broker at mqtt://127.0.0.1:1 refused the connection")
 
-    plugin_manager.add_plugin(NeedsBroker(), "mqtt", version="2.0.0", distribution="titan-plugin-mqtt")
+    plugin_manager.add_plugin(NeedsBroker(), "mqtt", version="2.0.0", distribution="titan-aas-mqtt")
     client = await make_app_client(plugin_manager=plugin_manager)
 
     response = await client.get("/ready")

@@ -20,7 +20,7 @@ _NOT_SOURCES = (
 def install_core_and_plugin(base: Path, plugin_dir: Path) -> Path:
     """`pip install <core> <plugin>` into a new venv under `base` (about 20 s with pip's cache warm);
     returns the venv. The core's copy leaves out the plugin folders at the repository's root."""
-    core, plugin = base / "src" / "titan-core", base / "src" / plugin_dir.name.replace("_", "-")
+    core, plugin = base / "src" / "titan-aas", base / "src" / plugin_dir.name.replace("_", "-")
     shutil.copytree(ROOT, core, ignore=shutil.ignore_patterns(*_NOT_SOURCES, "titan_plugin_*"))
     shutil.copytree(plugin_dir, plugin, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
     venv = base / "venv"

@@ -158,7 +158,7 @@ async def make_ws_server(settings: Settings) -> AsyncIterator[WsServerFactory]:
     ) -> WsServer:
         chosen = (custom or settings).replace(extra={"ws": dict(ws or {})})
         manager = get_plugin_manager(chosen, load_entry_points=False)
-        manager.add_plugin(titan_plugin_ws.plugin, "ws", distribution="titan-plugin-ws")
+        manager.add_plugin(titan_plugin_ws.plugin, "ws", distribution="titan-aas-ws")
         if tokens:
             manager.add_plugin(TokenPlugin(), "tokens")
         server = TestServer(create_app(chosen, plugin_manager=manager), host="127.0.0.1")

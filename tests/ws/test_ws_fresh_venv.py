@@ -1,4 +1,4 @@
-"""A WebSocket-only deployment, as a user installs it: `titan-core` and `titan-plugin-ws` from their
+"""A WebSocket-only deployment, as a user installs it: `titan-aas` and `titan-aas-ws` from their
 directories into a fresh venv, no MQTT library anywhere; `titan serve` answers REST and pushes the
 change over `/ws/events`, and SIGTERM closes the socket with 1001 (issue 5, "What must hold" 1)."""
 

@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from titan_plugin_mqtt.topics import element_topic, error_topic_of, event_topic
 
 try:
-    __version__ = version("titan-plugin-mqtt")
+    __version__ = version("titan-aas-mqtt")
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0.0.0+unknown"
 

@@ -13,7 +13,7 @@ from titan_plugin_webhook.signature import (
 )
 
 try:
-    __version__ = version("titan-plugin-webhook")
+    __version__ = version("titan-aas-webhook")
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
