@@ -1,6 +1,7 @@
 # The two entry points on a fresh machine:
-#   make run   - set up .venv, load a real IDTA sample, serve on the embedded defaults
-#                (SQLite file titan.sqlite3, memory bus, http://127.0.0.1:8080)
+#   make run   - set up .venv, serve the demo twin shipped in the package (loaded only into an
+#                empty database) on the embedded defaults (SQLite file titan.sqlite3, memory bus,
+#                http://127.0.0.1:8080)
 #   make test  - set up .venv, make sure PostgreSQL/Redis/Mosquitto answer, run the whole suite
 # Both reinstall into .venv only when a pyproject.toml changed (scripts/bootstrap.sh).
 
@@ -8,9 +9,6 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# Where the shared data lives (the IDTA samples); a checkout has it beside the repository.
-SHARED ?= ../shared
-SAMPLE ?= $(SHARED)/data/idta/IDTA_02006-3-0_Template_Digital_Nameplate.json
 VENV ?= .venv
 # Extra flags: `make run SERVE_ARGS="--port 9000"`, `make test PYTEST_ARGS="-k events -x"`.
 SERVE_ARGS ?=
@@ -21,7 +19,7 @@ export VENV
 .PHONY: help venv services run test lint
 
 help:
-	@echo "make run    set up .venv, load $(SAMPLE), serve on http://127.0.0.1:8080"
+	@echo "make run    set up .venv, serve the demo twin on http://127.0.0.1:8080 (your changes are kept)"
 	@echo "make test   set up .venv, start missing test services, run the whole test suite"
 	@echo "make lint   ruff and mypy"
 
@@ -31,12 +29,10 @@ venv:
 services:
 	@bash scripts/ensure-services.sh
 
-# --lenient: the published IDTA files break the schema in small ways. Loading again upserts, so
-# `make run` can be repeated on the same database.
+# --demo loads the demo twin (titan_core/sample/) only into a database never used, so a second
+# `make run` keeps what was changed and says so.
 run: venv
-	@test -f "$(SAMPLE)" || { echo "make run: sample $(SAMPLE) not found; set SHARED=<dir with data/idta>" >&2; exit 1; }
-	$(VENV)/bin/titan load --lenient "$(SAMPLE)"
-	exec $(VENV)/bin/titan serve $(SERVE_ARGS)
+	exec $(VENV)/bin/titan serve --demo $(SERVE_ARGS)
 
 test: venv services
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -76,6 +76,11 @@ PY
   fi
 done
 
+# pip's editable builds leave <name>.egg-info beside the sources, and those folders are on sys.path:
+# after a distribution is renamed (titan-core became titan-aas) the old one still announces the same
+# entry points, and every plugin then fails as "already taken". pip writes them anew on install.
+find . -maxdepth 4 -name '*.egg-info' -type d -not -path "./$VENV/*" -prune -exec rm -rf {} +
+
 # A plugin directory that was removed or renamed must not stay installed: its entry point would
 # still load, and local runs would differ from CI's fresh venv.
 if [[ -f "$INSTALLED" ]]; then

@@ -10,6 +10,7 @@ from aiohttp import web
 from titan_core.api.authorization import install_access_control
 from titan_core.api.browser_guard import install_browser_guard
 from titan_core.api.hardening import install_hardening
+from titan_core.api.home import add_home_routes
 from titan_core.api.media_types import media_type_check
 from titan_core.api.middleware import idta_errors
 from titan_core.api.openapi import add_openapi_route
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
         idta_errors,
     ])  # fmt: skip
     add_openapi_route(app)
+    add_home_routes(app.router)
     app.cleanup_ctx.append(_database_context)
     add_api_routes(app.router, "")
     add_event_routes(app.router, "")

@@ -16,9 +16,9 @@ from titan_core.auth import ALL_ROLES, ANONYMOUS, Principal
 from titan_core.errors import BadRequest, TitanError
 from titan_core.events.outbox import OutboxRecorder
 from titan_core.json_text import loads_json
-from titan_core.model.verify import parse_and_verify
+from titan_core.model.verify import VerifiedModel, parse_and_verify
 from titan_core.settings import Settings
-from titan_core.store.database import Database
+from titan_core.store.database import Database, open_database
 from titan_core.store.records import Kind
 from titan_core.store.repository import Repository
 
@@ -68,6 +68,11 @@ def operator_principal(operator: str) -> Principal:
     return Principal(subject=operator, roles=ALL_ROLES)
 
 
+def verify_environment(environment: Any, *, lenient: bool) -> VerifiedModel:
+    """Check the environment against the meta-model (strictly unless lenient); touches no database."""
+    return parse_and_verify("environment", environment, lenient=lenient)
+
+
 async def load_environment(
     repository: Repository,
     environment: Any,
@@ -79,7 +84,20 @@ async def load_environment(
 ) -> dict[str, int]:
     """Verify the environment (strictly unless lenient), then upsert every identifiable in it
     as `operator` (the subject of the events it causes)."""
-    verified = parse_and_verify("environment", environment, lenient=lenient)
+    verified = verify_environment(environment, lenient=lenient)
+    return await store_environment(repository, verified, out=out, label=label, operator=operator)
+
+
+async def store_environment(
+    repository: Repository,
+    verified: VerifiedModel,
+    *,
+    out: TextIO = sys.stdout,
+    label: str = "",
+    operator: Principal = ANONYMOUS,
+) -> dict[str, int]:
+    """Upsert every identifiable of a verified environment as `operator`; counts created, updated,
+    unchanged."""
     for violation in verified.violations:
         print(f"{label}: stored despite violation: {violation}", file=out)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
@@ -109,43 +127,57 @@ async def _version(repository: Repository, kind: Kind, identifier: str) -> int |
 async def load_paths(
     settings: Settings, paths: Iterable[Path], *, lenient: bool, operator: str | None = None
 ) -> int:
-    """Load every file of `paths`; `operator` names who loads (None: the anonymous principal)."""
+    """Load every file of `paths`; `operator` names who loads (None: the anonymous principal).
+
+    Each file is read and verified before it is stored; the database is opened (and, for SQLite,
+    its file created) only once a file passed, so a typo makes no database."""
     files = environment_files(paths)
     if not files:
         print("titan load: no .json or .xml files found in the paths given", file=sys.stderr)
         return 2
-    database = Database(settings.database_url)
+    database: Database | None = None
+    repository: Repository | None = None
+    principal = ANONYMOUS if operator is None else operator_principal(operator)
     failures = 0
     try:
-        await database.migrate()
-        repository = Repository(
-            database, recorder=OutboxRecorder(include_subject=settings.events_include_subject)
-        )
-        principal = ANONYMOUS if operator is None else operator_principal(operator)
         for path in files:
             try:
-                environment = read_environment(path)
-                counts = await load_environment(
-                    repository, environment, lenient=lenient, label=str(path), operator=principal
-                )
-            except FileNotFoundError:
+                verified = verify_environment(read_environment(path), lenient=lenient)
+            except (FileNotFoundError, IsADirectoryError):
                 failures += 1
                 print(f"titan load: {path}: no such file", file=sys.stderr)
                 continue
             except TitanError as exc:
                 failures += 1
-                print(f"titan load: {path}: refused: {exc}", file=sys.stderr)
-                if not lenient and exc.violations:
-                    print(
-                        "titan load: the file breaks the rules listed; fix it, or store it anyway with "
-                        "`titan load --lenient` (every violation is then reported)",
-                        file=sys.stderr,
-                    )
+                _refused(path, exc, lenient=lenient)
+                continue
+            if repository is None:
+                database = open_database(settings.database_url)
+                await database.migrate()
+                repository = Repository(
+                    database, recorder=OutboxRecorder(include_subject=settings.events_include_subject)
+                )
+            try:
+                counts = await store_environment(repository, verified, label=str(path), operator=principal)
+            except TitanError as exc:
+                failures += 1
+                _refused(path, exc, lenient=lenient)
                 continue
             print(
                 f"{path}: {counts['created']} created, {counts['updated']} updated, "
                 f"{counts['unchanged']} unchanged"
             )
     finally:
-        await database.close()
+        if database is not None:
+            await database.close()
     return 1 if failures else 0
+
+
+def _refused(path: Path, exc: TitanError, *, lenient: bool) -> None:
+    print(f"titan load: {path}: refused: {exc}", file=sys.stderr)
+    if not lenient and exc.violations:
+        print(
+            "titan load: the file breaks the rules listed; fix it, or store it anyway with "
+            "`titan load --lenient` (every violation is then reported)",
+            file=sys.stderr,
+        )

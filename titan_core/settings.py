@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///titan.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class SettingsError(ValueError):
@@ -208,6 +209,11 @@ def load_settings(
                      "ws_message_burst"):  # fmt: skip
         if positive in values and values[positive] <= 0:
             raise SettingsError(f"setting {positive!r} must be positive, got {values[positive]}")
+    raw_level = values.get("log_level", Settings.log_level)
+    level = str(raw_level).strip().upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, got {raw_level!r}")
+    values["log_level"] = level
     bus = values.get("bus", Settings.bus)
     if bus != "memory" and not bus.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(

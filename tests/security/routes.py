@@ -19,7 +19,7 @@ from .twins import CD_ID, SHELL_ID, SM_ID, b64, prop, shell, submodel
 
 NEW_PREFIX = "https://example.com/ids/new/"
 # Routes open to everyone, authentication on or off.
-PUBLIC = {"/health", "/ready", "/description", "/openapi.json"}
+PUBLIC = {"/", "/docs", "/health", "/ready", "/description", "/openapi.json"}
 # Routes that name no twin: lists and feeds, which a scoped principal gets filtered.
 UNNAMED = {
     "/shells", "/shells/$reference", "/submodels", "/submodels/$metadata", "/submodels/$value",

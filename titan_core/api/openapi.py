@@ -180,6 +180,16 @@ _TITAN_OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "responses": {"200": {"description": "ready", "content": {_JSON: {"schema": {"type": "object"}}}},
                       "503": {"description": "cannot serve", "content": {_JSON: {"schema": {"type": "object"}}}}},
     }},
+    "/": {"get": {
+        "summary": "Home: links to the console (where installed), the API docs and this document",
+        "operationId": "GetHome", "tags": ["Titan"],
+        "responses": {"200": {"description": "links", "content": {_JSON: {"schema": {"type": "object"}},
+                                                                  "text/html": {"schema": {"type": "string"}}}}},
+    }},
+    "/docs": {"get": {
+        "summary": "This server's routes as an HTML page", "operationId": "GetDocs", "tags": ["Titan"],
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+    }},
     OPENAPI_PATH: {"get": {
         "summary": "This document", "operationId": "GetOpenApi", "tags": ["Titan"],
         "responses": {"200": {"description": "OpenAPI 3.1", "content": {_JSON: {"schema": {"type": "object"}}}}},

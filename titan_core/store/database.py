@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class DatabaseUnavailable(Exception):
+    """The database URL is unusable or the database cannot be reached; the message says which."""
+
+
+def open_database(url: str) -> Database:
+    """`Database(url)`, with a malformed or unsupported URL reported as `DatabaseUnavailable`."""
+    try:
+        return Database(url)
+    except (ValueError, ArgumentError) as exc:
+        raise DatabaseUnavailable(str(exc)) from None
 
 
 class WriterBusy(Exception):
@@ -165,8 +177,14 @@ class Database:
 
     async def migrate(self) -> None:
         """Apply every pending Alembic migration (idempotent)."""
-        async with self.write_engine.begin() as connection:
-            await connection.run_sync(_upgrade_to_head)
+        try:
+            async with self.write_engine.begin() as connection:
+                await connection.run_sync(_upgrade_to_head)
+        except (OSError, DBAPIError) as exc:
+            where = self.url.render_as_string(hide_password=True)
+            # The driver's own message, without SQLAlchemy's statement dump and help link.
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise DatabaseUnavailable(f"cannot open or migrate the database {where}: {detail}") from exc
         log.info("database schema is current (%s)", self.url.render_as_string(hide_password=True))
 
     async def close(self) -> None:
