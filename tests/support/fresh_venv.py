@@ -1,9 +1,10 @@
-"""A fresh venv with the core and one plugin installed from their directories, as a user installs
-them: catches what the editable install of the test run hides (a missing package file, a wrong entry
+"""Fresh venvs with the core and plugins installed from their directories or from wheels built here,
+as a user installs them: catches what the editable install of the test run hides (a missing package file, a wrong entry
 point, a dependency only the development environment has)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -32,3 +33,57 @@ def install_core_and_plugin(base: Path, plugin_dir: Path) -> Path:
     )  # fmt: skip
     assert install.returncode == 0, f"pip install failed:\n{install.stdout[-3000:]}\n{install.stderr[-3000:]}"
     return venv
+
+
+# The distributions of this repository: name -> source directory.
+DISTRIBUTIONS = {
+    "titan-aas": ROOT,
+    "titan-aas-ws": ROOT / "titan_plugin_ws",
+    "titan-aas-mqtt": ROOT / "titan_plugin_mqtt",
+    "titan-aas-webhook": ROOT / "plugins" / "titan_plugin_webhook",
+}
+
+
+def build_wheels(base: Path) -> dict[str, Path]:
+    """`pip wheel --no-deps` of every distribution of the repository into `base/wheels`, from copies of
+    the sources (pip builds in-tree); returns distribution name -> wheel file."""
+    wheel_dir = base / "wheels"
+    sources: list[str] = []
+    for name, source in DISTRIBUTIONS.items():
+        copy = base / "src" / name
+        # The core's copy leaves out the plugin folders at the repository's root.
+        plugin_folders = ("titan_plugin_*",) if source == ROOT else ()
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns(*_NOT_SOURCES, *plugin_folders))
+        sources.append(str(copy))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-input", "--progress-bar", "off",
+         "--wheel-dir", str(wheel_dir), *sources],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, f"pip wheel failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    wheels = {}
+    for name in DISTRIBUTIONS:
+        (wheel,) = wheel_dir.glob(name.replace("-", "_") + "-*.whl")
+        wheels[name] = wheel
+    return wheels
+
+
+def new_venv(base: Path) -> Path:
+    """An empty venv at `base/venv` (pip only); returns it."""
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    return venv
+
+
+def pip(venv: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`<venv>/bin/python -m pip ARGS`, without a PYTHONPATH that would let the repository leak in."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "--no-input", *args],
+        capture_output=True, text=True, timeout=900, check=False, env=environment,
+    )  # fmt: skip
+    if check:
+        assert result.returncode == 0, (
+            f"pip {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
