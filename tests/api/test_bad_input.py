@@ -61,7 +61,6 @@ RAW_BODIES: list[tuple[str, bytes, dict[str, str], int, tuple[str, ...]]] = [
     ("a JSON array", b"[]", JSON, 400, ("JSON object",)),
     ("a JSON string", b'"submodel"', JSON, 400, ("JSON object",)),
     ("JSON null", b"null", JSON, 400, ("null",)),
-    # BUG: see /work/api-bugs.md #9 (Python refuses to parse integers of more than 4300 digits)
     (
         "a 5000-digit number",
         b'{"modelType": "Submodel", "id": "urn:x", "n": ' + b"1" * 5000 + b"}",
@@ -69,7 +68,6 @@ RAW_BODIES: list[tuple[str, bytes, dict[str, str], int, tuple[str, ...]]] = [
         400,
         ("digits",),
     ),
-    # BUG: see /work/api-bugs.md #10 (NaN and Infinity are no JSON)
     ("NaN, which is no JSON", b'{"modelType": "Submodel", "id": NaN}', JSON, 400, ("NaN",)),
 ]
 
@@ -392,7 +390,6 @@ async def test_request_line_with_legal_parts_beyond_8_kib_gets_an_idta_answer(
     loaded_client: AppClient,
 ) -> None:
     """Two 2000-character ids and a 64-segment idShortPath are all legal; together they exceed 8 KiB."""
-    # BUG: see /work/api-bugs.md #5
     long_id = "urn:" + "i" * 1996
     path = ".".join(["E" + "e" * 127] * 64)
     url = f"{shell_url(long_id)}/submodels/{b64(long_id)}/submodel-elements/{path}"
