@@ -257,4 +257,7 @@ def test_moderately_nested_submodel_is_accepted() -> None:
     element: dict[str, Any] = _property("leaf")
     for index in range(60):
         element = {"modelType": "SubmodelElementCollection", "idShort": f"c{index}", "value": [element]}
-    parse_and_verify("submodel", {"modelType": "Submodel", "id": "x", "submodelElements": [element]})
+    verified = parse_and_verify(
+        "submodel", {"modelType": "Submodel", "id": "x", "submodelElements": [element]}
+    )
+    assert verified.violations == []
