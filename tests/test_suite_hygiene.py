@@ -67,7 +67,7 @@ def _asserts(function: ast.FunctionDef | ast.AsyncFunctionDef, source: list[str]
     return False
 
 
-def tests_without_assertion() -> list[str]:
+def find_tests_without_assertion() -> list[str]:
     """`path::name` of every test function in tests/ that asserts nothing (by the rules above)."""
     found = []
     for path in sorted(TESTS.rglob("test_*.py")):
@@ -83,7 +83,7 @@ def tests_without_assertion() -> list[str]:
 
 
 def test_every_test_function_asserts_something() -> None:
-    missing = [name for name in tests_without_assertion() if name not in PENDING]
+    missing = [name for name in find_tests_without_assertion() if name not in PENDING]
     assert not missing, (
         "these tests assert nothing (no assert, pytest.raises/warns, assert_*/expect_* helper, or "
         "'# no-assert: <why>' comment; see this module's docstring):\n" + "\n".join(missing)
@@ -91,7 +91,9 @@ def test_every_test_function_asserts_something() -> None:
 
 
 def test_the_pending_list_holds_only_tests_that_still_need_it() -> None:
-    assert set(PENDING) <= set(tests_without_assertion()), "a pending test asserts now: drop it from PENDING"
+    assert set(PENDING) <= set(find_tests_without_assertion()), (
+        "a pending test asserts now: drop it from PENDING"
+    )
 
 
 def test_the_scan_sees_a_test_without_assertion() -> None:
