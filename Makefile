@@ -13,14 +13,17 @@ VENV ?= .venv
 # Extra flags: `make run SERVE_ARGS="--port 9000"`, `make test PYTEST_ARGS="-k events -x"`.
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+# `make test-fast` leaves out these lanes (markers put on by tests/support/lanes.py, and `slow`).
+FAST_LANES := not slow and not postgresql and not redis and not mqtt and not fault and not conformance and not fresh_venv and not browser
 
 export VENV
 
-.PHONY: help venv services run test lint
+.PHONY: help venv services run test test-fast lint
 
 help:
 	@echo "make run    set up .venv, serve the demo twin on http://127.0.0.1:8080 (your changes are kept)"
 	@echo "make test   set up .venv, start missing test services, run the whole test suite"
+	@echo "make test-fast  unit and API tests on SQLite only: no services, no slow/fault/conformance/fresh-venv/browser tests"
 	@echo "make lint   ruff and mypy"
 
 venv:
@@ -36,6 +39,10 @@ run: venv
 
 test: venv services
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Needs no PostgreSQL, Redis or Mosquitto: tests that use them are deselected by their lane marker.
+test-fast: venv
+	$(VENV)/bin/python -m pytest -m "$(FAST_LANES)" $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from support.app import AppClient, AppClientFactory
+from support.lanes import mark_lanes
 from support.live_server import LiveServer, LiveServerFactory
 from support.live_server import start_live_server as launch_live_server
 from support.mosquitto import ThrowawayMosquitto, shared_mqtt_url
@@ -28,6 +29,12 @@ from support.postgres import (
 from support.redis import ThrowawayRedis, redis_key_prefix, shared_redis_url
 
 from titan_core.settings import Settings
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Lane markers (`postgresql`, `redis`, `mqtt`, `fault`, ...) by what each test uses: support/lanes.py."""
+    mark_lanes(items)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

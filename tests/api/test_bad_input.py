@@ -33,7 +33,7 @@ JSON = {"Content-Type": "application/json"}
 NEW_SM = "https://example.com/ids/sm/new"
 
 
-async def _refused(
+async def _assert_refused(
     client: AppClient, method: str, url: str, status: int, *fragments: str, label: str = "", **request: Any
 ) -> str:
     """Send the request; assert the status, an IDTA body mentioning `fragments`, and an unchanged repository."""
@@ -61,7 +61,6 @@ RAW_BODIES: list[tuple[str, bytes, dict[str, str], int, tuple[str, ...]]] = [
     ("a JSON array", b"[]", JSON, 400, ("JSON object",)),
     ("a JSON string", b'"submodel"', JSON, 400, ("JSON object",)),
     ("JSON null", b"null", JSON, 400, ("null",)),
-    # BUG: see /work/api-bugs.md #9 (Python refuses to parse integers of more than 4300 digits)
     (
         "a 5000-digit number",
         b'{"modelType": "Submodel", "id": "urn:x", "n": ' + b"1" * 5000 + b"}",
@@ -69,7 +68,6 @@ RAW_BODIES: list[tuple[str, bytes, dict[str, str], int, tuple[str, ...]]] = [
         400,
         ("digits",),
     ),
-    # BUG: see /work/api-bugs.md #10 (NaN and Infinity are no JSON)
     ("NaN, which is no JSON", b'{"modelType": "Submodel", "id": NaN}', JSON, 400, ("NaN",)),
 ]
 
@@ -88,7 +86,9 @@ async def test_body_that_is_no_json_document_is_refused(
     loaded_client: AppClient, method: str, url: str
 ) -> None:
     for name, body, headers, status, fragments in RAW_BODIES:
-        await _refused(loaded_client, method, url, status, *fragments, data=body, headers=headers, label=name)
+        await _assert_refused(
+            loaded_client, method, url, status, *fragments, data=body, headers=headers, label=name
+        )
 
 
 @pytest.mark.parametrize(
@@ -102,10 +102,10 @@ async def test_body_that_is_no_json_document_is_refused(
 async def test_value_patch_with_a_body_that_is_no_json_is_refused(
     loaded_client: AppClient, body: bytes, fragments: tuple[str, ...]
 ) -> None:
-    await _refused(
+    await _assert_refused(
         loaded_client, "PATCH", f"{submodel_url(SM_ID)}/$value", 400, *fragments, data=body, headers=JSON
     )
-    await _refused(
+    await _assert_refused(
         loaded_client, "PATCH", element_url(SM_ID, "Speed/$value"), 400, *fragments, data=body, headers=JSON
     )
 
@@ -142,10 +142,10 @@ INVALID_SUBMODELS: list[tuple[str, Any, tuple[str, ...]]] = [
 
 async def test_invalid_submodel_is_refused_with_what_is_wrong_and_where(loaded_client: AppClient) -> None:
     for name, document, fragments in INVALID_SUBMODELS:
-        await _refused(loaded_client, "POST", "/submodels", 400, *fragments, label=name, json=document)
+        await _assert_refused(loaded_client, "POST", "/submodels", 400, *fragments, label=name, json=document)
         if isinstance(document.get("id"), str) and document["id"]:
             url = submodel_url(document["id"])
-            await _refused(loaded_client, "PUT", url, 400, *fragments, label=name, json=document)
+            await _assert_refused(loaded_client, "PUT", url, 400, *fragments, label=name, json=document)
 
 
 OTHER_INVALID_DOCUMENTS: list[tuple[str, Any, tuple[str, ...]]] = [
@@ -169,7 +169,7 @@ OTHER_INVALID_DOCUMENTS: list[tuple[str, Any, tuple[str, ...]]] = [
 
 async def test_invalid_documents_of_other_kinds_are_refused(loaded_client: AppClient) -> None:
     for url, document, fragments in OTHER_INVALID_DOCUMENTS:
-        await _refused(loaded_client, "POST", url, 400, *fragments, label=str(document), json=document)
+        await _assert_refused(loaded_client, "POST", url, 400, *fragments, label=str(document), json=document)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ async def test_invalid_documents_of_other_kinds_are_refused(loaded_client: AppCl
 async def test_put_with_an_id_that_differs_from_the_path_is_refused(
     loaded_client: AppClient, url: str, document: dict[str, Any]
 ) -> None:
-    await _refused(loaded_client, "PUT", url, 400, NEW_SM, "differs", json=document)
+    await _assert_refused(loaded_client, "PUT", url, 400, NEW_SM, "differs", json=document)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ async def test_put_with_an_id_that_differs_from_the_path_is_refused(
 async def test_post_of_an_existing_id_is_409(
     loaded_client: AppClient, url: str, document: dict[str, Any]
 ) -> None:
-    await _refused(loaded_client, "POST", url, 409, document["id"], "exists", json=document)
+    await _assert_refused(loaded_client, "POST", url, 409, document["id"], "exists", json=document)
 
 
 async def test_hostile_identifiers_are_stored_and_found_only_as_themselves(app_client: AppClient) -> None:
@@ -222,18 +222,24 @@ async def test_body_over_the_configured_limit_is_413(
     small = submodel(SM_ID, {"modelType": "File", "idShort": "Manual", "contentType": "application/pdf"})
     assert (await client.post("/submodels", json=small)).status == 201
     big = submodel(NEW_SM, prop("Text", "x" * 5_000))
-    await _refused(client, "POST", "/submodels", 413, "max_body_bytes", json=big)
-    await _refused(client, "PUT", submodel_url(SM_ID), 413, "2000", json={**small, "idShort": "x" * 3_000})
-    await _refused(client, "PATCH", element_url(SM_ID, "Manual/$value"), 413, data=b" " * 3_000, headers=JSON)
+    await _assert_refused(client, "POST", "/submodels", 413, "max_body_bytes", json=big)
+    await _assert_refused(
+        client, "PUT", submodel_url(SM_ID), 413, "2000", json={**small, "idShort": "x" * 3_000}
+    )
+    await _assert_refused(
+        client, "PATCH", element_url(SM_ID, "Manual/$value"), 413, data=b" " * 3_000, headers=JSON
+    )
     attachment = f"{element_url(SM_ID, 'Manual')}/attachment"
-    await _refused(client, "PUT", attachment, 413, "max_body_bytes", data=upload(b"x" * 5_000, "big.pdf"))
+    await _assert_refused(
+        client, "PUT", attachment, 413, "max_body_bytes", data=upload(b"x" * 5_000, "big.pdf")
+    )
 
     async def chunks() -> Any:
         for _ in range(10):
             yield b" " * 500
 
     # Without a Content-Length the limit must hold as well.
-    await _refused(client, "POST", "/submodels", 413, data=chunks(), headers=JSON)
+    await _assert_refused(client, "POST", "/submodels", 413, data=chunks(), headers=JSON)
 
 
 # ---------------------------------------------------------------- identifiers and idShortPaths in the URL
@@ -260,9 +266,9 @@ async def test_identifier_that_is_no_base64url_is_400(loaded_client: AppClient) 
             ("GET", f"{shell_url(SHELL_ID)}/submodels/{segment}"),
         ):
             kwargs: dict[str, Any] = {"json": 1} if method == "PATCH" else {}
-            await _refused(loaded_client, method, url, 400, *fragments, label=segment, **kwargs)
+            await _assert_refused(loaded_client, method, url, 400, *fragments, label=segment, **kwargs)
     # The standard alphabet's '/' splits the path: no route matches, a 404 with an IDTA body too.
-    await _refused(loaded_client, "GET", "/submodels/YWJj/w", 404)
+    await _assert_refused(loaded_client, "GET", "/submodels/YWJj/w", 404)
 
 
 async def test_padded_base64url_is_accepted(loaded_client: AppClient) -> None:
@@ -295,13 +301,15 @@ BAD_PATHS: list[tuple[str, int, tuple[str, ...]]] = [
 async def test_id_short_path_that_does_not_parse_or_exist_is_refused(loaded_client: AppClient) -> None:
     for path, status, fragments in BAD_PATHS:
         url = element_url(SM_ID, path)
-        await _refused(loaded_client, "GET", url, status, *fragments, label=path)
-        await _refused(loaded_client, "GET", f"{url}/$value", status, *fragments, label=path)
-        await _refused(loaded_client, "PATCH", f"{url}/$value", status, *fragments, label=path, json="x")
-        await _refused(loaded_client, "DELETE", url, status, *fragments, label=path)
-        await _refused(loaded_client, "POST", url, status, label=path, json=prop("Other", "x"))
+        await _assert_refused(loaded_client, "GET", url, status, *fragments, label=path)
+        await _assert_refused(loaded_client, "GET", f"{url}/$value", status, *fragments, label=path)
+        await _assert_refused(
+            loaded_client, "PATCH", f"{url}/$value", status, *fragments, label=path, json="x"
+        )
+        await _assert_refused(loaded_client, "DELETE", url, status, *fragments, label=path)
+        await _assert_refused(loaded_client, "POST", url, status, label=path, json=prop("Other", "x"))
         if status == 400:
-            await _refused(loaded_client, "PUT", url, 400, label=path, json=prop("Other", "x"))
+            await _assert_refused(loaded_client, "PUT", url, 400, label=path, json=prop("Other", "x"))
 
 
 async def test_percent_encoded_id_short_paths_are_understood(loaded_client: AppClient) -> None:
@@ -324,7 +332,7 @@ async def test_unknown_identifiers_are_404_naming_them(loaded_client: AppClient)
             {"assetKind": "Instance", "globalAssetId": "urn:a"},
         ),
     ):
-        await _refused(loaded_client, method, url, 404, missing, json=body)
+        await _assert_refused(loaded_client, method, url, 404, missing, json=body)
 
 
 # ---------------------------------------------------------------- query parameters
@@ -352,7 +360,7 @@ BAD_LIST_QUERIES: list[tuple[str, tuple[str, ...]]] = [
 )
 async def test_invalid_level_extent_limit_or_cursor_is_400(loaded_client: AppClient, url: str) -> None:
     for query, fragments in BAD_LIST_QUERIES:
-        await _refused(loaded_client, "GET", f"{url}?{query}", 400, *fragments)
+        await _assert_refused(loaded_client, "GET", f"{url}?{query}", 400, *fragments)
 
 
 BAD_QUERIES: list[tuple[str, tuple[str, ...]]] = [
@@ -373,15 +381,15 @@ BAD_QUERIES: list[tuple[str, tuple[str, ...]]] = [
 
 async def test_invalid_query_values_on_other_routes_are_400(loaded_client: AppClient) -> None:
     for url, fragments in BAD_QUERIES:
-        await _refused(loaded_client, "GET", url, 400, *fragments)
+        await _assert_refused(loaded_client, "GET", url, 400, *fragments)
 
 
 # ---------------------------------------------------------------- routes and methods
 
 
 async def test_unknown_route_and_wrong_method_answer_with_an_idta_body(loaded_client: AppClient) -> None:
-    await _refused(loaded_client, "GET", "/no/such/route", 404)
-    text = await _refused(loaded_client, "PATCH", "/shells", 405, "PATCH")
+    await _assert_refused(loaded_client, "GET", "/no/such/route", 404)
+    text = await _assert_refused(loaded_client, "PATCH", "/shells", 405, "PATCH")
     assert "GET" in text
     response = await loaded_client.request("TRACE", submodel_url(SM_ID))
     await assert_idta_error(response, 405)
@@ -392,7 +400,6 @@ async def test_request_line_with_legal_parts_beyond_8_kib_gets_an_idta_answer(
     loaded_client: AppClient,
 ) -> None:
     """Two 2000-character ids and a 64-segment idShortPath are all legal; together they exceed 8 KiB."""
-    # BUG: see /work/api-bugs.md #5
     long_id = "urn:" + "i" * 1996
     path = ".".join(["E" + "e" * 127] * 64)
     url = f"{shell_url(long_id)}/submodels/{b64(long_id)}/submodel-elements/{path}"

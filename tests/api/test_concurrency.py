@@ -73,7 +73,6 @@ async def test_racing_creates_of_one_id_give_one_201_and_no_500(app_client: AppC
         *(app_client.post("/submodels", json=submodel("urn:sm:race")) for _ in range(10))
     )
     assert Counter(response.status for response in posts) == {201: 1, 409: 9}
-    # BUG: see /work/api-bugs.md #8 (PostgreSQL: racing PUTs that create answer 409)
     puts = await asyncio.gather(
         *(
             app_client.put(submodel_url("urn:sm:race-put"), json=submodel("urn:sm:race-put"))

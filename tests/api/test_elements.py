@@ -68,7 +68,6 @@ async def test_post_into_a_container_adds_the_element_there(
     ("parent", "element", "status", "fragment"),
     [
         ("Speed", prop("Child", "x"), 400, "Property"),
-        # BUG: see /work/api-bugs.md #2 (the next two: the message does not say which list)
         ("Maintenance.Records", prop(None, "x"), 400, "Maintenance.Records"),
         ("Readings", prop("Named", "1.0", "xs:double"), 400, "Readings"),
         ("Nowhere", prop("Child", "x"), 404, "Nowhere"),
@@ -268,7 +267,6 @@ async def test_attachment_write_changes_the_etag(loaded_client: AppClient) -> No
 
 
 async def test_submodel_put_that_drops_a_file_drops_its_attachment(loaded_client: AppClient) -> None:
-    # BUG: see /work/api-bugs.md #6
     attachment = f"{element_url(SM_ID, 'Manual')}/attachment"
     assert (
         await loaded_client.put(attachment, data=upload(PDF, "guide.pdf", "application/pdf"))
@@ -285,7 +283,6 @@ async def test_submodel_put_that_drops_a_file_drops_its_attachment(loaded_client
 
 async def test_attachment_upload_never_makes_the_submodel_invalid(loaded_client: AppClient) -> None:
     """Whatever an upload is named and typed, what is stored passes the meta-model (a PUT of it succeeds)."""
-    # BUG: see /work/api-bugs.md #11
     attachment = f"{element_url(SM_ID, 'Manual')}/attachment"
     for file_name, content_type in (
         ("Prüf bericht €.pdf", "application/pdf"),
@@ -339,7 +336,6 @@ TEMPLATE_QUALIFIER = [
 
 async def test_structural_writes_keep_submodel_level_rules(loaded_client: AppClient) -> None:
     """AASd-129: a TemplateQualifier on an element is only allowed in a submodel of kind Template."""
-    # BUG: see /work/api-bugs.md #13
     template = every_element_submodel()
     template["kind"] = "Template"
     template["submodelElements"][1]["qualifiers"] = TEMPLATE_QUALIFIER

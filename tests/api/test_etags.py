@@ -238,7 +238,6 @@ async def test_if_match_on_put_of_a_missing_identifiable_is_412(app_client: AppC
 
 
 async def test_stale_etag_of_a_deleted_and_recreated_submodel_is_refused(app_client: AppClient) -> None:
-    # BUG: see /work/api-bugs.md #1
     old = (await app_client.post("/submodels", json=every_element_submodel())).headers["ETag"]
     assert (await app_client.delete(submodel_url(SM_ID))).status == 204
     await created(app_client, "/submodels", every_element_submodel())

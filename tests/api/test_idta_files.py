@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from support.app import AppClientFactory
+from support.data import IDTA_DIR, data_file, data_files
 
 from titan_core.loader import load_environment, load_paths
 from titan_core.model.verify import parse_and_verify
@@ -24,8 +25,7 @@ from titan_core.store.repository import Repository
 
 from .helpers import assert_idta_error, cd_url, get_json, shell_url, submodel_url
 
-IDTA_DIR = Path("/work/shared/data/idta")
-IDTA_FILES = sorted(IDTA_DIR.glob("*.json"))
+IDTA_FILES = data_files(IDTA_DIR, at_least=8)
 _KINDS = (
     ("assetAdministrationShells", shell_url, ""),
     ("submodels", submodel_url, "?extent=withBlobValue"),
@@ -39,7 +39,7 @@ def _violations(environment: Any) -> list[str]:
     ]
 
 
-def test_the_shared_idta_files_are_there() -> None:
+def test_the_idta_files_are_there() -> None:
     assert len(IDTA_FILES) >= 8, IDTA_FILES
 
 
@@ -105,7 +105,7 @@ async def test_strict_load_refuses_a_file_with_violations_naming_them(
 async def test_leniently_loaded_submodel_takes_value_writes_but_rest_stays_strict(
     settings: Settings, make_app_client: AppClientFactory
 ) -> None:
-    path = IDTA_DIR / "IDTA_02006-3-0_Template_Digital_Nameplate.json"
+    path = data_file(IDTA_DIR, "IDTA_02006-3-0_Template_Digital_Nameplate.json")
     environment = json.loads(path.read_text(encoding="utf-8"))
     assert await load_paths(settings, [path], lenient=True) == 0
     client = await make_app_client()

@@ -37,7 +37,6 @@ async def _assert_location(
 
 
 async def test_created_resources_are_named_by_location(loaded_client: AppClient) -> None:
-    # BUG: see /work/api-bugs.md #7
     client = loaded_client
     new_sm = submodel("urn:sm:new", prop("P", "1"))
     await _assert_location(

@@ -98,7 +98,6 @@ LISTS: list[tuple[str, str]] = [
     (f"{submodel_url(BIG_SM)}/submodel-elements/$metadata", "idShort"),
     (f"{submodel_url(BIG_SM)}/submodel-elements/$value", "value"),
     (f"{submodel_url(BIG_SM)}/submodel-elements/$reference", "ref"),
-    # BUG: see /work/api-bugs.md #3 (a page holds more than `limit` paths)
     (f"{submodel_url(BIG_SM)}/submodel-elements/$path", "path"),
     (f"{shell_url(SHELL_IDS[-1])}/submodels/{b64(BIG_SM)}/submodel-elements", "idShort"),
     (f"{shell_url(SHELL_IDS[-1])}/submodel-refs", "ref"),
@@ -219,7 +218,6 @@ async def _check_submodel_filters(filled_client: AppClient, modifier: str) -> No
 
 async def test_submodel_paths_filter_by_id_short_and_semantic_id(filled_client: AppClient) -> None:
     """`/submodels/$path` is one flat list of the idShortPaths of the submodels that match."""
-    # BUG: see /work/api-bugs.md #4 (semanticId is ignored here)
     assert await _walk(filled_client, "/submodels/$path?idShort=Sm2", 1) == ["P2", "P5"]
     assert await _walk(filled_client, f"/submodels/$path?semanticId={b64('urn:semantic:1')}", 2) == [
         "P1",

@@ -79,7 +79,6 @@ async def test_shell_id_can_be_reused_after_delete(app_client: AppClient) -> Non
     assert (await app_client.delete(shell_url(SHELL_ID))).status == 204
     second = await app_client.post("/shells", json=shell(SHELL_ID, id_short="Again"))
     assert second.status == 201, await second.text()
-    # BUG: see /work/api-bugs.md #1
     # A re-created shell must not carry the ETag of its deleted namesake.
     assert second.headers["ETag"] != first.headers["ETag"]
 
@@ -224,7 +223,6 @@ async def test_alias_prefix_is_configurable_and_can_be_switched_off(
 async def test_replacing_the_asset_information_without_thumbnail_drops_the_thumbnail(
     app_client: AppClient,
 ) -> None:
-    # BUG: see /work/api-bugs.md #6
     await created(app_client, "/shells", shell(SHELL_ID))
     thumbnail = f"{shell_url(SHELL_ID)}/asset-information/thumbnail"
     for replace_url, document in (
@@ -240,7 +238,6 @@ async def test_replacing_the_asset_information_without_thumbnail_drops_the_thumb
 
 
 async def test_thumbnail_upload_never_makes_the_shell_invalid(app_client: AppClient) -> None:
-    # BUG: see /work/api-bugs.md #11
     await created(app_client, "/shells", shell(SHELL_ID))
     thumbnail = f"{shell_url(SHELL_ID)}/asset-information/thumbnail"
     for file_name, content_type in (("Prüf €.png", "image/png"), ("plain.png", "not a media type")):
@@ -258,7 +255,6 @@ async def test_thumbnail_upload_never_makes_the_shell_invalid(app_client: AppCli
 async def test_submodel_reference_that_is_no_model_reference_to_a_submodel_is_refused(
     app_client: AppClient,
 ) -> None:
-    # BUG: see /work/api-bugs.md #14
     await created(app_client, "/shells", shell(SHELL_ID, SM_ID))
     refs = f"{shell_url(SHELL_ID)}/submodel-refs"
     for reference in (

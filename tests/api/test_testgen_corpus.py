@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from support.app import AppClient
+from support.data import TESTGEN_DIR, data_files
 
 from .helpers import get_json, submodel_url
 
-CORPUS = Path("/work/shared/data/aas-core-testgen-sample/ContainedInEnvironment")
-EXPECTED = sorted((CORPUS / "Expected").rglob("*.json"))
-INVALID = sorted((CORPUS / "Unexpected" / "Invalid").rglob("*.json"))
-UNSERIALIZABLE = sorted((CORPUS / "Unexpected" / "Unserializable").rglob("*.json"))
+CORPUS = TESTGEN_DIR
+EXPECTED = data_files(CORPUS / "Expected", recursive=True, at_least=250)
+INVALID = data_files(CORPUS / "Unexpected" / "Invalid", recursive=True, at_least=200)
+UNSERIALIZABLE = data_files(CORPUS / "Unexpected" / "Unserializable", recursive=True, at_least=50)
 
 
 def _submodel_of(path: Path) -> Any:

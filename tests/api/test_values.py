@@ -198,7 +198,6 @@ NOT_QUITE_JSON: list[tuple[str, bytes, tuple[str, ...]]] = [
 
 
 async def test_numbers_json_cannot_carry_are_refused_not_changed(loaded_client: AppClient) -> None:
-    # BUG: see /work/api-bugs.md #9 and #10
     before = await snapshot(loaded_client)
     for path, body, fragments in NOT_QUITE_JSON:
         url = element_url(SM_ID, f"{path}/$value")
@@ -230,7 +229,6 @@ EDGE_VALUES: list[tuple[str, Any]] = [
 
 
 async def test_an_accepted_value_write_always_leaves_a_valid_submodel(loaded_client: AppClient) -> None:
-    # BUG: see /work/api-bugs.md #12
     for path, value in EDGE_VALUES:
         response = await loaded_client.patch(element_url(SM_ID, f"{path}/$value"), json=value)
         if response.status != 204:

@@ -14,7 +14,7 @@ from support.app import AppClient
 from titan_core.settings import Settings
 
 from .conftest import EventsClientFactory
-from .helpers import RecordingSink, assert_valid_event, b64, call, prop, submodel
+from .helpers import RecordingSink, assert_valid_event, b64, call, prop, submodel, write_marker
 
 SUBMODELS = 20
 CLIENTS = 10
@@ -55,20 +55,23 @@ async def test_a_thousand_concurrent_writes_reach_every_sink_as_documented(
 
     await asyncio.gather(*(writer(number, instances[number % 2]) for number in range(CLIENTS)))
     total = SUBMODELS + CLIENTS * WRITES_PER_CLIENT
+    # The barrier: a marker written after every write. Each sink takes events in titanseq order,
+    # so once a sink has the marker, anything extra of the writes would already be there.
+    marker = await write_marker(instances[0])
+    assert marker == total + 1
     for sink in fan:
-        await sink.wait_for(lambda events: len(events) >= total, timeout=60)
-    await once[0].wait_for(lambda _: len(once[0].events) + len(once[1].events) >= total, timeout=60)
-    await asyncio.sleep(0.3)  # anything extra would show up now
+        await sink.wait_for(lambda events: marker in [event.titanseq for event in events], timeout=60)
+    await once[0].wait_for(lambda _: marker in once[0].seqs + once[1].seqs, timeout=60)
 
     # Each instance's each_instance sink got every event once, in titanseq order.
     for sink in fan:
-        assert sink.seqs == list(range(1, total + 1))
+        assert sink.seqs == list(range(1, marker + 1))
     # The once sink got every event exactly once across the deployment (one instance delivers it).
     delivered = [event.envelope["id"] for sink in once for event in sink.events]
-    assert len(delivered) == total and set(delivered) == {event.envelope["id"] for event in fan[0].events}
-    assert len(set(delivered)) == total  # unique ids
+    assert len(delivered) == marker and set(delivered) == {event.envelope["id"] for event in fan[0].events}
+    assert len(set(delivered)) == marker  # unique ids
 
-    envelopes = [assert_valid_event(event.json) for event in fan[0].events]
+    envelopes = [assert_valid_event(event.json) for event in fan[0].events if event.titanseq != marker]
     assert [e["type"].rsplit(".", 1)[1] for e in envelopes] == ["created"] * SUBMODELS + ["valueChanged"] * (
         total - SUBMODELS
     )

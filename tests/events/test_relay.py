@@ -99,7 +99,13 @@ async def test_a_paused_relay_leaves_events_in_the_outbox_until_a_relay_runs(
 ) -> None:
     paused = await make_events_client(settings.replace(relay_paused=True))
     await call(paused, "POST", "/submodels", 201, json=submodel())
-    await asyncio.sleep(0.2)
+    # No relay runs at all (it is not started), so there is nothing to wait for: the event is in
+    # the outbox without a titanseq, and /events has nothing.
+    async with paused.app[DATABASE].read() as connection:
+        waiting = (
+            await connection.execute(select(func.count()).where(event_outbox.c.seq.is_(None)))
+        ).scalar()
+    assert waiting == 1
     assert (await read_events(paused, after=0))[0] == []
     await paused.close()
     running = await make_events_client()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.data import IDTA_DIR, data_files
 
 from titan_core.errors import BadRequest, Conflict, NotFound
 from titan_core.model.elements import (
@@ -24,7 +25,7 @@ from titan_core.model.elements import (
 from titan_core.model.paths import format_id_short_path, parse_id_short_path
 from titan_core.model.verify import parse_and_verify
 
-IDTA_DIR = Path("/work/shared/data/idta")
+IDTA_FILES = data_files(IDTA_DIR, at_least=8)
 
 REF = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "urn:thing"}]}
 
@@ -354,7 +355,7 @@ def test_child_containers_include_operation_variables_but_the_same_dicts() -> No
     assert child_containers(_property("x")) == []
 
 
-@pytest.mark.parametrize("file", sorted(IDTA_DIR.glob("*.json")), ids=lambda path: path.name)
+@pytest.mark.parametrize("file", IDTA_FILES, ids=lambda path: path.name)
 def test_every_element_of_real_idta_submodels_is_found_by_its_formatted_path(file: Path) -> None:
     environment = json.loads(file.read_text(encoding="utf-8"))
     count = 0

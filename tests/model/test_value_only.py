@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aas_core3 import jsonization, verification
+from support.data import IDTA_DIR, TESTGEN_DIR, data_files
 
 from titan_core.errors import BadRequest
 from titan_core.model.value_only import (
@@ -21,10 +22,8 @@ from titan_core.model.value_only import (
     submodel_value,
 )
 
-IDTA_FILES = sorted(Path("/work/shared/data/idta").glob("*.json"))
-CORPUS_FILES = sorted(
-    Path("/work/shared/data/aas-core-testgen-sample/ContainedInEnvironment/Expected").rglob("*.json")
-)
+IDTA_FILES = data_files(IDTA_DIR, at_least=8)
+CORPUS_FILES = data_files(TESTGEN_DIR / "Expected", recursive=True, at_least=200)
 REFUSED = "The value does not fit the element; nothing was changed"
 CONTAINERS = {"SubmodelElementCollection": "value", "SubmodelElementList": "value", "Entity": "statements"}
 REF = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "urn:thing"}]}

@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 from aas_core3 import types
+from support.data import IDTA_DIR, TESTGEN_DIR, data_file, data_files
 
 from titan_core.errors import BadRequest, InvalidModel
 from titan_core.model.verify import MAX_LISTED_VIOLATIONS, check_json_depth, parse_and_verify
 
-IDTA_DIR = Path("/work/shared/data/idta")
-CORPUS_DIR = Path("/work/shared/data/aas-core-testgen-sample/ContainedInEnvironment")
+CORPUS_DIR = TESTGEN_DIR
 
-IDTA_FILES = sorted(IDTA_DIR.glob("*.json"))
-EXPECTED = sorted((CORPUS_DIR / "Expected").rglob("*.json"))
-INVALID = sorted((CORPUS_DIR / "Unexpected" / "Invalid").rglob("*.json"))
-UNSERIALIZABLE = sorted((CORPUS_DIR / "Unexpected" / "Unserializable").rglob("*.json"))
+IDTA_FILES = data_files(IDTA_DIR, at_least=8)
+EXPECTED = data_files(CORPUS_DIR / "Expected", recursive=True, at_least=250)
+INVALID = data_files(CORPUS_DIR / "Unexpected" / "Invalid", recursive=True, at_least=200)
+UNSERIALIZABLE = data_files(CORPUS_DIR / "Unexpected" / "Unserializable", recursive=True, at_least=50)
 
 
 def _load(path: Path) -> Any:
@@ -88,7 +88,7 @@ def test_idta_file_parses_leniently_and_strict_mode_agrees_with_its_violations(p
 
 
 def test_lenient_violations_of_a_real_file_name_the_json_path() -> None:
-    document = _load(IDTA_DIR / "IDTA_02006-3-0_Template_Digital_Nameplate.json")
+    document = _load(data_file(IDTA_DIR, "IDTA_02006-3-0_Template_Digital_Nameplate.json"))
     violations = parse_and_verify("environment", document, lenient=True).violations
     paths = {violation.path for violation in violations}
     assert "submodels[0].submodelElements[18].value[0].idShort" in paths
@@ -257,4 +257,7 @@ def test_moderately_nested_submodel_is_accepted() -> None:
     element: dict[str, Any] = _property("leaf")
     for index in range(60):
         element = {"modelType": "SubmodelElementCollection", "idShort": f"c{index}", "value": [element]}
-    parse_and_verify("submodel", {"modelType": "Submodel", "id": "x", "submodelElements": [element]})
+    verified = parse_and_verify(
+        "submodel", {"modelType": "Submodel", "id": "x", "submodelElements": [element]}
+    )
+    assert verified.violations == []

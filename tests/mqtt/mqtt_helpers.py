@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -179,6 +180,36 @@ class Recorder:
 
 def b64(identifier: str) -> str:
     return encode_identifier(identifier)
+
+
+_barriers = itertools.count(1)
+
+
+async def mqtt_barrier(client: AppClient, recorder: Recorder) -> Received:
+    """Write a marker (a new concept description) over REST and wait until its event is on MQTT.
+
+    Titan publishes events in titanseq order over one connection at one QoS, and the broker keeps
+    that order for each subscriber, so once the marker has arrived every event of an earlier write
+    has too: "nothing else came" is then a real assertion, with no sleep. The recorder must
+    subscribe to the marker's topic (`{prefix}/#` does). Returns the marker's message.
+    """
+    marker_id = f"urn:titan-test:barrier:{next(_barriers)}:{time.time_ns()}"
+    response = await client.post(
+        "/concept-descriptions", json={"modelType": "ConceptDescription", "id": marker_id}
+    )
+    assert response.status == 201, await response.text()
+
+    def is_marker(message: Received) -> bool:
+        return (
+            message.topic.endswith("/events")
+            and bool(message.payload)
+            and (json.loads(message.payload)["titanid"] == marker_id)
+        )
+
+    await recorder.wait_for(
+        lambda messages: any(is_marker(m) for m in messages), what=f"the barrier event of {marker_id}"
+    )
+    return next(m for m in recorder.messages if is_marker(m))
 
 
 # --- documents --------------------------------------------------------------------------------------

@@ -135,8 +135,11 @@ async def test_a_wrong_password_keeps_the_plugin_disconnected_with_the_reason_in
             tls_url, username="titan", password="wrong", tls_ca=str(certificates.ca),
             tls_cert=str(certificates.client_cert), tls_key=str(certificates.client_key),
         )  # fmt: skip
-        await asyncio.sleep(1.0)
-        check = await mqtt_check(client)
+        # Not a sleep: wait (bounded) until the refusal has reached /ready, then check it.
+        deadline = time.monotonic() + 15
+        while "authori" not in (check := await mqtt_check(client))["detail"].lower():
+            assert time.monotonic() < deadline, f"/ready never gave the broker's refusal: {check}"
+            await asyncio.sleep(0.05)
 
     assert check["ok"] is False
     assert "NOT connected" in check["detail"] and "authori" in check["detail"].lower()

@@ -7,9 +7,11 @@ On a throwaway Mosquitto: retained messages on the shared broker would outlive t
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, prop, submodel
+import paho.mqtt.publish as paho_publish
+from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
 from support.app import AppClient
 from support.mosquitto import ThrowawayMosquitto
 
@@ -28,19 +30,15 @@ def element_topic(path: str) -> str:
 async def retained_now(broker: ThrowawayMosquitto) -> dict[str, Any]:
     """What a subscriber that connects now gets at once: {topic: data of the retained envelope}."""
     async with Recorder(broker.url, [f"{PREFIX}/#"]) as late:
-        # The broker sends retained messages right after SUBACK; a later write is the end marker.
-        await late.wait_for(lambda messages: True)
-        await _settle(late)
-    assert all(message.retain for message in late.messages)
-    return {message.topic: message.envelope()["data"] for message in late.messages}
-
-
-async def _settle(recorder: Recorder) -> None:
-    """Wait until no message arrived for 300 ms (retained messages come in one burst)."""
-    seen = -1
-    while seen != len(recorder.messages):
-        seen = len(recorder.messages)
-        await asyncio.sleep(0.3)
+        # The broker queues the retained messages for the subscriber when it subscribes; a message
+        # published after that reaches it after them all, so it is the end marker (no settling time).
+        barrier = f"{PREFIX}/test-barrier/{secrets.token_hex(4)}"
+        host, port = broker_host_port(broker.url)
+        await asyncio.to_thread(paho_publish.single, barrier, b"end", qos=1, hostname=host, port=port)
+        await late.wait_for(lambda messages: any(m.topic == barrier for m in messages), what="the end marker")
+    retained = [message for message in late.messages if message.topic != barrier]
+    assert all(message.retain for message in retained)
+    return {message.topic: message.envelope()["data"] for message in retained}
 
 
 async def write_values(client: AppClient, live: Recorder, values: dict[str, Any]) -> None:

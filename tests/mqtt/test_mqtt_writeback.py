@@ -12,7 +12,7 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.publish as paho_publish
 import pytest
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, submodel
+from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, mqtt_barrier, submodel
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from support.app import AppClient
@@ -145,14 +145,14 @@ async def test_a_bad_write_is_answered_on_the_error_topic_and_changes_nothing(
         before = await stored_submodel(client)
         await publish_plain(mqtt_url, topic, payload)
         (answer,) = await recorder.wait_count(1, topic_filter=lambda m: m.topic.endswith("/error"))
-        await asyncio.sleep(0.3)  # an event, had one been made, would be out by now
+        marker = await mqtt_barrier(client, recorder)  # an event of the write would come before it
 
     body = json.loads(answer.payload)
     assert answer.topic == f"{topic}/error"
     assert set(body) == {"code", "message", "topic", "received"}
     assert (body["code"], body["topic"], body["received"]) == (code, topic, payload.decode(errors="replace"))
     assert body["message"]
-    assert len(recorder.events()) == events_before, "a refused write emitted an event"
+    assert recorder.events()[events_before:] == [marker], "a refused write emitted an event"
     assert await stored_submodel(client) == before
     assert client.app[PLUGIN].stats.writes_refused == {code: 1}  # type: ignore[union-attr]
 
@@ -179,10 +179,10 @@ async def test_writes_refused_by_the_configuration_are_answered_and_change_nothi
         before = await stored_submodel(client)
         await publish_plain(mqtt_url, topic, b"99.5")
         (answer,) = await recorder.wait_count(1, topic_filter=lambda m: m.topic.endswith("/error"))
-        await asyncio.sleep(0.3)
+        marker = await mqtt_barrier(client, recorder)  # an event of the write would come before it
 
     assert json.loads(answer.payload)["code"] == code
-    assert len(recorder.events()) == events_before
+    assert recorder.events()[events_before:] == [marker], "a refused write emitted an event"
     assert await stored_submodel(client) == before
 
 
@@ -277,22 +277,23 @@ async def test_retained_and_empty_messages_on_value_topics_are_not_writes(
     make_mqtt_app: MqttAppFactory, mqtt_url: str, mqtt_topic_prefix: str
 ) -> None:
     topic = value_topic(mqtt_topic_prefix, "Speed")
+    elements_topics = f"{mqtt_topic_prefix}/element/"
     host, port = broker_host_port(mqtt_url)
     # A device left a retained write on the broker before Titan (re)connected.
     await asyncio.to_thread(paho_publish.single, topic, b"77", qos=1, retain=True, hostname=host, port=port)
     try:
         client = await make_mqtt_app(shared_group="")  # a plain subscription gets retained messages
         await call(client, "POST", "/submodels", 201, json=submodel())
-        async with Recorder(mqtt_url, [f"{mqtt_topic_prefix}/element/#"]) as recorder:
+        async with Recorder(mqtt_url, [f"{mqtt_topic_prefix}/#"]) as recorder:
             await publish_plain(mqtt_url, topic, b"")
             await publish_plain(mqtt_url, topic, b"5")
-            await recorder.wait_for(lambda messages: len(recorder.events()) >= 1)
-            await asyncio.sleep(0.3)
+            await recorder.wait_for(lambda messages: len(recorder.events(under=elements_topics)) >= 1)
+            await mqtt_barrier(client, recorder)  # an answer or event of the empty write comes before it
         stats = client.app[PLUGIN].stats  # type: ignore[union-attr]
         counts = (stats.writes_applied, stats.writes_ignored)
     finally:
         await asyncio.to_thread(paho_publish.single, topic, b"", qos=1, retain=True, hostname=host, port=port)
 
-    assert [m.envelope()["data"] for m in recorder.events()] == [5]
+    assert [m.envelope()["data"] for m in recorder.events(under=elements_topics)] == [5]
     assert not [m for m in recorder.messages if m.topic.endswith("/error")]
     assert counts == (1, 2)  # the 5; the retained 77 and the empty payload

@@ -30,24 +30,38 @@ ROUTES = [route_request(method, path) for method, path in served_routes()]
 READS = [route for route in ROUTES if not route.is_write]
 WRITES = [route for route in ROUTES if route.is_write]
 
-# Callers that never get in, and the status they get.
-REFUSED = {
-    "anonymous": ({}, 401),
-    "expired token": (bearer(token(roles=["admin"], expires_in=-120)), 401),
-    "token not valid yet": (bearer(token(roles=["admin"], not_before_in=600)), 401),
-    "wrong signature": (bearer(token(roles=["admin"], secret="another-secret-of-more-than-32-bytes!!")), 401),
-    "wrong audience": (bearer(token(roles=["admin"], audience="another-service")), 401),
-    "wrong issuer": (bearer(token(roles=["admin"], issuer="https://evil.example")), 401),
-    "unknown API key": ({"X-API-Key": "titan_" + "x" * 43}, 401),
-    "garbage bearer": (bearer("not-a-credential"), 401),
-    "token without roles": (bearer(token(roles=None)), 403),
-}
-# Callers allowed everything they ask here (a writer reads, an admin writes).
-ALLOWED = {
-    "writer key": api_key("writer"),
-    "admin key": api_key("admin"),
-    "writer token scoped to the twins": bearer(token(roles=["writer"], scopes=[SCOPE])),
-}
+Headers = dict[str, str]
+
+
+def refused_callers() -> dict[str, tuple[Headers, int]]:
+    """Callers that never get in, and the status they get.
+
+    Minted when a test asks, never at import: a token "not valid yet" made at collection would have
+    become valid by the time a slow run reached the test.
+    """
+    return {
+        "anonymous": ({}, 401),
+        "expired token": (bearer(token(roles=["admin"], expires_in=-120)), 401),
+        "token not valid yet": (bearer(token(roles=["admin"], not_before_in=600)), 401),
+        "wrong signature": (
+            bearer(token(roles=["admin"], secret="another-secret-of-more-than-32-bytes!!")),
+            401,
+        ),
+        "wrong audience": (bearer(token(roles=["admin"], audience="another-service")), 401),
+        "wrong issuer": (bearer(token(roles=["admin"], issuer="https://evil.example")), 401),
+        "unknown API key": ({"X-API-Key": "titan_" + "x" * 43}, 401),
+        "garbage bearer": (bearer("not-a-credential"), 401),
+        "token without roles": (bearer(token(roles=None)), 403),
+    }
+
+
+def allowed_callers() -> dict[str, Headers]:
+    """Callers allowed everything they ask here (a writer reads, an admin writes); minted per test."""
+    return {
+        "writer key": api_key("writer"),
+        "admin key": api_key("admin"),
+        "writer token scoped to the twins": bearer(token(roles=["writer"], scopes=[SCOPE])),
+    }
 
 
 async def ask(client: AppClient, route: RouteRequest, headers: dict[str, str]) -> tuple[int, str]:
@@ -73,14 +87,14 @@ async def test_read_route_answers_each_caller_as_documented(
     app = secure_client.server.app
     before = await snapshot(app)
 
-    for name, (headers, refusal) in REFUSED.items():
+    for name, (headers, refusal) in refused_callers().items():
         status, text = await ask(secure_client, route, headers)
         expected = route.success if route.template in PUBLIC else refusal
         assert status == expected, f"{name}: {status} {text}"
     for name, headers in {
         "reader key": api_key("reader"),
         "reader token": bearer(token()),
-        **ALLOWED,
+        **allowed_callers(),
     }.items():
         status, text = await ask(secure_client, route, headers)
         assert status == route.success, f"{name}: {status} {text}"
@@ -108,14 +122,14 @@ async def test_write_route_refuses_callers_without_changing_anything_and_lets_wr
     app = client.server.app
     before = await snapshot(app)
 
-    refused = {**REFUSED, "reader key": (api_key("reader"), 403), "reader token": (bearer(token()), 403),
+    refused = {**refused_callers(), "reader key": (api_key("reader"), 403), "reader token": (bearer(token()), 403),
                "writer scoped elsewhere": (api_key("outsider"), 403)}  # fmt: skip
     for name, (headers, status_wanted) in refused.items():
         status, text = await ask(client, route, headers)
         assert status == status_wanted, f"{name}: {status} {text}"
         assert await snapshot(app) == before, f"{name} changed the database"
 
-    for index, (name, headers) in enumerate(ALLOWED.items()):
+    for index, (name, headers) in enumerate(allowed_callers().items()):
         if index:
             # Each allowed caller writes to twins as they were at the start.
             client = await fresh_client(

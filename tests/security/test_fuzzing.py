@@ -33,6 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield from module_server(tmp_path_factory, body_timeout="5")
 
 
+@pytest.mark.slow  # schemathesis runs for BUDGET_SECONDS against a live server
 @pytest.mark.timeout(BUDGET_SECONDS + 120)
 def test_no_operation_answers_a_server_error(server: LiveServer, tmp_path: Path) -> None:
     seed = os.environ.get("TITAN_FUZZ_SEED", "1")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from aiohttp import web
 from support.app import AppClient, AppClientFactory
+from support.data import TEST_DATA
 
 from titan_core import hookimpl
 from titan_core.api.openapi import SPEC_DIRECTORY
@@ -18,7 +19,7 @@ from titan_core.keys import SETTINGS
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 
-OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "spec" / "aas-api-v3.1"
+OFFICIAL = TEST_DATA / "aas-api-v3.1"
 SHIPPED = {
     "entire-api-collection-v3.1.json": "Entire-API-Collection/V3.1.yaml",
     "part1-metamodel-schemas.json": "Part1-MetaModel-Schemas/openapi.yaml",

@@ -52,9 +52,9 @@ def token(
     secret: str = JWT_SECRET,
     audience: str = JWT_AUDIENCE,
     issuer: str = JWT_ISSUER,
-    # A day: tests mint tokens at import (test_access_matrix's callers), and on a slow machine the
-    # suite reaches them more than five minutes after collection.
-    expires_in: float = 86_400,
+    # An hour: tests mint their tokens when they run (never at import), so this only has to outlast
+    # one test on a slow machine.
+    expires_in: float = 3_600,
     not_before_in: float | None = None,
     extra: JsonDict | None = None,
 ) -> str:

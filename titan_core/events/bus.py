@@ -117,7 +117,10 @@ class EventLog:
             if remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+                # Not wait_for: on Python 3.11 it drops a cancellation that lands as an event
+                # arrives, and the sink runner waiting here would not stop.
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
             except TimeoutError:
                 return False
         return True

@@ -27,6 +27,7 @@ from titan_core.events.bus import (
 )
 from titan_core.events.redis_group import RedisGroupFeed
 from titan_core.events.sink import Event, EventSink
+from titan_core.events.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,7 @@ class RedisBus(EventBus):
 
     async def close(self) -> None:
         if self._tail_task is not None:
-            self._tail_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tail_task
+            await cancel_and_wait([self._tail_task])
         if self._positions:
             with contextlib.suppress(RedisError, OSError):
                 await self.client.hdel(

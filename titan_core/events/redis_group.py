@@ -19,6 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from titan_core.events.bus import BusUnavailable, event_from_json
 from titan_core.events.sink import Event
+from titan_core.events.stopping import cancel_and_wait
 
 if TYPE_CHECKING:
     from titan_core.events.redis_bus import RedisBus
@@ -120,9 +121,7 @@ class RedisGroupFeed:
 
     async def close(self) -> None:
         if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await cancel_and_wait([self._renewer])
         if self._active:
             with contextlib.suppress(RedisError, OSError):
                 await self._release(keys=[self._lease_key], args=[self._consumer])

@@ -17,6 +17,7 @@ from typing import Any
 
 from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired, SinkFeed
 from titan_core.events.sink import Event, EventSink
+from titan_core.events.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,7 @@ class SinkRunner:
             self._tasks.append(task)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for feed in self._feeds.values():
             with contextlib.suppress(Exception):
@@ -150,7 +147,10 @@ class SinkRunner:
         pause = _FIRST_RETRY_S
         while True:
             try:
-                await asyncio.wait_for(sink.deliver(batch), self.timeout_s)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
+                # lands just as `deliver` returns, and `stop()` then waited for ever.
+                async with asyncio.timeout(self.timeout_s):
+                    await sink.deliver(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -215,7 +215,8 @@ async def _pause_before_retry(sink: EventSink, seconds: float) -> None:
         return
     ready.clear()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(ready.wait(), seconds)
+        async with asyncio.timeout(seconds):  # not wait_for: see `_deliver`
+            await ready.wait()
 
 
 def check_sinks(sinks: Sequence[EventSink]) -> None:
