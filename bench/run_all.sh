@@ -3,7 +3,7 @@
 # Results: bench/results/*.json, tables on stdout. Usage: bash bench/run_all.sh [PYTHON]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-python="${1:-/work/venv/bin/python}"
+python="${1:-$here/../.venv/bin/python}"
 bash "$here/setup.sh"
 "$python" "$here/run_rest.py"
 "$python" "$here/scale.py"

@@ -16,9 +16,9 @@ from types import TracebackType
 
 from procs import ManagedServer, free_port, run_checked
 
-# The shared IDTA files sit beside the checkout (../shared), as for `make run`.
+# The IDTA files ship with the tests (tests/data/idta, CC BY 4.0); TITAN_BENCH_DATA points elsewhere.
 IDTA_DATA = Path(
-    os.environ.get("TITAN_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "idta")
+    os.environ.get("TITAN_BENCH_DATA", Path(__file__).resolve().parents[1] / "tests" / "data" / "idta")
 )
 NAMEPLATE_FILE = IDTA_DATA / "IDTA_02006-3-0_Template_Digital_Nameplate.json"
 HANDOVER_FILE = IDTA_DATA / "IDTA_02004-2-0_Example_HandoverDocumentation.json"
