@@ -130,6 +130,18 @@ class UnsupportedMediaType(TitanError):
 
 
 @dataclass
+class ServiceUnavailable(TitanError):
+    """Titan cannot serve the request now (its database is away); the client should retry later.
+
+    Answered with `Retry-After: retry_after_s`.
+    """
+
+    status: int = 503
+    code: str = "ServiceUnavailable"
+    retry_after_s: int = 2
+
+
+@dataclass
 class NotImplementedYet(TitanError):
     """A spec route Titan knows but does not serve (Operations, for now)."""
 

@@ -12,20 +12,24 @@ from titan_core.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     TitanError,
 )
-from titan_core.keys import SETTINGS
+from titan_core.keys import DATABASE, SETTINGS
 from titan_core.logsafe import loggable
 
 log = logging.getLogger(__name__)
 
 
 def error_response(error: TitanError) -> web.Response:
-    return web.Response(
+    response = web.Response(
         status=error.status,
         body=json.dumps(error.to_body()).encode(),
         content_type="application/json",
     )
+    if isinstance(error, ServiceUnavailable):
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
 
 
 @web.middleware
@@ -55,6 +59,13 @@ async def idta_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400:
             raise
         return error_response(TitanError(exc.reason or "error", status=exc.status, code=str(exc.status)))
-    except Exception:
+    except Exception as exc:
+        # The database away (restarting, unreachable) is no bug: 503 and one WARNING in all.
+        database = request.app.get(DATABASE)
+        if database is not None and database.outage.report(exc):
+            database.outage.refused += 1
+            return error_response(
+                ServiceUnavailable("the database is not reachable now; retry the request in a few seconds")
+            )
         log.exception("unhandled error in %s %s", loggable(request.method), loggable(request.path))
         return error_response(TitanError("internal server error; the server log has the details"))

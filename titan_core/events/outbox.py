@@ -116,4 +116,9 @@ class OutboxRecorder:
 
 
 def _forget_pending(connection: Connection) -> None:
+    # An invalidated connection (the database went away mid-transaction) has no DBAPI connection;
+    # asking for its `info` would raise PendingRollbackError from inside the rollback and hide the
+    # real error. Its pool record's `info` was cleared with it, so there is nothing to forget.
+    if connection.invalidated or connection.closed:
+        return
     connection.info.pop(_PENDING, None)

@@ -59,6 +59,7 @@ class Relay:
         self.retention = retention
         self.leader = False
         self.last_error = ""
+        self._warned = False  # the current error was logged here (not by the database's watch)
         self._bus_head: int | None = None
         self._last_assigned = 0
         self._more_waiting = False  # the last round was full
@@ -113,7 +114,7 @@ class Relay:
             self.wake.clear()
             try:
                 published = await self.run_once(woken=woken)
-                if self.last_error:
+                if self.last_error and self._warned:
                     log.info("event relay works again")
                 self.last_error, pause = "", 0.05
                 if (published and self._more_waiting) or self._stopping:
@@ -126,8 +127,11 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except (BusUnavailable, SQLAlchemyError, OSError) as exc:
+                # A database outage is logged once, by the database's watch, not here as well.
                 if not self.last_error:
-                    log.warning("event relay cannot publish now (%s); the events wait in the outbox", exc)
+                    self._warned = not self.database.outage.report(exc)
+                    if self._warned:
+                        log.warning("event relay cannot publish now (%s); the events wait in the outbox", exc)
                 self.last_error = str(exc)
                 self._bus_head = None
                 woken = True

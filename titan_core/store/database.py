@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from titan_core.store.outage import OutageWatch
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,10 @@ class Database:
         else:
             self.write_engine = self.read_engine
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Whether the database is away now; every layer that catches a database error reports it here.
+        self.outage = OutageWatch(
+            self.ping, name=self.url.render_as_string(hide_password=True), on_return=self._drop_pooled
+        )
         self._point_reader: sqlite3.Connection | None = None
         self._inline_engine: Engine | None = None
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
@@ -175,6 +181,17 @@ class Database:
         async with self.write() as asynchronous:
             return await asynchronous.run_sync(work)
 
+    async def ping(self) -> None:
+        """One trivial query: returns when the database answers, raises when it does not."""
+        async with self.read_engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def _drop_pooled(self) -> None:
+        """After an outage: connections opened before it are dead on a restarted server; the pool
+        opens new ones. (Connections in use are discarded when they come back.)"""
+        if not self.is_sqlite:
+            await self.read_engine.dispose()
+
     async def migrate(self) -> None:
         """Apply every pending Alembic migration (idempotent)."""
         try:
@@ -188,6 +205,7 @@ class Database:
         log.info("database schema is current (%s)", self.url.render_as_string(hide_password=True))
 
     async def close(self) -> None:
+        await self.outage.close()
         if self._point_reader is not None:
             self._point_reader.close()
             self._point_reader = None

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from titan_core.errors import TitanError
 from titan_core.store.documents import facts_of
+from titan_core.store.outage import database_unavailable
 from titan_core.store.records import Change, Kind, StoredIdentifiable
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ class GroupCommitter:
                 await self._commit(batch)
             except Exception as error:
                 # The transaction failed as a whole (database trouble): every write in it failed.
-                if not isinstance(error, TitanError):
+                # An outage is logged once by the database's watch, when the callers report it.
+                if not isinstance(error, TitanError) and not database_unavailable(error):
                     log.exception("a group commit of %d value writes failed", len(batch))
                 for pending in batch:
                     _settle(pending, error=error)
