@@ -19,6 +19,7 @@ from titan_core.events.http import add_event_routes, titan_seq_header
 from titan_core.events.outbox import OutboxRecorder
 from titan_core.events.pipeline import events_context
 from titan_core.keys import DATABASE, REPOSITORY, SETTINGS
+from titan_core.metrics import install_metrics, register_plugin_collectors
 from titan_core.plugins import TitanPluginManager
 from titan_core.plugins import install as install_plugins
 from titan_core.settings import Settings
@@ -51,10 +52,12 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
         },
     )
     app[SETTINGS] = settings
-    # Outermost first: the Host and Origin rules for browsers, CORS preflights and body limits, path
-    # normalisation, access control (which answers its own 401/403 before X-Titan-Seq is added),
-    # the body's media type, then the IDTA error bodies.
+    # Outermost first: request counting for /metrics (every answer counts), the Host and Origin
+    # rules for browsers, CORS preflights and body limits, path normalisation, access control
+    # (which answers its own 401/403 before X-Titan-Seq is added), the body's media type, then the
+    # IDTA error bodies.
     app.middlewares.extend([
+        *(install_metrics(app) if settings.metrics_enabled else []),
         install_browser_guard(app, settings),
         *install_hardening(app, settings),
         trailing_slash,
@@ -72,7 +75,8 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
         add_api_routes(app.router, settings.api_prefix)
         add_event_routes(app.router, settings.api_prefix)
     # titan_setup_app, then titan_event_sinks: the plugins' routes and cleanup contexts.
-    install_plugins(app, settings, plugin_manager)
+    hooks = install_plugins(app, settings, plugin_manager)
+    register_plugin_collectors(app, hooks.metrics(app))
     # Last: the sink runner starts after the plugins' connections opened and stops before they close.
     app.cleanup_ctx.append(events_context)
     return app

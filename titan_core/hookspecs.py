@@ -13,6 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from prometheus_client.registry import Collector
 
     from titan_core.auth import Principal
     from titan_core.events.sink import EventSink
@@ -54,6 +55,23 @@ def titan_event_sinks(app: web.Application, settings: Settings) -> Sequence[Even
     :param app: the application being built.
     :param settings: the server settings.
     :return: the plugin's sinks (an empty list or None when it has nothing to deliver to).
+    """
+
+
+@hookspec
+def titan_metrics(app: web.Application) -> Sequence[Collector] | None:
+    """Return the Prometheus collectors of this plugin, for `GET /metrics`.
+
+    Fires once per application, after `titan_event_sinks`. Every implementation runs; the core
+    registers the collectors in the app's own `CollectorRegistry` (one per app, never the
+    module-global one). A collector is any object with `collect()` yielding metric families: a
+    `prometheus_client` metric created with `registry=None`, or a custom collector that reads the
+    plugin's live state when scraped (cheaper than counting on a hot path). Name metrics
+    `titan_<plugin>_…`. A collector that raises while scraped is left out of that scrape and
+    logged; the others are served. Must be synchronous.
+
+    :param app: the application being built; collectors may keep it and read its state later.
+    :return: the plugin's collectors (an empty list or None when it has none).
     """
 
 

@@ -33,3 +33,10 @@ if TYPE_CHECKING:
 
 BUS: web.AppKey[EventBus] = web.AppKey("titan.bus")
 EVENT_PIPELINE: web.AppKey[EventPipeline] = web.AppKey("titan.event_pipeline")
+
+# Monitoring (titan_core.metrics): the app's own Prometheus registry, served at `GET /metrics`.
+# Plugins hand their collectors over through the `titan_metrics` hook rather than registering here.
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+METRICS_REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("titan.metrics_registry")

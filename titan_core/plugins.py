@@ -39,7 +39,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
 )
 
 # Called synchronously while the app is built: an `async def` here would never run.
-WIRING_HOOKS = frozenset({"titan_setup_app", "titan_event_sinks"})
+WIRING_HOOKS = frozenset({"titan_setup_app", "titan_event_sinks", "titan_metrics"})
 
 PluginState = Literal["loaded", "disabled", "failed"]
 
@@ -242,6 +242,28 @@ class TitanHooks:
             owners.update((sink.name, plugin_name) for sink in plugin_sinks)
             sinks.extend(plugin_sinks)
         return sinks
+
+    def metrics(self, app: web.Application) -> list[tuple[str, Any]]:
+        """Every plugin's Prometheus collectors, with the plugin's name; a plugin that raises or
+        returns something else than collectors is taken out."""
+        collected: list[tuple[str, Any]] = []
+        for implementation in implementations(self.manager.hook.titan_metrics):
+            plugin_name = implementation.plugin_name
+            try:
+                returned = call_implementation(implementation, app=app)
+                if returned is None:
+                    continue
+                if isinstance(returned, str | bytes) or not isinstance(returned, Iterable):
+                    raise TypeError(f"returned {type(returned).__name__}; expected a list of collectors")
+                collectors = list(returned)
+                for collector in collectors:
+                    if not callable(getattr(collector, "collect", None)):
+                        raise TypeError(f"{collector!r} is not a collector: it needs a `collect()` method")
+            except Exception as exc:
+                self.manager.fail(plugin_name, f"titan_metrics: {exc}", exc)
+                continue
+            collected.extend((plugin_name, collector) for collector in collectors)
+        return collected
 
     async def authenticate(self, request: web.Request, token: str | None) -> Principal | None:
         """The first plugin's `Principal` for this credential, or None if no plugin claims it.

@@ -119,6 +119,9 @@ class Settings:
     # Security headers on every answer; HSTS only when a max-age is set (behind TLS).
     security_headers: bool = True
     hsts_max_age: int = 0
+    # Monitoring (docs/operations.md): `GET /metrics` in the Prometheus text format, and the HTTP
+    # request counting behind it. With auth on, /metrics needs a reader credential.
+    metrics_enabled: bool = True
     # Raw settings of the TOML file and environment, for plugin sections.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

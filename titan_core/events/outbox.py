@@ -22,7 +22,8 @@ from titan_core.store.records import Change
 from titan_core.store.tables import event_outbox
 
 _INSERT = insert(event_outbox)  # built once, as for every statement on the value-write path
-# Set in the connection's `info` by `record`; read when the connection goes back to the pool.
+# Set in the connection's `info` by `record` (how many events); read when the connection goes back to
+# the pool.
 _PENDING = "titan.outbox.pending"
 
 
@@ -42,6 +43,7 @@ class OutboxRecorder:
         # Whether envelopes carry `titansubject`; the `subject` column is written either way.
         self.include_subject = include_subject
         self.committed = asyncio.Event()
+        self.committed_events = 0  # since start, for /metrics
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def record(
@@ -79,7 +81,8 @@ class OutboxRecorder:
                 }
             )
         connection.execute(_INSERT, rows)
-        connection.info[_PENDING] = True
+        info = connection.info
+        info[_PENDING] = info.get(_PENDING, 0) + len(rows)
 
     def wake_after_commit(self, engines: Sequence[Engine]) -> None:
         """Set `committed` whenever a connection of `engine` that recorded events is handed back.
@@ -100,8 +103,10 @@ class OutboxRecorder:
                 event.remove(engine, "checkin", self._on_checkin)
 
     def _on_checkin(self, _dbapi_connection: Any, connection_record: Any) -> None:
-        if connection_record is None or not connection_record.info.pop(_PENDING, False):
+        committed = 0 if connection_record is None else connection_record.info.pop(_PENDING, 0)
+        if not committed:
             return
+        self.committed_events += committed
         loop = self._loop
         if loop is None or loop.is_closed():
             return

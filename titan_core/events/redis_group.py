@@ -69,6 +69,14 @@ class RedisGroupFeed:
         with contextlib.suppress(RedisError, OSError, BusUnavailable):
             await self._ensure_group(None)
 
+    async def owner(self) -> str | None:
+        """The instance id that delivers this sink now (holds its lease); None when nobody does."""
+        try:
+            holder = await self._client.get(self._lease_key)
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"Redis at {self._bus.url} is not reachable: {exc}") from exc
+        return holder.decode() if isinstance(holder, bytes) else holder
+
     async def next_batch(self, limit: int, timeout: float) -> list[Event]:
         if not self.active and not await self._try_to_take_over():
             await asyncio.sleep(max(0.0, min(timeout, self._next_attempt - time.monotonic())))

@@ -59,6 +59,7 @@ class Relay:
         self.retention = retention
         self.leader = False
         self.last_error = ""
+        self.published_events = 0  # since start, by this instance, for /metrics
         self._warned = False  # the current error was logged here (not by the database's watch)
         self._bus_head: int | None = None
         self._last_assigned = 0
@@ -162,6 +163,7 @@ class Relay:
         if assigned:
             await self.bus.publish(assigned)
             self._bus_head = assigned[-1].seq
+            self.published_events += len(assigned)
         if now >= self._maintain_due:
             self._maintain_due = now + _MAINTAIN_EVERY_S
             await self.maintain()

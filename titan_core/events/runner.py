@@ -36,6 +36,7 @@ class SinkState:
     delivered_seq: int = 0
     delivered_events: int = 0
     failures: int = 0
+    failed_attempts: int = 0  # since start (`failures` counts the current run), for /metrics
     lost_events: int = 0
     last_error: str = ""
     failing_since: float | None = None
@@ -94,6 +95,11 @@ class SinkRunner:
             with contextlib.suppress(Exception):
                 await feed.close()
 
+    @property
+    def feeds(self) -> dict[str, SinkFeed]:
+        """Each sink's feed by sink name (read-only use: `/ready` and `/metrics` ask `owner()`)."""
+        return dict(self._feeds)
+
     def statuses(self) -> list[dict[str, Any]]:
         head = self.bus.head()
         for name, feed in self._feeds.items():
@@ -130,6 +136,8 @@ class SinkRunner:
                 continue
             pause = _FIRST_RETRY_S
             state.active = feed.active
+            if state.failures == 0:
+                state.last_error = ""  # the bus answers again; a failing deliver keeps its reason
             if not batch:
                 continue
             self._note_gap(sink, state, batch)
@@ -159,6 +167,7 @@ class SinkRunner:
                 else:
                     reason = f"{type(exc).__name__}: {exc}"
                 state.failures += 1
+                state.failed_attempts += 1
                 state.last_error = reason
                 if state.failing_since is None:
                     state.failing_since = time.time()

@@ -3,8 +3,8 @@
 `titan_setup_app` reads the `[mqtt]` settings and builds the two broker connections (the event
 publisher and the write-back connection), the sink and the write-back handler (or says loudly that
 no broker is configured); a cleanup context runs the connections while the app runs;
-`titan_event_sinks` hands Titan the `once` sink; `titan_health` tells `/ready` whether both
-connections are up, and what was published and written.
+`titan_event_sinks` hands Titan the `once` sink; `titan_metrics` its Prometheus collector;
+`titan_health` tells `/ready` whether both connections are up, and what was published and written.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from titan_core.store.repository import Repository
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import MqttConnection
 from titan_plugin_mqtt.link import LinkState
+from titan_plugin_mqtt.metrics import MqttMetrics
 from titan_plugin_mqtt.publisher import EventPublisher
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 from titan_plugin_mqtt.writeback import WriteBack
@@ -90,6 +91,12 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
 def titan_event_sinks(app: web.Application, settings: Settings) -> list[EventSink]:
     plugin = app.get(PLUGIN)
     return [] if plugin is None else [plugin.sink]
+
+
+@hookimpl
+def titan_metrics(app: web.Application) -> list[MqttMetrics]:
+    plugin = app.get(PLUGIN)
+    return [] if plugin is None else [MqttMetrics(plugin)]
 
 
 @hookimpl

@@ -227,6 +227,12 @@ class EventPublisher(LinkState):
     async def wait_connected(self, timeout: float) -> None:
         await self.wait_up(timeout)
 
+    @property
+    def in_flight(self) -> int:
+        """Messages sent on the current connection that the broker has not acknowledged yet."""
+        wire = self._wire
+        return 0 if wire is None else len(wire.in_flight)
+
     async def publish_many(self, messages: Sequence[Outgoing], *, timeout: float) -> list[Refused]:
         """Publish `messages` in order; return once the broker acknowledged every QoS 1/2 message.
 

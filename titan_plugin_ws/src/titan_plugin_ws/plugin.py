@@ -1,8 +1,8 @@
 """The WebSocket plugin's hooks: Titan finds this module through the entry point `titan: ws`.
 
 `titan_setup_app` reads the `[ws]` settings, adds `/ws/events` (and the console page) and the
-shutdown hook; `titan_event_sinks` hands Titan the fan-out sink; `titan_health` reports the
-connections. Only the public core API is used.
+shutdown hook; `titan_event_sinks` hands Titan the fan-out sink; `titan_metrics` its Prometheus
+collector; `titan_health` reports the connections. Only the public core API is used.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from titan_core.settings import Settings
 from titan_plugin_ws.config import WsConfig
 from titan_plugin_ws.console import add_console_routes
 from titan_plugin_ws.hub import WsHub
+from titan_plugin_ws.metrics import WsMetrics
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,12 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
 def titan_event_sinks(app: web.Application, settings: Settings) -> list[EventSink]:
     hub = app.get(HUB)
     return [] if hub is None else [hub]
+
+
+@hookimpl
+def titan_metrics(app: web.Application) -> list[WsMetrics]:
+    hub = app.get(HUB)
+    return [] if hub is None else [WsMetrics(hub)]
 
 
 @hookimpl
