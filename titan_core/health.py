@@ -18,7 +18,8 @@ from titan_core.api.context import principal
 from titan_core.auth import ROLE_READER
 from titan_core.events.pipeline import event_status
 from titan_core.hookspecs import hookimpl
-from titan_core.keys import DATABASE, HOOKS, PLUGIN_MANAGER, SETTINGS
+from titan_core.keys import DATABASE, EVENT_PIPELINE, HOOKS, PLUGIN_MANAGER, SETTINGS
+from titan_core.metrics.live_state import DeliveryState, read_delivery_state, state_as_dict
 from titan_core.settings import Settings
 
 # Long enough for a busy database, short enough for a load balancer's probe (often 5 s).
@@ -57,8 +58,8 @@ async def ready(request: web.Request) -> web.Response:
     one of them is in trouble; every check, every plugin's state and the event pipeline (relay,
     each sink's position and lag) are in the body either way."""
     app = request.app
-    database_report, plugin_reports = await asyncio.gather(
-        check_database(app), app[HOOKS].health(app, timeout=CHECK_TIMEOUT_SECONDS)
+    database_report, plugin_reports, delivery = await asyncio.gather(
+        check_database(app), app[HOOKS].health(app, timeout=CHECK_TIMEOUT_SECONDS), read_delivery_state(app)
     )
     records = app[PLUGIN_MANAGER].records
     plugins_ok = all(report.ok for _, report in plugin_reports) and all(
@@ -66,6 +67,7 @@ async def ready(request: web.Request) -> web.Response:
     )
     serving = database_report.ok and (plugins_ok or not app[SETTINGS].require_plugins)
     checks = [{**database_report.as_dict(), "plugin": None}]
+    checks += [{**report.as_dict(), "plugin": None} for report in delivery_reports(app, delivery)]
     checks += [{**report.as_dict(), "plugin": plugin_name} for plugin_name, report in plugin_reports]
     status = 200 if serving else 503
     if app[SETTINGS].auth_enabled and not principal(request).has_role(ROLE_READER):
@@ -75,13 +77,36 @@ async def ready(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "ready" if serving else "unavailable", "checks": brief}, status=status
         )
+    events = event_status(app)
+    if events is not None:
+        events["delivery"] = state_as_dict(delivery)
     body = {
         "status": "ready" if serving else "unavailable",
         "checks": checks,
         "plugins": [record.as_dict() for record in records],
-        "events": event_status(app),
+        "events": events,
     }
     return web.json_response(body, status=status)
+
+
+def delivery_reports(app: web.Application, delivery: DeliveryState) -> list[HealthReport]:
+    """Whether events get published (relay lease held and renewed, nothing waiting long) and
+    whether each shared `once` sink has an instance delivering it. Read live on every `/ready`, so a
+    recovery shows at once; trouble here is reported, it does not fail readiness."""
+    if app.get(EVENT_PIPELINE) is None or delivery.lease is None:
+        return []
+    problem = delivery.relay_problem()
+    lease = delivery.lease
+    detail = problem or f"publishing; the relay lease is held by {lease.holder}"
+    reports = [HealthReport("event relay", not problem, detail)]
+    for sink, owner in sorted(delivery.sink_owners.items()):
+        if owner is None:
+            reports.append(
+                HealthReport(f"sink {sink}", False, "no instance delivers this sink now (lease vacant)")
+            )
+        else:
+            reports.append(HealthReport(f"sink {sink}", True, f"delivered by {owner}"))
+    return reports
 
 
 async def check_database(app: web.Application) -> HealthReport:
@@ -96,6 +121,7 @@ async def check_database(app: web.Application) -> HealthReport:
     except TimeoutError:
         return HealthReport("database", False, f"no answer within {CHECK_TIMEOUT_SECONDS:g} s")
     except Exception as exc:
+        database.outage.report(exc)  # an outage noticed here is logged (once) like any other
         # The first line is the driver's reason ("connection refused"); the rest is SQL noise.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return HealthReport("database", False, f"{type(exc).__name__}: {reason}")

@@ -101,6 +101,9 @@ async def test_postgres_stopped_mid_burst_gets_503_never_500_logs_once_each_way_
             async with session.get(f"{base}/ready") as reply:
                 ready_while_down = reply.status
                 ready_body = await reply.json()
+            async with session.get(f"{base}/metrics") as reply:  # answers without the database
+                assert reply.status == 200, await reply.text()
+                metrics_while_down = await reply.text()
             await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped_at)))
             await asyncio.to_thread(throwaway_postgres.start)
             await _wait_for_ready(session, base, timeout=15)
@@ -141,6 +144,8 @@ async def test_postgres_stopped_mid_burst_gets_503_never_500_logs_once_each_way_
         assert stored[f"P{index}"] >= acknowledged[index][-1]
 
     assert ready_while_down == 503, ready_body
+    assert "\ntitan_database_up 0.0\n" in metrics_while_down, metrics_while_down
+    assert "titan_outbox_pending_events" not in metrics_while_down  # unknown while it is away
     assert refusals, f"no write was refused during a {OUTAGE_S} s outage: {statuses}"
     assert set(statuses) <= {204, 503}, statuses
     for retry_after, body in refusals:

@@ -43,11 +43,12 @@ def documented_sections() -> dict[str, str]:
     return sections
 
 
-def test_hookspecs_define_the_four_hooks_of_the_design() -> None:
+def test_hookspecs_define_the_hooks_of_the_design() -> None:
     assert sorted(hook_specs()) == [
         "titan_authenticate",
         "titan_event_sinks",
         "titan_health",
+        "titan_metrics",
         "titan_setup_app",
     ]
 

@@ -4,11 +4,15 @@ registered on the app's own manager, plus what happens when an implementation mi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 from aiohttp import web
-from support.app import AppClientFactory
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from support.app import AppClient, AppClientFactory
 
 from titan_core import hookimpl
 from titan_core.auth import Principal
@@ -303,6 +307,101 @@ async def test_authenticate_that_returns_no_principal_is_refused(
 
     assert response.status == 401
     assert await response.json() == {"refused": "titan_authenticate returned str, not a Principal or None"}
+
+
+# --- titan_metrics -------------------------------------------------------------------------------
+
+
+class GaugeReader:
+    """A custom collector, read when scraped; raises on demand."""
+
+    def __init__(self) -> None:
+        self.level = 3.0
+        self.broken = False
+
+    def collect(self) -> Iterator[Metric]:
+        if self.broken:
+            raise RuntimeError("the level sensor is gone")
+        yield GaugeMetricFamily("titan_tank_level", "How full the tank is.", value=self.level)
+
+
+class TankPlugin:
+    def __init__(self) -> None:
+        self.reader = GaugeReader()
+        self.pumped = Counter("titan_tank_pumped", "Litres pumped.", registry=None)
+
+    @hookimpl
+    def titan_metrics(self, app: web.Application) -> list[object]:
+        return [self.reader, self.pumped]
+
+
+class SpeedPlugin:
+    @hookimpl
+    def titan_metrics(self) -> list[object]:
+        return [GaugeMetric("titan_speed", 7.0)]
+
+
+class GaugeMetric:
+    def __init__(self, name: str, value: float) -> None:
+        self.name, self.value = name, value
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(self.name, "A fixed gauge.", value=self.value)
+
+
+class NotCollectors:
+    @hookimpl
+    def titan_metrics(self) -> list[object]:
+        return ["titan_not_a_collector"]
+
+
+async def test_hook_titan_metrics(
+    make_app_client: AppClientFactory, plugin_manager: TitanPluginManager
+) -> None:
+    tank = TankPlugin()
+    plugin_manager.add_plugin(tank, "tank")
+    plugin_manager.add_plugin(SpeedPlugin(), "speed")
+    client = await make_app_client(plugin_manager=plugin_manager)
+    tank.pumped.inc(5)
+    tank.reader.level = 4.5
+
+    samples = await _scrape(client)
+
+    assert samples["titan_tank_level"] == 4.5  # read when scraped
+    assert samples["titan_tank_pumped_total"] == 5
+    assert samples["titan_speed"] == 7
+    assert samples["titan_info"] == 1  # beside the core's own
+
+
+async def test_metrics_collector_that_raises_leaves_out_only_its_own_metrics(
+    make_app_client: AppClientFactory, plugin_manager: TitanPluginManager
+) -> None:
+    tank = TankPlugin()
+    plugin_manager.add_plugin(tank, "tank")
+    plugin_manager.add_plugin(SpeedPlugin(), "speed")
+    client = await make_app_client(plugin_manager=plugin_manager)
+    tank.reader.broken = True
+
+    samples = await _scrape(client)
+
+    assert "titan_tank_level" not in samples
+    assert samples["titan_tank_pumped_total"] == 0 and samples["titan_speed"] == 7
+
+
+async def test_metrics_hook_that_returns_no_collectors_takes_the_plugin_out(
+    make_app_client: AppClientFactory, plugin_manager: TitanPluginManager
+) -> None:
+    plugin_manager.add_plugin(NotCollectors(), "confused")
+    await make_app_client(plugin_manager=plugin_manager)
+    (record,) = [record for record in plugin_manager.records if record.name == "confused"]
+    assert record.state == "failed" and "not a collector" in record.reason
+
+
+async def _scrape(client: AppClient) -> dict[str, float]:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    families = text_string_to_metric_families(await response.text())
+    return {sample.name: sample.value for family in families for sample in family.samples}
 
 
 # --- titan_health --------------------------------------------------------------------------------

@@ -258,7 +258,7 @@ class RedisBus(EventBus):
                 self.reachable, self.last_error = False, str(exc)
                 self._tail_started.set()
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 2.0)
+                pause = min(pause * 2, 0.5)  # back within a second of Redis (for /ready, /events)
 
     async def _write_positions(self) -> None:
         stamp = _now_ms()

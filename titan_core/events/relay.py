@@ -138,7 +138,7 @@ class Relay:
                 woken = True
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopped_waiting(), pause)
-                pause = min(pause * 2, 2.0)
+                pause = min(pause * 2, 0.5)  # publishing resumes within a second of recovery
 
     async def _stopped_waiting(self) -> None:
         while not self._stopping:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _IDLE_WAIT_S = 1.0
 _FIRST_RETRY_S = 0.1
+_BUS_RETRY_MAX_S = 0.5
 _LAG_LOG_EVERY_S = 60.0
 _LAG_WORTH_LOGGING = 1000
 
@@ -132,7 +133,8 @@ class SinkRunner:
             except BusUnavailable as exc:
                 state.last_error = f"bus unavailable: {exc}"
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, self.retry_max_s)
+                # Asking the bus is cheap: retry often, so delivery (and /ready) recover within a second.
+                pause = min(pause * 2, _BUS_RETRY_MAX_S)
                 continue
             pause = _FIRST_RETRY_S
             state.active = feed.active

@@ -81,6 +81,7 @@ async def read_delivery_state(app: web.Application) -> DeliveryState:
         async with asyncio.timeout(READ_TIMEOUT_S):
             await _read_outbox_and_lease(app, state)
     except Exception as exc:  # a scrape or probe reports it; the database's watch logs outages
+        database.outage.report(exc)
         state.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
     if pipeline is not None:
         for name, feed in pipeline.runner.feeds.items():
