@@ -35,7 +35,9 @@ def install_metrics(app: web.Application) -> list[Middleware]:
     registry.register(core)
     app[_CORE] = core
     app.router.add_get(METRICS_PATH, serve_metrics, allow_head=False)
-    return [metrics_middleware(HttpMetrics(registry))]
+    http = HttpMetrics()
+    registry.register(http)
+    return [metrics_middleware(http)]
 
 
 def register_plugin_collectors(app: web.Application, collectors: list[tuple[str, Collector]]) -> None:
