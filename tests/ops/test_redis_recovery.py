@@ -65,6 +65,7 @@ async def _until(
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_redis_away_writes_commit_publishing_waits_and_ready_is_true_within_a_second_of_its_return(
     redis_app: tuple[AppClient, RecordingSink], throwaway_redis: ThrowawayRedis
@@ -111,6 +112,7 @@ async def test_redis_away_writes_commit_publishing_waits_and_ready_is_true_withi
     assert owned < RECOVERY_DEADLINE_S
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_sink_error_from_a_redis_outage_clears_when_redis_is_back_even_with_nothing_to_deliver(
     database_url: str, throwaway_redis: ThrowawayRedis

@@ -102,9 +102,11 @@ class OutboxRecorder:
                 event.remove(engine, "rollback", _forget_pending)
                 event.remove(engine, "checkin", self._on_checkin)
 
-    def _on_checkin(self, _dbapi_connection: Any, connection_record: Any) -> None:
+    def _on_checkin(self, dbapi_connection: Any, connection_record: Any) -> None:
         committed = 0 if connection_record is None else connection_record.info.pop(_PENDING, 0)
-        if not committed:
+        # An invalidated connection (no DBAPI connection left) comes back from a transaction that
+        # failed: its events were never committed.
+        if not committed or dbapi_connection is None:
             return
         self.committed_events += committed
         loop = self._loop
@@ -123,7 +125,7 @@ class OutboxRecorder:
 def _forget_pending(connection: Connection) -> None:
     # An invalidated connection (the database went away mid-transaction) has no DBAPI connection;
     # asking for its `info` would raise PendingRollbackError from inside the rollback and hide the
-    # real error. Its pool record's `info` was cleared with it, so there is nothing to forget.
+    # real error. Its mark is dropped when it is checked in (`_on_checkin`).
     if connection.invalidated or connection.closed:
         return
     connection.info.pop(_PENDING, None)
