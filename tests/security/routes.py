@@ -20,6 +20,8 @@ from .twins import CD_ID, SHELL_ID, SM_ID, b64, prop, shell, submodel
 NEW_PREFIX = "https://example.com/ids/new/"
 # Routes open to everyone, authentication on or off.
 PUBLIC = {"/", "/docs", "/health", "/ready", "/description", "/openapi.json"}
+# Operational routes served at the root only, not below the API's alias prefix (guarded all the same).
+ROOT_ONLY = {"/metrics"}
 # Routes that name no twin: lists and feeds, which a scoped principal gets filtered.
 UNNAMED = {
     "/shells", "/shells/$reference", "/submodels", "/submodels/$metadata", "/submodels/$value",
