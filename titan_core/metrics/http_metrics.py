@@ -80,17 +80,10 @@ class HttpMetrics(Collector):
         yield latency
 
 
-def route_template(request: web.Request) -> str:
-    """The template of the route that matched (`/shells/{aasIdentifier}`), or `unmatched`."""
-    route = request.match_info.route
-    resource = route.resource if route is not None else None
-    return resource.canonical if resource is not None else UNMATCHED_ROUTE
-
-
 def metrics_middleware(metrics: HttpMetrics) -> Middleware:
     """The outermost middleware: every answer counts, the ones other middlewares give included."""
 
-    templates: dict[web.AbstractRoute, str] = {}  # one lookup per request once a route was seen
+    templates: dict[web.AbstractResource, str] = {}  # one lookup per request once a route was seen
 
     @web.middleware
     async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -109,10 +102,12 @@ def metrics_middleware(metrics: HttpMetrics) -> Middleware:
         finally:
             method = request.method if request.method in _KNOWN_METHODS else "other"
             elapsed = None if status == 101 else time.perf_counter() - started
-            route = request.match_info.route
-            template = templates.get(route)
-            if template is None:
-                template = templates[route] = route_template(request)
+            # Keyed by resource: an unmatched request gets a new route object each time.
+            resource = request.match_info.route.resource
+            if resource is None:
+                template = UNMATCHED_ROUTE
+            else:
+                template = templates.get(resource) or templates.setdefault(resource, resource.canonical)
             metrics.observe(method, template, status, elapsed)
 
     return count_requests
