@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,13 @@ class Received:
     path: str
     value: Any
     arrived: float
+    # Wall-clock seconds from the envelope's `time` (set in the write's transaction) to arrival.
+    latency: float
+
+
+def _latency(envelope: Mapping[str, Any]) -> float:
+    moment = datetime.fromisoformat(str(envelope.get("time", "")).replace("Z", "+00:00"))
+    return time.time() - moment.timestamp()
 
 
 @dataclass
@@ -172,7 +180,7 @@ class Channel:
             return
         self.received.append(Received(int(envelope["titanseq"]), str(envelope["id"]),
                                       str(envelope.get("titanpath")), envelope.get("data"),
-                                      time.monotonic()))  # fmt: skip
+                                      time.monotonic(), _latency(envelope)))  # fmt: skip
 
 
 @dataclass
@@ -198,7 +206,9 @@ class Verdict:
         return self.lost == 0 and self.out_of_order == 0
 
 
-def verdict(channel: Channel, acknowledged: list[Acknowledged]) -> Verdict:
+def verdict(channel: Channel, acknowledged: list[Acknowledged], since: float = 0.0) -> Verdict:
+    """Judge `channel` against the writes acknowledged at or after `since` (monotonic seconds)."""
+    acknowledged = [a for a in acknowledged if a.at >= since]
     seen: dict[tuple[str, Any], int] = {}
     copies: dict[str, int] = {}
     newest: dict[str, int] = {}
@@ -357,20 +367,19 @@ class Observers:
 
     # ------------------------------------------------------------------ checking
 
-    def verdicts(self) -> list[Verdict]:
-        return [verdict(channel, self.acknowledged) for channel in self.channels.values()]
+    def verdicts(self, since: float = 0.0) -> list[Verdict]:
+        return [verdict(channel, self.acknowledged, since) for channel in self.channels.values()]
 
-    async def settle(self, timeout: float) -> float:
-        """Wait until every channel has every acknowledged write; returns how long it took.
-
-        On timeout it returns anyway: the verdicts then name what is missing.
+    async def settle(self, timeout: float, since: float = 0.0) -> float:
+        """Wait until every channel has every write acknowledged since `since`; returns the
+        monotonic time it was so. On timeout it returns anyway: the verdicts name what is missing.
         """
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if all(v.lost == 0 for v in self.verdicts()):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(v.lost == 0 for v in self.verdicts(since)):
                 break
-            await asyncio.sleep(0.1)
-        return time.monotonic() - started
+            await asyncio.sleep(0.05)
+        return time.monotonic()
 
 
 def describe(verdicts: list[Verdict]) -> str:

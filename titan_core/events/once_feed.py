@@ -53,6 +53,7 @@ class DurableOnceFeed:
         self._retry_every_s = lease_ms / 3000
         self._next_attempt = 0.0
         self._renewer: asyncio.Task[None] | None = None
+        self._registered = False
 
     @property
     def active(self) -> bool:
@@ -60,8 +61,7 @@ class DurableOnceFeed:
 
     async def prepare(self) -> None:
         """Register the sink (a new one starts at the newest assigned titanseq); try to hold it."""
-        with contextlib.suppress(BusUnavailable):
-            await self.lease.register()
+        with contextlib.suppress(BusUnavailable):  # the database away: next_batch tries again
             await self._try_to_take_over()
 
     async def next_batch(self, limit: int, timeout: float) -> list[Event]:
@@ -107,6 +107,9 @@ class DurableOnceFeed:
         if now < self._next_attempt:
             return False
         self._next_attempt = now + self._retry_every_s
+        if not self._registered:
+            await self.lease.register()
+            self._registered = True
         ownership = await self.lease.take_over()
         if ownership is None:
             return False

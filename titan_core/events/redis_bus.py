@@ -88,6 +88,7 @@ class RedisBus(EventBus):
         self._tail_task: asyncio.Task[None] | None = None
         self._positions: dict[str, int] = {}
         self._tail_started = asyncio.Event()
+        self._closing = False
         self._publish_script = self.client.register_script(_PUBLISH)
 
     # ------------------------------------------------------------------ lifecycle
@@ -99,10 +100,13 @@ class RedisBus(EventBus):
             await asyncio.wait_for(self._tail_started.wait(), 3.0)
 
     async def close(self) -> None:
-        if self._tail_task is not None:
-            self._tail_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tail_task
+        self._closing = True
+        task = self._tail_task
+        while task is not None and not task.done():
+            # A cancellation can be swallowed when it meets a redis-py read finishing at that very
+            # moment (asyncio.wait_for on Python 3.11): cancel again until the task has ended.
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         if self._positions:
             with contextlib.suppress(RedisError, OSError):
                 await self.client.hdel(
@@ -237,7 +241,7 @@ class RedisBus(EventBus):
         last_id: str | None = None
         pause = 0.05
         positions_due = 0.0
-        while True:
+        while not self._closing:
             try:
                 if last_id is None:
                     head = await self.published_head()
