@@ -89,7 +89,8 @@ class Cluster:
             self.servers.append(self._launch())
 
     def _launch(self, port: int | None = None) -> LiveServer:
-        return start_live_server(self.postgres.url, log_dir=self.workdir, env=self.env, port=port)
+        # A generous start-up deadline: on a loaded machine importing everything takes a while.
+        return start_live_server(self.postgres.url, log_dir=self.workdir, env=self.env, port=port, timeout=90)
 
     def stop(self) -> None:
         for server in self.servers:
