@@ -1,6 +1,6 @@
 """Wakes this instance's relay when any instance commits events (PostgreSQL LISTEN/NOTIFY).
 
-A trigger on the outbox (migration 0003_sink_positions) notifies the channel `titan_outbox` when a
+A trigger on the outbox (migration 0004_sink_positions) notifies the channel `titan_outbox` when a
 transaction that inserted events commits. One dedicated asyncpg connection per instance listens, and
 reconnects when it breaks; the relay's poll (`relay_poll_ms`) stays as the fallback meanwhile.
 """

@@ -1,15 +1,15 @@
 """Durable positions and fenced leases of `once` sinks; NOTIFY on outbox inserts (PostgreSQL).
 
-Revision ID: 0003_sink_positions
-Revises: 0002
+Revision ID: 0004_sink_positions
+Revises: 0003_event_subject
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_sink_positions"
-down_revision = "0002"
+revision = "0004_sink_positions"
+down_revision = "0003_event_subject"
 branch_labels = None
 depends_on = None
 
