@@ -99,6 +99,12 @@ class EventLog:
             self._trim()
         self._free_retired(len(fresh))
 
+    def pin(self, name: str, seq: int) -> None:
+        """Reader `name` has consumed up to `seq`: what only it held back may now be dropped."""
+        self.pins[name] = seq
+        if len(self) > self.capacity:
+            self._trim()
+
     def covers(self, after: int) -> bool:
         return after >= self.floor
 
@@ -256,7 +262,7 @@ class CursorFeed:
 
     async def skip_to(self, seq: int) -> None:
         self.position = seq
-        self._bus.log.pins[self.name] = seq
+        self._bus.log.pin(self.name, seq)
 
     async def close(self) -> None:
         self._bus.log.pins.pop(self.name, None)

@@ -70,7 +70,8 @@ class Relay:
         self._renew_due = 0.0
         self._valid_until = 0.0  # monotonic time until which the lease surely is ours
         self._next_acquire = 0.0
-        self._maintain_due = 0.0
+        # Not in the first round: that one publishes what waited, as soon as it can.
+        self._maintain_due = time.monotonic() + _MAINTAIN_EVERY_S
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
