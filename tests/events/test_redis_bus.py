@@ -1,16 +1,14 @@
-"""The Redis Streams bus against a real Redis: idempotent publishing, history, consumer groups, trimming."""
+"""The Redis Streams bus against a real Redis: idempotent publishing, history, a lost stream, trimming."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
-from titan_core.events.bus import HistoryExpired, OutgoingEvent
+from titan_core.events.bus import BusUnavailable, HistoryExpired, OutgoingEvent
 from titan_core.events.redis_bus import RedisBus
 from titan_core.events.runner import SinkRunner
 
@@ -74,57 +72,48 @@ async def test_every_instance_tails_the_stream_and_reads_older_history_from_it(
     assert [event.titanseq for event in await late.read(10, 10)] == [11]
 
 
-async def test_a_once_consumer_that_dies_mid_batch_has_its_pending_events_taken_over(
+async def test_a_once_sink_needs_the_durable_feed_of_the_pipeline(
     buses: list[RedisBus], redis_url: str, redis_prefix: str
 ) -> None:
-    survivor = await new_bus(buses, redis_url, redis_prefix, "survivor")
-    feed = await survivor.open_feed(RecordingSink("mq"))  # creates the group, before anything is published
-    await survivor.publish([outgoing(seq) for seq in range(1, 11)])
-    script = Path(__file__).with_name("once_consumer_process.py")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), redis_url, redis_prefix, "mq", stdout=asyncio.subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), 20)
-        assert json.loads(line) == [1, 2, 3, 4, 5]  # read, pending, never acknowledged
-    finally:
-        process.kill()
-        await process.wait()
-    got: list[int] = []
-    deadline = asyncio.get_running_loop().time() + 10
-    while len(got) < 10 and asyncio.get_running_loop().time() < deadline:
-        batch = await feed.next_batch(100, 0.5)
-        got.extend(event.titanseq for event in batch)
-        await feed.ack(batch)
-    assert got == list(range(1, 11))  # the dead consumer's batch first, in order, then the rest
-    await feed.close()
+    bus = await new_bus(buses, redis_url, redis_prefix, "a")
+    with pytest.raises(ValueError, match="position and lease in the database"):
+        await bus.open_feed(RecordingSink("mq"))
+
+
+async def test_publishing_after_redis_lost_the_stream_refuses_until_the_history_is_published_again(
+    buses: list[RedisBus], redis_url: str, redis_prefix: str
+) -> None:
+    bus = await new_bus(buses, redis_url, redis_prefix, "a")
+    await bus.publish([outgoing(seq) for seq in (1, 2, 3)])
+    await bus.client.delete(bus.stream)  # what a Redis restarted without persistence looks like
+    with pytest.raises(BusUnavailable, match="stream is gone"):
+        await bus.publish([outgoing(4)])
+    assert await bus.published_head() == 0  # nothing added: the relay republishes from the outbox first
+    await bus.publish([outgoing(seq) for seq in (1, 2, 3, 4)])
+    assert await bus.wait(3, 5.0), "the tail never saw titanseq 4"
+    assert [event.titanseq for event in await bus.read(0, 10)] == [1, 2, 3, 4]
 
 
 async def test_trimming_keeps_what_sinks_need_up_to_the_backlog_bound_and_the_loss_is_visible(
     buses: list[RedisBus], redis_url: str, redis_prefix: str
 ) -> None:
     bus = await new_bus(buses, redis_url, redis_prefix, "a", retention=5, backlog=20)
-    lagging = RecordingSink("lagging")
-    feed = await bus.open_feed(lagging)
-    await bus.publish([outgoing(seq) for seq in range(1, 4)])
-    batch = await feed.next_batch(3, 2.0)
-    await feed.ack(batch)  # consumed up to 3
-    await feed.close()
-    await bus.publish([outgoing(seq) for seq in range(4, 15)])
-    await bus.maintain()  # 14 events: the group still needs 4 on, within the bound: nothing trimmed
-    assert await bus.oldest() == 1 or await bus.oldest() <= 4
+    await bus.publish([outgoing(seq) for seq in range(1, 15)])
+    await bus.maintain({"mq": 4})  # a `once` sink still needs 4 on, within the bound: kept
+    assert await bus.oldest() == 4
     await bus.publish([outgoing(seq) for seq in range(15, 31)])
-    await bus.maintain()  # 30 events, bound 20: trimmed to 11, past what the group needs
+    await bus.maintain({"mq": 4})  # 30 events, bound 20: trimmed to 11, past what the sink needs
     assert await bus.oldest() == 11
-    assert bus.trimmed_unconsumed == 7
     with pytest.raises(HistoryExpired) as expired:
         await bus.read(2, 10)
     assert expired.value.oldest == 11
 
+    lagging = RecordingSink("lagging", "each_instance")
     runner = SinkRunner(bus, [lagging], batch_size=100, timeout_s=5, retry_max_s=1)
     await runner.start()
+    feed = runner._feeds["lagging"]
     try:
+        await feed.skip_to(3)  # where an each_instance reader that fell behind stands
         await lagging.wait_for(lambda events: len(events) == 20)
         (status,) = runner.statuses()
         assert lagging.seqs == list(range(11, 31)) and status["lost_events"] == 7

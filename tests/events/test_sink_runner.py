@@ -12,7 +12,7 @@ from titan_core.events.pipeline import event_status
 from titan_core.settings import Settings
 
 from .conftest import EventsClientFactory
-from .helpers import SM_ID, RecordingSink, b64, call, submodel
+from .helpers import SM_ID, RecordingSink, b64, call, submodel, wait_events
 
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 LIVENESS_S = 2.0
@@ -67,6 +67,7 @@ async def test_a_new_sink_starts_at_the_head_and_advances_batch_by_batch(
 ) -> None:
     first = await make_events_client()
     await _write_three(first)
+    await wait_events(first, 0, 3)  # published before the stop: the head the next start sees
     await first.close()
     sink = RecordingSink("late", delay=0.01)
     client = await make_events_client(settings.replace(sink_batch_size=2), sinks=[sink])

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -99,6 +99,12 @@ class EventLog:
             self._trim()
         self._free_retired(len(fresh))
 
+    def pin(self, name: str, seq: int) -> None:
+        """Reader `name` has consumed up to `seq`: what only it held back may now be dropped."""
+        self.pins[name] = seq
+        if len(self) > self.capacity:
+            self._trim()
+
     def covers(self, after: int) -> bool:
         return after >= self.floor
 
@@ -174,7 +180,7 @@ class SinkFeed(Protocol):
 
     async def ack(self, events: Sequence[Event]) -> None: ...
 
-    def skip_to(self, seq: int) -> None:
+    async def skip_to(self, seq: int) -> None:
         """Continue after `seq` (after a `HistoryExpired`: the events before are lost to this sink)."""
 
     async def close(self) -> None: ...
@@ -223,8 +229,11 @@ class EventBus(ABC):
     async def open_feed(self, sink: EventSink) -> SinkFeed:
         """The feed of a sink, positioned where it left off (or at the head for a new one)."""
 
-    async def maintain(self) -> None:
-        """Housekeeping the relay leader runs now and then (trimming the shared stream)."""
+    async def maintain(self, needed: Mapping[str, int] | None = None) -> None:
+        """Housekeeping the relay leader runs now and then (trimming the shared stream).
+
+        `needed`: per `once` sink, the oldest titanseq it still needs (its durable position + 1).
+        """
         return None
 
     def status(self) -> dict[str, Any]:
@@ -252,11 +261,11 @@ class CursorFeed:
 
     async def ack(self, events: Sequence[Event]) -> None:
         if events:
-            self.skip_to(max(self.position, events[-1].titanseq))
+            await self.skip_to(max(self.position, events[-1].titanseq))
 
-    def skip_to(self, seq: int) -> None:
+    async def skip_to(self, seq: int) -> None:
         self.position = seq
-        self._bus.log.pins[self.name] = seq
+        self._bus.log.pin(self.name, seq)
 
     async def close(self) -> None:
         self._bus.log.pins.pop(self.name, None)

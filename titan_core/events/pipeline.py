@@ -17,9 +17,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from titan_core.events.bus import EventBus, MemoryBus, OutgoingEvent
+from titan_core.events.bus import EventBus, MemoryBus, OutgoingEvent, SinkFeed
 from titan_core.events.envelope import with_titanseq
+from titan_core.events.once_feed import DurableOnceFeed
 from titan_core.events.outbox import OutboxRecorder
+from titan_core.events.outbox_listener import OutboxListener
 from titan_core.events.relay import Relay
 from titan_core.events.runner import SinkRunner, check_sinks
 from titan_core.events.sink import EventSink
@@ -87,6 +89,7 @@ class EventPipeline:
             poll_ms=settings.relay_poll_ms,
             lease_ms=settings.relay_lease_ms,
             retention=settings.event_retention,
+            backlog_limit=settings.event_backlog_limit,
         )
         self.runner = SinkRunner(
             self.bus,
@@ -94,11 +97,16 @@ class EventPipeline:
             batch_size=settings.sink_batch_size,
             timeout_s=settings.sink_timeout_ms / 1000,
             retry_max_s=settings.sink_retry_max_ms / 1000,
+            open_feed=self._open_feed,
         )
+        # On PostgreSQL a commit on any instance wakes the relay at once; SQLite has one process.
+        self.listener = None if database.is_sqlite else OutboxListener(database.url, self.wake)
 
     async def start(self) -> None:
         if self.recorder is not None:
             self.recorder.wake_after_commit(self.database.write_engines)
+        if self.listener is not None:
+            self.listener.start()
         await self.bus.start()
         if isinstance(self.bus, MemoryBus):
             await self._prime(self.bus)
@@ -110,6 +118,8 @@ class EventPipeline:
             self.relay.start()
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
         await self.relay.stop()
         await self.runner.stop()
         await self.bus.close()
@@ -120,6 +130,22 @@ class EventPipeline:
         """The state `/ready` shows: bus head, relay, and each sink's position, lag and errors."""
         relay = {**self.relay.status(), "paused": self.settings.relay_paused}
         return {"bus": self.bus.status(), "relay": relay, "sinks": self.runner.statuses()}
+
+    async def _open_feed(self, sink: EventSink) -> SinkFeed:
+        """A `once` sink on a shared bus reads through its durable, fenced feed (once_feed.py); on
+        the memory bus (one process) and for `each_instance` sinks the bus's own feed serves."""
+        if sink.fanout != "once" or isinstance(self.bus, MemoryBus):
+            return await self.bus.open_feed(sink)
+        feed = DurableOnceFeed(
+            self.bus,
+            self.database,
+            sink.name,
+            instance_id=self.instance_id,
+            lease_ms=self.settings.sink_lease_ms,
+            batch_timeout_ms=self.settings.sink_timeout_ms,
+        )
+        await feed.prepare()
+        return feed
 
     async def _prime(self, bus: MemoryBus) -> None:
         """Reload the history published before this process started, so `/events` keeps it."""

@@ -1,8 +1,9 @@
 """The `redis` bus: one Redis Stream shared by every Titan instance (entry id = `{titanseq}-0`).
 
 The relay leader XADDs; every instance tails the stream into its local `EventLog` (for `/events`,
-`each_instance` sinks, `X-Titan-Seq`); each `once` sink is one consumer group (see redis_group.py).
-Keys live under the `bus_prefix` setting: `{prefix}events`, `{prefix}positions`, `{prefix}sink:*`.
+`each_instance` sinks, `X-Titan-Seq`). `once` sinks keep their position and lease in the database,
+not here (once_feed.py): Redis may restart empty. Keys live under the `bus_prefix` setting:
+`{prefix}events` (the stream) and `{prefix}positions` (where `each_instance` readers stand).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,7 +26,6 @@ from titan_core.events.bus import (
     SinkFeed,
     event_from_json,
 )
-from titan_core.events.redis_group import RedisGroupFeed
 from titan_core.events.sink import Event, EventSink
 from titan_core.events.stopping import cancel_and_wait
 
@@ -39,6 +39,21 @@ _TAIL_BLOCK_MS = 1000
 # on the same loop wait out); a hundred keep a turn near 2 ms and still read 20,000 events/s.
 _TAIL_READ_COUNT = 100
 _POSITIONS_EVERY_S = 1.0
+
+# XADD with the titanseq as entry id, in one script: entries already there are skipped (a relay that
+# died after publishing), and when the caller knows it published before (ARGV[1] == '1') a missing
+# stream means Redis restarted empty: the script then adds nothing, so the relay first publishes
+# again, from the outbox, the history the new stream lacks, and the stream never has a hole.
+_PUBLISH = """
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('TITANRESET the stream is gone')
+end
+local added = 0
+for i = 2, #ARGV, 2 do
+  if pcall(redis.call, 'XADD', KEYS[1], ARGV[i], 'e', ARGV[i + 1]) then added = added + 1 end
+end
+return added
+"""
 
 
 def seq_of(entry_id: bytes | str) -> int:
@@ -70,11 +85,12 @@ class RedisBus(EventBus):
         self.client: Any = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self.reachable = False
         self.last_error = ""
-        self.trimmed_unconsumed = 0
         self._published: int | None = None
         self._tail_task: asyncio.Task[None] | None = None
         self._positions: dict[str, int] = {}
         self._tail_started = asyncio.Event()
+        self._closing = False
+        self._publish_script = self.client.register_script(_PUBLISH)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -85,6 +101,7 @@ class RedisBus(EventBus):
             await asyncio.wait_for(self._tail_started.wait(), 3.0)
 
     async def close(self) -> None:
+        self._closing = True
         if self._tail_task is not None:
             await cancel_and_wait([self._tail_task])
         if self._positions:
@@ -113,39 +130,38 @@ class RedisBus(EventBus):
         todo = [item for item in events if item.seq > self._published]
         if not todo:
             return
-        pipe = self.client.pipeline(transaction=False)
+        args: list[Any] = ["1" if self._published > 0 else "0"]
         for item in todo:
-            pipe.xadd(self.stream, {b"e": item.json}, id=f"{item.seq}-0")
+            args.extend((f"{item.seq}-0", item.json))
         try:
-            results = await pipe.execute(raise_on_error=False)
+            await self._publish_script(keys=[self.stream], args=args)
+        except ResponseError as exc:
+            self._published = None
+            if "TITANRESET" in str(exc):
+                log.warning(
+                    "the event stream is gone from Redis (restarted empty?); publishing its history again"
+                )
+            raise BusUnavailable(f"Redis refused to publish: {exc}") from exc
         except (RedisError, OSError) as exc:
             self._published = None
             raise BusUnavailable(f"Redis at {self.url} is not reachable: {exc}") from exc
-        failures = [result for result in results if isinstance(result, Exception)]
-        if failures:
-            # Some were there already (a relay that died after XADD) or the connection broke midway.
-            self._published = await self.published_head()
-            if self._published < todo[-1].seq:
-                self._published = None
-                raise BusUnavailable(f"Redis refused XADD: {failures[0]}")
-            return
         self._published = todo[-1].seq
 
-    async def maintain(self) -> None:
+    async def maintain(self, needed: Mapping[str, int] | None = None) -> None:
         """Trim the stream: keep `retention` events and what sinks still need, up to the backlog bound."""
         head = self._published if self._published is not None else await self.published_head()
         floor = head - self.retention + 1
-        needs = await self._oldest_needed()
+        needs = {
+            **await self._oldest_needed(),
+            **{f"once:{name}": seq for name, seq in (needed or {}).items()},
+        }
         wanted = min([floor, *needs.values()])
         hard_floor = head - self.backlog_limit + 1
         if wanted < hard_floor:
-            behind = {name: seq for name, seq in needs.items() if seq < hard_floor}
-            self.trimmed_unconsumed += sum(hard_floor - seq for seq in behind.values())
-            log.error(
-                "event backlog over its limit (%d events, setting event_backlog_limit): trimming events "
-                "before titanseq %d that sinks %s have not consumed; they will not be delivered to them",
-                self.backlog_limit, hard_floor, ", ".join(sorted(behind)),
-            )  # fmt: skip
+            # Readers that far behind are told when they read (HistoryExpired), and only then counted:
+            # a reader may never come back, and one that does counts exactly what it missed.
+            behind = sorted(name for name, seq in needs.items() if seq < hard_floor)
+            log.debug("trimming the stream before titanseq %d, past readers %s", hard_floor, behind)
             wanted = hard_floor
         if wanted > 1:
             try:
@@ -154,18 +170,9 @@ class RedisBus(EventBus):
                 raise BusUnavailable(f"Redis refused XTRIM: {exc}") from exc
 
     async def _oldest_needed(self) -> dict[str, int]:
-        """Per sink (group, or instance reader): the oldest titanseq it has not consumed yet."""
+        """Per `each_instance` reader of an instance: the oldest titanseq it has not consumed yet."""
         needs: dict[str, int] = {}
         try:
-            groups = await self.client.xinfo_groups(self.stream)
-            for group in groups:
-                name = group["name"].decode()
-                needed = seq_of(group["last-delivered-id"]) + 1
-                if group["pending"]:
-                    pending = await self.client.xpending(self.stream, name)
-                    if pending["min"] is not None:
-                        needed = min(needed, seq_of(pending["min"]))
-                needs[f"once:{name}"] = needed
             now = _now_ms()
             stale = []
             for field, value in (await self.client.hgetall(self.positions_key)).items():
@@ -207,9 +214,10 @@ class RedisBus(EventBus):
 
     async def open_feed(self, sink: EventSink) -> SinkFeed:
         if sink.fanout == "once":
-            feed = RedisGroupFeed(self, sink.name)
-            await feed.prepare()
-            return feed
+            raise ValueError(
+                f"sink {sink.name!r} is a 'once' sink: on a shared bus its feed keeps its position and "
+                "lease in the database (titan_core.events.once_feed.DurableOnceFeed)"
+            )
         return _InstanceFeed(self, sink.name, self.head())
 
     def note_position(self, name: str, seq: int) -> None:
@@ -230,7 +238,7 @@ class RedisBus(EventBus):
         last_id: str | None = None
         pause = 0.05
         positions_due = 0.0
-        while True:
+        while not self._closing:
             try:
                 if last_id is None:
                     head = await self.published_head()
@@ -287,9 +295,9 @@ class _InstanceFeed:
 
     async def ack(self, events: Sequence[Event]) -> None:
         if events:
-            self.skip_to(max(self.position, events[-1].titanseq))
+            await self.skip_to(max(self.position, events[-1].titanseq))
 
-    def skip_to(self, seq: int) -> None:
+    async def skip_to(self, seq: int) -> None:
         self.position = seq
         self._bus.note_position(self.name, seq)
 

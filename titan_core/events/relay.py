@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from titan_core.events.bus import BusUnavailable, EventBus, OutgoingEvent
 from titan_core.events.envelope import with_titanseq
 from titan_core.store.database import Database
-from titan_core.store.tables import event_outbox, event_relay
+from titan_core.store.tables import event_outbox, event_relay, event_sinks
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ _STOP_GRACE_S = 5.0
 _ROUND_EVERY_S = 0.002
 # Rows a round assigns inline on the event loop (SQLite); a fuller backlog goes through a thread.
 _INLINE_ROWS = 64
+# A `once` sink no instance has held for this long (a plugin removed for good) no longer holds
+# events back from trimming; while it comes back within it, nothing it needs is deleted.
+_FORGET_SINK_AFTER_MS = 7 * 24 * 3600 * 1000
 
 
 class Relay:
@@ -48,6 +51,7 @@ class Relay:
         poll_ms: int = 250,
         lease_ms: int = 10_000,
         retention: int = 10_000,
+        backlog_limit: int = 1_000_000,
     ) -> None:
         self.database = database
         self.bus = bus
@@ -57,6 +61,7 @@ class Relay:
         self.poll_s = poll_ms / 1000
         self.lease_ms = lease_ms
         self.retention = retention
+        self.backlog_limit = max(backlog_limit, retention)
         self.leader = False
         self.last_error = ""
         self.published_events = 0  # since start, by this instance, for /metrics
@@ -65,8 +70,10 @@ class Relay:
         self._last_assigned = 0
         self._more_waiting = False  # the last round was full
         self._renew_due = 0.0
+        self._valid_until = 0.0  # monotonic time until which the lease surely is ours
         self._next_acquire = 0.0
-        self._maintain_due = 0.0
+        # Not in the first round: that one publishes what waited, as soon as it can.
+        self._maintain_due = time.monotonic() + _MAINTAIN_EVERY_S
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -148,12 +155,18 @@ class Relay:
     async def run_once(self, *, woken: bool = True) -> int:
         """One round: take or keep the lease, publish what the bus lacks; returns how many were new."""
         now = time.monotonic()
+        if self.leader and now >= self._valid_until:
+            # Not renewed for a whole lease (the database away): another relay may hold it by now.
+            log.warning("this instance's relay lease ran out before it could renew it; it stops publishing")
+            self.leader = False
         if not self.leader:
             if now < self._next_acquire:
                 return 0
             self._next_acquire = now + self.lease_ms / 3000
             if not await self._acquire():
                 return 0
+        elif now >= self._renew_due and not await self._renew():
+            return 0
         if self._bus_head is None:
             self._bus_head = await self.bus.published_head()
         await self._publish_backlog()
@@ -172,6 +185,7 @@ class Relay:
     # ------------------------------------------------------------------ steps
 
     async def _acquire(self) -> bool:
+        sent = time.monotonic()
         now = _now_ms()
         async with self.database.write() as connection:
             result = await connection.execute(
@@ -191,12 +205,32 @@ class Relay:
         if row is None:
             return False
         self.leader = True
+        self._valid_until = sent + self.lease_ms / 1000
         self._last_assigned = int(row.last_seq)
         self._bus_head = None
         self._renew_due = time.monotonic() + self.lease_ms / 3000
         log.info(
             "this instance (%s) now relays events, from titanseq %d", self.instance_id, self._last_assigned
         )
+        return True
+
+    async def _renew(self) -> bool:
+        """Extend the lease (also while the bus is away: nobody else could publish either)."""
+        sent = time.monotonic()
+        async with self.database.write() as connection:
+            result = await connection.execute(
+                update(event_relay)
+                .where(event_relay.c.name == _LEASE, event_relay.c.holder == self.instance_id)
+                .values(expires_at=_now_ms() + self.lease_ms)
+                .returning(event_relay.c.name)
+            )
+            held = result.first() is not None
+        if not held:
+            self.leader = False
+            log.warning("this instance lost the relay lease to another one")
+            return False
+        self._valid_until = sent + self.lease_ms / 1000
+        self._renew_due = time.monotonic() + self.lease_ms / 3000
         return True
 
     async def _release(self) -> None:
@@ -217,6 +251,7 @@ class Relay:
 
     async def _assign(self) -> list[OutgoingEvent]:
         """Renew the lease and give the next unassigned rows (insert-id order) their titanseq."""
+        sent = time.monotonic()
         now = _now_ms()
         # On the relay's path from commit to sink, a round runs inline (no thread round trips), but
         # for few rows only: a backlog (a bulk load's events carry whole submodels) is taken in full
@@ -232,6 +267,7 @@ class Relay:
             log.warning("this instance lost the relay lease to another one")
             return []
         self._renew_due = time.monotonic() + self.lease_ms / 3000
+        self._valid_until = sent + self.lease_ms / 1000
         if assigned:
             self._last_assigned = assigned[-1].seq
         return assigned
@@ -304,10 +340,11 @@ class Relay:
             if not rows:
                 return
             if int(rows[0].seq) > self._bus_head + 1:
-                log.error(
-                    "events with titanseq %d to %d are no longer in the outbox and cannot be published again",
-                    self._bus_head + 1,
-                    int(rows[0].seq) - 1,
+                # A bus that lost its data (Redis restarted empty) gets the history the outbox still
+                # has; `once` sinks resume from their durable positions, which trimming respects.
+                log.info(
+                    "the bus's history starts again at titanseq %d (older events are no longer retained)",
+                    int(rows[0].seq),
                 )
             log.info(
                 "publishing %d events again that the bus does not have (from titanseq %d)",
@@ -319,9 +356,22 @@ class Relay:
             self._bus_head = int(rows[-1].seq)
 
     async def maintain(self) -> None:
-        """Trim the bus, and delete published outbox rows older than the retained history."""
-        await self.bus.maintain()
-        cut = (self._bus_head or 0) - self.retention
+        """Trim the bus and the outbox: keep the newest `retention` events and every event after the
+        slowest `once` sink's durable position, up to `backlog_limit` events behind the head."""
+        head = self._bus_head or 0
+        positions = await self._once_positions()
+        await self.bus.maintain({name: seq + 1 for name, seq in positions.items()})
+        cut = min([head - self.retention, *positions.values()])
+        hard_cut = head - self.backlog_limit
+        if cut < hard_cut:
+            # The sinks behind learn it when they read on (once_feed.py), and count it then, once.
+            behind = sorted(name for name, seq in positions.items() if seq < hard_cut)
+            log.warning(
+                "event backlog over its limit (%d events, setting event_backlog_limit): deleting events "
+                "up to titanseq %d that sinks %s have not delivered yet",
+                self.backlog_limit, hard_cut, ", ".join(behind),
+            )  # fmt: skip
+            cut = hard_cut
         while cut > 0:
             async with self.database.write() as connection:
                 chosen = (
@@ -334,6 +384,15 @@ class Relay:
                 result = await connection.execute(delete(event_outbox).where(event_outbox.c.id.in_(chosen)))
             if (result.rowcount or 0) < _DELETE_CHUNK:
                 return
+
+    async def _once_positions(self) -> dict[str, int]:
+        """The durable position of every `once` sink some instance delivered lately."""
+        since = _now_ms() - _FORGET_SINK_AFTER_MS
+        async with self.database.read() as connection:
+            rows = await connection.execute(
+                select(event_sinks.c.name, event_sinks.c.position).where(event_sinks.c.renewed_at >= since)
+            )
+            return {row.name: int(row.position) for row in rows}
 
     def _published_value(self) -> Any:
         published = self._bus_head or 0

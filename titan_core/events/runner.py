@@ -11,7 +11,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +66,12 @@ class SinkRunner:
         batch_size: int,
         timeout_s: float,
         retry_max_s: float,
+        open_feed: Callable[[EventSink], Awaitable[SinkFeed]] | None = None,
     ) -> None:
         check_sinks(sinks)
+        # Where a sink's feed comes from: the bus by default; the pipeline gives `once` sinks on a
+        # shared bus their durable, fenced feed (once_feed.py).
+        self.open_feed = open_feed
         self.bus = bus
         self.sinks = list(sinks)
         self.batch_size = batch_size
@@ -80,7 +84,7 @@ class SinkRunner:
     async def start(self) -> None:
         """Open every sink's feed (positions taken now), then start delivering."""
         for sink in self.sinks:
-            feed = await self.bus.open_feed(sink)
+            feed = await (self.open_feed or self.bus.open_feed)(sink)
             self._feeds[sink.name] = feed
             self.states[sink.name].delivered_seq = feed.position
         for sink in self.sinks:
@@ -115,20 +119,25 @@ class SinkRunner:
         # pipelines, like the MQTT publisher, waits once per batch for its acknowledgements.
         batch_size = getattr(sink, "batch_size", None) or self.batch_size
         while True:
+            before = feed.position
             try:
                 batch = await feed.next_batch(batch_size, _IDLE_WAIT_S)
             except HistoryExpired as expired:
-                lost = expired.oldest - 1 - feed.position
-                state.lost_events += max(lost, 0)
-                log.error(
-                    "sink %r lost %d events (titanseq %d to %d): no longer retained",
-                    sink.name,
-                    lost,
-                    feed.position + 1,
-                    expired.oldest - 1,
-                )
-                feed.skip_to(expired.oldest - 1)
-                state.delivered_seq = max(state.delivered_seq, expired.oldest - 1)
+                lost = max(expired.oldest - 1 - feed.position, 0)
+                first_lost = feed.position + 1
+                try:
+                    await feed.skip_to(expired.oldest - 1)
+                except BusUnavailable as exc:
+                    state.last_error = f"bus unavailable: {exc}"
+                    await asyncio.sleep(pause)
+                    continue
+                if feed.position >= expired.oldest - 1:  # counted once, by whoever moved past them
+                    state.lost_events += lost
+                    log.error(
+                        "sink %r lost %d events (titanseq %d to %d): no longer retained",
+                        sink.name, lost, first_lost, expired.oldest - 1,
+                    )  # fmt: skip
+                state.delivered_seq = feed.position
                 continue
             except BusUnavailable as exc:
                 state.last_error = f"bus unavailable: {exc}"
@@ -136,26 +145,41 @@ class SinkRunner:
                 # Asking the bus is cheap: retry often, so delivery (and /ready) recover within a second.
                 pause = min(pause * 2, _BUS_RETRY_MAX_S)
                 continue
+            if state.last_error.startswith("bus unavailable"):
+                state.last_error = ""  # the bus is back: no stale error on /ready
             pause = _FIRST_RETRY_S
             state.active = feed.active
             if state.failures == 0:
                 state.last_error = ""  # the bus answers again; a failing deliver keeps its reason
             if not batch:
+                state.delivered_seq = feed.position
                 continue
-            self._note_gap(sink, state, batch)
-            await self._deliver(sink, state, batch)
+            self._note_gap(sink, state, before, batch)
+            if not await self._deliver(sink, state, batch, feed):
+                continue
             await self._acknowledge(feed, batch)
-            state.delivered_seq = max(state.delivered_seq, batch[-1].titanseq)
+            state.delivered_seq = feed.position
             state.delivered_events += len(batch)
             lag = self.bus.head() - state.delivered_seq
             if lag >= _LAG_WORTH_LOGGING and time.monotonic() - lag_logged > _LAG_LOG_EVERY_S:
                 lag_logged = time.monotonic()
                 log.warning("sink %r is %d events behind the head", sink.name, lag)
 
-    async def _deliver(self, sink: EventSink, state: SinkState, batch: list[Event]) -> None:
-        """Call `deliver` until it succeeds (the same batch, exponential backoff with jitter)."""
+    async def _deliver(self, sink: EventSink, state: SinkState, batch: list[Event], feed: SinkFeed) -> bool:
+        """Call `deliver` until it succeeds (the same batch, exponential backoff with jitter).
+
+        False when the feed stopped being active between attempts (a `once` sink whose lease went
+        to another instance): the batch is left to the new holder, which resumes from the durable
+        position.
+        """
         pause = _FIRST_RETRY_S
         while True:
+            if not feed.active:
+                log.warning(
+                    "sink %r: this instance no longer holds its delivery; leaving titanseq %d-%d to the next",
+                    sink.name, batch[0].titanseq, batch[-1].titanseq,
+                )  # fmt: skip
+                return False
             try:
                 # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
                 # lands just as `deliver` returns, and `stop()` then waited for ever.
@@ -185,7 +209,7 @@ class SinkRunner:
             if state.failing_since is not None:
                 log.info("sink %r delivers again after %d failed attempts", sink.name, state.failures)
             state.failures, state.failing_since, state.last_error = 0, None, ""
-            return
+            return True
 
     async def _acknowledge(self, feed: SinkFeed, batch: list[Event]) -> None:
         pause = _FIRST_RETRY_S
@@ -198,16 +222,18 @@ class SinkRunner:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, self.retry_max_s)
 
-    def _note_gap(self, sink: EventSink, state: SinkState, batch: list[Event]) -> None:
+    def _note_gap(self, sink: EventSink, state: SinkState, before: int, batch: list[Event]) -> None:
+        """Count a batch that does not start right after the feed's position (compared with the
+        feed's own position: a `once` sink's position moves on other instances too)."""
         first = batch[0].titanseq
-        if state.delivered_seq and first > state.delivered_seq + 1:
-            lost = first - state.delivered_seq - 1
+        if before and first > before + 1:
+            lost = first - before - 1
             state.lost_events += lost
             log.error(
                 "sink %r lost %d events (titanseq %d to %d): no longer on the bus",
                 sink.name,
                 lost,
-                state.delivered_seq + 1,
+                before + 1,
                 first - 1,
             )
 

@@ -121,3 +121,19 @@ event_relay = Table(
     Column("last_seq", BigInteger, nullable=False),
     Column("published_seq", BigInteger, nullable=False),
 )
+
+# One row per `once` sink: its delivered position and its delivery lease, kept here rather than in
+# Redis because Redis may restart empty (docs/architecture.md, "Delivery that survives Redis").
+# `token` (the fencing token) grows by one with every change of holder; every write of the holder
+# names it, so an instance that lost the lease cannot move the position. `renewed_at` is the
+# holder's last renewal (epoch milliseconds); `lost_events` counts events the sink will never get.
+event_sinks = Table(
+    "event_sinks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", Text, nullable=True),
+    Column("token", BigInteger, nullable=False),
+    Column("renewed_at", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("lost_events", BigInteger, nullable=False),
+)

@@ -1,0 +1,160 @@
+"""The feed of a `once` sink in a deployment of several instances: durable, fenced, ordered.
+
+Where the sink stands is the `event_sinks` row in the database (`SinkLease`), never Redis state, so
+losing Redis (its consumer groups, its keys, its stream) changes nothing about where delivery
+resumes. The holder reads the events after its position from this instance's `EventLog` (the tail
+of the bus) and, when that does not reach back far enough, from the outbox, which keeps every event
+after the slowest `once` sink's position (up to `event_backlog_limit`; see `Relay.maintain`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired, event_from_json
+from titan_core.events.envelope import with_titanseq
+from titan_core.events.sink import Event
+from titan_core.events.sink_lease import SinkLease
+from titan_core.store.database import Database
+from titan_core.store.tables import event_outbox
+
+log = logging.getLogger(__name__)
+
+_OUTBOX_POLL_S = 0.1
+
+
+class DurableOnceFeed:
+    """The `SinkFeed` of one `once` sink on this instance; active while it holds the sink's lease."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        database: Database,
+        name: str,
+        *,
+        instance_id: str,
+        lease_ms: int,
+        batch_timeout_ms: int,
+    ) -> None:
+        self.name = name
+        self.position = 0
+        self._bus = bus
+        self._database = database
+        self.lease = SinkLease(
+            database, name, holder=instance_id, lease_ms=lease_ms, batch_timeout_ms=batch_timeout_ms
+        )
+        self._retry_every_s = lease_ms / 3000
+        self._next_attempt = 0.0
+        self._renewer: asyncio.Task[None] | None = None
+        self._registered = False
+
+    @property
+    def active(self) -> bool:
+        return self.lease.held
+
+    async def prepare(self) -> None:
+        """Register the sink (a new one starts at the newest assigned titanseq); try to hold it."""
+        with contextlib.suppress(BusUnavailable):  # the database away: next_batch tries again
+            await self._try_to_take_over()
+
+    async def next_batch(self, limit: int, timeout: float) -> list[Event]:
+        if not self.lease.held:
+            if self.lease.token is not None:
+                # Not renewed for a whole lease (the database away): stop before the next batch.
+                log.warning("sink %r: this instance could not renew its delivery lease; it stops", self.name)
+                self.lease.token = None
+            if not await self._try_to_take_over():
+                await asyncio.sleep(max(0.0, min(timeout, self._next_attempt - time.monotonic())))
+                return []
+        events = await self._read(limit)
+        if not events:
+            if self._bus.log.covers(self.position):
+                await self._bus.wait(self.position, timeout)
+            else:  # the outbox has nothing newer yet: it is read again shortly
+                await asyncio.sleep(min(timeout, _OUTBOX_POLL_S))
+            events = await self._read(limit)
+        # The lease may have run out while waiting: a batch starts only under a valid lease.
+        return events if self.lease.held else []
+
+    async def ack(self, events: Sequence[Event]) -> None:
+        if events and await self.lease.save(events[-1].titanseq):
+            self.position = max(self.position, events[-1].titanseq)
+
+    async def skip_to(self, seq: int) -> None:
+        """Continue after `seq`: the events up to it are lost to this sink (counted in its row too)."""
+        if seq > self.position and await self.lease.save(seq, lost=seq - self.position):
+            self.position = seq
+
+    async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        with contextlib.suppress(BusUnavailable, SQLAlchemyError, OSError):
+            await self.lease.release()
+
+    # ------------------------------------------------------------------ internals
+
+    async def _try_to_take_over(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_attempt:
+            return False
+        self._next_attempt = now + self._retry_every_s
+        if not self._registered:
+            await self.lease.register()
+            self._registered = True
+        ownership = await self.lease.take_over()
+        if ownership is None:
+            return False
+        self.position = ownership.position
+        log.info(
+            "sink %r is delivered by this instance (%s) from titanseq %d (fencing token %d)",
+            self.name,
+            self.lease.holder,
+            self.position,
+            ownership.token,
+        )
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name=f"titan-sink-lease-{self.name}")
+        return True
+
+    async def _renew(self) -> None:
+        """Keep the lease while idle or while a batch is retried; batches renew it as they are saved."""
+        while self.lease.token is not None:
+            await asyncio.sleep(self._retry_every_s)
+            try:
+                await self.lease.save(self.position)
+            except BusUnavailable as exc:
+                log.debug("sink %r: lease renewal failed (%s); retrying", self.name, exc)
+
+    async def _read(self, limit: int) -> list[Event]:
+        """The next events after the position: from this instance's log, else from the outbox."""
+        log_of_bus = self._bus.log
+        if log_of_bus.covers(self.position):
+            return log_of_bus.read(self.position, limit)
+        return await self._read_outbox(limit)
+
+    async def _read_outbox(self, limit: int) -> list[Event]:
+        try:
+            async with self._database.read() as connection:
+                rows = (
+                    await connection.execute(
+                        select(event_outbox.c.seq, event_outbox.c.envelope)
+                        .where(event_outbox.c.seq > self.position)
+                        .order_by(event_outbox.c.seq)
+                        .limit(limit)
+                    )
+                ).all()
+        except (SQLAlchemyError, OSError) as exc:
+            raise BusUnavailable(f"cannot read the outbox for sink {self.name!r}: {exc}") from exc
+        if rows and int(rows[0].seq) > self.position + 1:
+            # Trimmed before this sink got them (beyond event_backlog_limit): they are gone for good.
+            raise HistoryExpired(self.position, int(rows[0].seq))
+        return [event_from_json(with_titanseq(row.envelope, int(row.seq))) for row in rows]
