@@ -60,18 +60,21 @@ class OutboxListener:
                 self.wake.set()  # rows committed while nobody listened
                 while not closed.is_set():
                     # A connection cut without a FIN would wait forever: ask now and then.
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(closed.wait(), _CHECK_EVERY_S)
+                        async with asyncio.timeout(_CHECK_EVERY_S):
+                            await closed.wait()
                     if not closed.is_set():
-                        await asyncio.wait_for(connection.execute("SELECT 1"), 5)
-                log.warning(
-                    "the outbox listener's connection closed; reconnecting (the relay polls meanwhile)"
-                )
+                        async with asyncio.timeout(5):
+                            await connection.execute("SELECT 1")
+                # INFO, not WARNING: a database outage is reported once, by store.outage; losing
+                # the listener is a consequence of it and costs only latency (the relay polls).
+                log.info("the outbox listener's connection closed; reconnecting (the relay polls meanwhile)")
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 if self.listening or pause == _RETRY_FIRST_S:
-                    log.warning("cannot listen for outbox commits (%s); the relay polls meanwhile", exc)
+                    log.info("cannot listen for outbox commits (%s); the relay polls meanwhile", exc)
                 self.listening = False
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _RETRY_MAX_S)
