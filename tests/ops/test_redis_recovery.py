@@ -80,7 +80,7 @@ async def test_redis_away_writes_commit_publishing_waits_and_ready_is_true_withi
         assert response.status == 204, await response.text()  # committed: the outbox is in the database
     away = await _until(
         client,
-        lambda body: not body["events"]["bus"]["reachable"] and _sink(body)["last_error"] != "",
+        lambda body: not body["events"]["bus"]["reachable"],
         "Redis reported away",
         10,
     )
@@ -103,37 +103,3 @@ async def test_redis_away_writes_commit_publishing_waits_and_ready_is_true_withi
     print(f"/ready clear {took:.2f} s after Redis answered again")
     await _until(client, lambda body: _sink(body)["delivered"] == "6", "all 6 events delivered", 10)
     assert sorted({event.titanseq for event in sink.events}) == list(range(1, 7))
-    owned = await _until(
-        client,
-        lambda body: any(c["name"] == "sink recorder" and c["ok"] for c in body["checks"]),
-        "the sink's lease held again",
-        RECOVERY_DEADLINE_S,
-    )
-    assert owned < RECOVERY_DEADLINE_S
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_sink_error_from_a_redis_outage_clears_when_redis_is_back_even_with_nothing_to_deliver(
-    database_url: str, throwaway_redis: ThrowawayRedis
-) -> None:
-    # Default retry settings (a failing deliver backs off up to 30 s): asking the bus must not.
-    settings = Settings(database_url=database_url, bus=throwaway_redis.url)
-    app = create_app(settings)
-    add_event_sink(app, RecordingSink("recorder"))
-    client: AppClient = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        await asyncio.to_thread(throwaway_redis.stop)
-        await _until(client, lambda body: _sink(body)["last_error"] != "", "the sink's bus error", 10)
-        await asyncio.sleep(3)  # a long outage: backoffs have grown
-        await asyncio.to_thread(throwaway_redis.start)
-        took = await _until(
-            client,
-            lambda body: _sink(body)["last_error"] == "",
-            "the stale sink error to clear",
-            RECOVERY_DEADLINE_S,
-        )
-        print(f"sink error cleared {took:.2f} s after Redis answered again")
-    finally:
-        await client.close()
