@@ -9,11 +9,14 @@ import asyncio
 import time
 from typing import Any
 
-from events.helpers import submodel
+from aiohttp.test_utils import TestClient, TestServer
+from events.helpers import RecordingSink, submodel
 from sqlalchemy import update
 from support.app import AppClient, AppClientFactory
 
-from titan_core.keys import DATABASE
+from titan_core.app import create_app
+from titan_core.events.pipeline import add_event_sink
+from titan_core.keys import DATABASE, EVENT_PIPELINE
 from titan_core.settings import Settings
 from titan_core.store.tables import event_relay
 
@@ -75,3 +78,30 @@ async def test_a_working_relay_is_reported_ok(app_client: AppClient) -> None:
         assert time.monotonic() < deadline, (check, delivery)
         await asyncio.sleep(0.05)
     assert delivery["relay_lease"]["vacant"] is False and delivery["relay_lease"]["renewal_overdue_s"] == 0
+
+
+async def test_a_once_sink_held_by_this_instance_is_reported_with_its_owner(
+    database_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    # On the Redis bus a `once` sink's owner is the instance holding its lease row in the database;
+    # `/ready` names it, and `/metrics` says 1 for the owner.
+    app = create_app(Settings(database_url=database_url, bus=redis_url, bus_prefix=redis_prefix))
+    add_event_sink(app, RecordingSink("recorder"))
+    client: AppClient = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            body = await (await client.get("/ready")).json()
+            owner = body["events"]["delivery"]["sink_owners"].get("recorder")
+            if owner is not None:
+                break
+            assert time.monotonic() < deadline, f"no owner of the once sink reported: {body}"
+            await asyncio.sleep(0.05)
+        assert owner == client.app[EVENT_PIPELINE].instance_id, body
+        (check,) = [check for check in body["checks"] if check["name"] == "sink recorder"]
+        assert check["ok"] is True and check["detail"] == f"delivered by {owner}"
+        metrics = await (await client.get("/metrics")).text()
+        assert 'titan_sink_owner{fanout="once",sink="recorder"} 1.0' in metrics.splitlines(), metrics
+    finally:
+        await client.close()

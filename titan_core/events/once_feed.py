@@ -59,6 +59,10 @@ class DurableOnceFeed:
     def active(self) -> bool:
         return self.lease.held
 
+    async def owner(self) -> str | None:
+        """The instance delivering this sink now, whichever it is (`/ready`, `/metrics`)."""
+        return await self.lease.current_holder()
+
     async def prepare(self) -> None:
         """Register the sink (a new one starts at the newest assigned titanseq); try to hold it."""
         with contextlib.suppress(BusUnavailable):  # the database away: next_batch tries again

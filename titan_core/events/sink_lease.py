@@ -143,6 +143,23 @@ class SinkLease:
         self._valid_until = sent + self.lease_ms / 1000
         return True
 
+    async def current_holder(self) -> str | None:
+        """The instance that holds the lease now (renewed within `lease_ms`), or None: vacant.
+
+        Read by `/ready` and `/metrics` on any instance, so it asks the row, not this object.
+        """
+        async with self.database.read() as connection:
+            row = (
+                await connection.execute(
+                    select(event_sinks.c.holder, event_sinks.c.renewed_at).where(
+                        event_sinks.c.name == self.name
+                    )
+                )
+            ).first()
+        if row is None or row.holder is None or row.renewed_at < _now_ms() - self.lease_ms:
+            return None
+        return str(row.holder)
+
     async def release(self) -> None:
         """Give the lease up at once (a clean shutdown): the next holder need not wait for it."""
         if self.token is None:
