@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.events.envelope import build_envelope, dump_envelope, uuid7
+from titan_core.events.envelope import build_envelope, dump_envelope, stored_element, uuid7
 from titan_core.events.schema import validate_envelope
 from titan_core.store.records import Change
 from titan_core.store.tables import event_outbox
@@ -76,6 +76,7 @@ class OutboxRecorder:
                     "envelope": dump_envelope(envelope),
                     "created_at": moment,
                     "subject": subject,
+                    "element": stored_element(change),
                 }
             )
         connection.execute(_INSERT, rows)

@@ -100,6 +100,10 @@ event_outbox = Table(
     # principal, the `titan load` operator). Kept whether or not the envelope carries it
     # (`events_include_subject`); NULL for rows written before migration 0003.
     Column("subject", Text, nullable=True),
+    # valueChanged only: the whole element after the change (compact Part 2 JSON, Blob contents left
+    # out). The titan envelope carries just the value; the async-aas and BaSyx profiles send the
+    # element (titan_core/events/profiles.py). NULL for other events and rows before migration 0004.
+    Column("element", Text, nullable=True),
 )
 # The relay's one query: unassigned rows in insert-id order (a partial index stays tiny).
 Index(
