@@ -83,11 +83,6 @@ class ProfileMessages:
             json_properties=json_properties,
         )
 
-    @property
-    def needs_elements(self) -> bool:
-        """Whether a valueChanged needs its stored element: BaSyx always, async-aas unless slim."""
-        return self.basyx is not None or (self.async_aas is not None and not self.async_aas.slim)
-
     def messages(self, event: Event, element: dict[str, Any] | None, *, qos: int) -> list[Outgoing]:
         result: list[Outgoing] = []
         envelope = event.envelope

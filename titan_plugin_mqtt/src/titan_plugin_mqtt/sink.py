@@ -206,8 +206,11 @@ class MqttSink:
         )  # fmt: skip
 
     async def _stored_elements(self, events: Sequence[Event]) -> Mapping[int, dict[str, Any]]:
-        """The stored elements of the batch's valueChanged events, when a profile sends them."""
-        if self._profiles is None or not self._profiles.needs_elements or self._elements is None:
+        """The stored elements of the batch's valueChanged events, when a profile beside titan is on.
+
+        Both other profiles need them: BaSyx sends the element, and async-aas takes `dataschema` (its
+        modelType) and `semanticid` from it even when its events are slim."""
+        if self._profiles is None or self._elements is None:
             return {}
         return await self._elements().of(events)
 
