@@ -128,8 +128,10 @@ async def main() -> None:
             timings = await measure(url, args.limit)
         ms = sorted(t * 1000 for t in timings)
         p99 = ms[min(len(ms) - 1, round(len(ms) * 0.99))]
-        print(f"{args.events} retained events, filter selecting {args.events // 100}, pages of {args.limit}: "
-              f"{len(ms)} requests, median {statistics.median(ms):.2f} ms, p99 {p99:.2f} ms, max {ms[-1]:.2f} ms")  # fmt: skip
+        print(
+            f"{args.events} retained events, filter selecting {args.events // 100}, pages of {args.limit}: "
+            f"{len(ms)} requests, median {statistics.median(ms):.2f} ms, p99 {p99:.2f} ms, max {ms[-1]:.2f} ms"
+        )
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()

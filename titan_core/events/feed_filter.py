@@ -16,11 +16,10 @@ the subject's semanticId). The result is a condition on `event_outbox`, so the d
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, VisitError
-from typing import Any
-
 from sqlalchemy import Boolean, ColumnElement, and_, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
 
