@@ -59,8 +59,8 @@ _COLUMNS = (event_outbox.c.seq, event_outbox.c.envelope, event_outbox.c.element,
 def add_feed_routes(router: web.UrlDispatcher, prefix: str = "") -> None:
     router.add_get(f"{prefix}{FEED_PATH}", get_feed)
     router.add_get(f"{prefix}{COMPACT_SCHEMA_PATH}", get_compact_schema)
-    if not prefix:
-        router.add_get(WELL_KNOWN, get_capabilities)
+    # Also under the API prefix, as every other route (clients configured with the prefixed base URL).
+    router.add_get(f"{prefix}{WELL_KNOWN}", get_capabilities)
 
 
 async def get_feed(request: web.Request) -> web.Response:
