@@ -15,6 +15,7 @@ from titan_core.api.media_types import media_type_check
 from titan_core.api.middleware import idta_errors
 from titan_core.api.openapi import add_openapi_route
 from titan_core.api.routes import add_api_routes
+from titan_core.events.feed import add_feed_routes
 from titan_core.events.http import add_event_routes, titan_seq_header
 from titan_core.events.outbox import OutboxRecorder
 from titan_core.events.pipeline import events_context
@@ -71,9 +72,11 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
     app.cleanup_ctx.append(_database_context)
     add_api_routes(app.router, "")
     add_event_routes(app.router, "")
+    add_feed_routes(app.router, "")
     if settings.api_prefix:
         add_api_routes(app.router, settings.api_prefix)
         add_event_routes(app.router, settings.api_prefix)
+        add_feed_routes(app.router, settings.api_prefix)
     # titan_setup_app, then titan_event_sinks: the plugins' routes and cleanup contexts.
     hooks = install_plugins(app, settings, plugin_manager)
     register_plugin_collectors(app, hooks.metrics(app))

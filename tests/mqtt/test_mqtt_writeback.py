@@ -297,3 +297,23 @@ async def test_retained_and_empty_messages_on_value_topics_are_not_writes(
     assert [m.envelope()["data"] for m in recorder.events(under=elements_topics)] == [5]
     assert not [m for m in recorder.messages if m.topic.endswith("/error")]
     assert counts == (1, 2)  # the 5; the retained 77 and the empty payload
+
+
+async def test_a_write_of_the_stored_value_is_applied_but_emits_no_event(
+    make_mqtt_app: MqttAppFactory, mqtt_url: str, mqtt_topic_prefix: str
+) -> None:
+    client = await make_mqtt_app()
+    replies = f"{mqtt_topic_prefix}/reply/no-op"
+    async with Recorder(mqtt_url, [f"{mqtt_topic_prefix}/#"]) as recorder:
+        before = await create_submodel(client, recorder)
+        await publish_plain(mqtt_url, value_topic(mqtt_topic_prefix, "Temperature"), b"20.5",
+                            ResponseTopic=replies, CorrelationData=b"same")  # fmt: skip
+        (reply,) = await recorder.wait_count(1, topic_filter=lambda m: m.topic == replies)
+        # The write is done (answered); a REST write after it is the barrier its event would precede.
+        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=9)
+        await recorder.wait_for(
+            lambda messages: len(recorder.events()) >= before + 1, what="the barrier event"
+        )
+
+    assert json.loads(reply.payload)["code"] == "ok"
+    assert [m.topic.split("/")[-2] for m in recorder.events()[before:]] == ["Speed"]

@@ -97,6 +97,13 @@ def event_data(change: Change) -> Any:
     return change.data
 
 
+def stored_element(change: Change) -> str | None:
+    """The `element` column of a valueChanged row: the whole element, Blob contents left out."""
+    if change.type != "valueChanged" or change.element is None:
+        return None
+    return json.dumps(without_blob_values(change.element), separators=(",", ":"), ensure_ascii=False)
+
+
 def dump_envelope(envelope: Mapping[str, Any]) -> str:
     """Compact JSON; the key order of `build_envelope` puts `specversion` first, as `with_titanseq` needs."""
     text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)

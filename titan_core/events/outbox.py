@@ -16,12 +16,16 @@ from sqlalchemy import Engine, event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.events.envelope import build_envelope, dump_envelope, uuid7
+from titan_core.events.envelope import build_envelope, dump_envelope, stored_element, uuid7
+from titan_core.events.feed_types import feed_type, semantic_key_values, subject_of
 from titan_core.events.schema import validate_envelope
 from titan_core.store.records import Change
-from titan_core.store.tables import event_outbox
+from titan_core.store.tables import event_outbox, event_semantic_keys
 
 _INSERT = insert(event_outbox)  # built once, as for every statement on the value-write path
+# With semanticId keys to index, the rows' ids are needed for their `event_semantic_keys` rows.
+_INSERT_RETURNING_IDS = insert(event_outbox).returning(event_outbox.c.id, sort_by_parameter_order=True)
+_INSERT_KEYS = insert(event_semantic_keys)
 # Set in the connection's `info` by `record` (how many events); read when the connection goes back to
 # the pool.
 _PENDING = "titan.outbox.pending"
@@ -65,6 +69,7 @@ class OutboxRecorder:
         moment = datetime.now(UTC)
         shown_subject = subject if self.include_subject else None
         rows = []
+        keys: list[list[str]] = []
         for change in changes:
             event_id = uuid7()
             envelope = build_envelope(
@@ -78,9 +83,22 @@ class OutboxRecorder:
                     "envelope": dump_envelope(envelope),
                     "created_at": moment,
                     "subject": subject,
+                    "element": stored_element(change),
+                    "feed_type": feed_type(change.entity, change.type),
+                    "titan_id": change.identifier,
                 }
             )
-        connection.execute(_INSERT, rows)
+            keys.append(semantic_key_values(subject_of(change)))
+        if any(keys):
+            ids = connection.execute(_INSERT_RETURNING_IDS, rows).scalars().all()
+            key_rows = [
+                {"outbox_id": row_id, "value": value}
+                for row_id, values in zip(ids, keys, strict=True)
+                for value in values
+            ]
+            connection.execute(_INSERT_KEYS, key_rows)
+        else:
+            connection.execute(_INSERT, rows)
         info = connection.info
         info[_PENDING] = info.get(_PENDING, 0) + len(rows)
 

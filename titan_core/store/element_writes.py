@@ -424,13 +424,17 @@ def _semantic_id_at(document: dict[str, Any], path: str) -> str | None:
 
 
 def _tracked_change(submodel_id: str, document: dict[str, Any], path: str, value: Any) -> Change:
+    from titan_core.model.paths import parse_id_short_path
+
+    element = find_element(document, parse_id_short_path(path))
     return Change(
         type="valueChanged",
         entity="element",
         identifier=submodel_id,
         path=path,
-        semantic_id=_semantic_id_at(document, path),
+        semantic_id=last_key_value(element.get("semanticId")),
         data=value,
+        element=element,
     )
 
 
@@ -453,6 +457,7 @@ def _value_change(submodel_id: str, path: Path, element: dict[str, Any]) -> Chan
         path=format_id_short_path(path),
         semantic_id=last_key_value(element.get("semanticId")),
         data=element_value(element),
+        element=element,
     )
 
 

@@ -67,3 +67,6 @@ class Change:
     semantic_id: str | None = None
     data: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # valueChanged only: the whole element after the change. `data` holds just its value (the titan
+    # profile); the async-aas and BaSyx profiles send the element, so the outbox keeps it beside.
+    element: dict[str, Any] | None = None

@@ -100,7 +100,29 @@ event_outbox = Table(
     # principal, the `titan load` operator). Kept whether or not the envelope carries it
     # (`events_include_subject`); NULL for rows written before migration 0003.
     Column("subject", Text, nullable=True),
+    # valueChanged only: the whole element after the change (compact Part 2 JSON, Blob contents left
+    # out). The titan envelope carries just the value; the async-aas and BaSyx profiles send the
+    # element (titan_core/events/profiles.py). NULL for other events and rows before migration 0004.
+    Column("element", Text, nullable=True),
+    # The Event Feed's `type` (io.admin-shell.submodel.updated.v1, titan_core/events/feed_types.py)
+    # and `subject` (the identifier, for elements of their submodel), for its filter (0004).
+    Column("feed_type", String(64), nullable=True),
+    Column("titan_id", Text, nullable=True),
 )
+Index("ix_event_outbox_feed_type_seq", event_outbox.c.feed_type, event_outbox.c.seq)
+Index("ix_event_outbox_titan_id_seq", event_outbox.c.titan_id, event_outbox.c.seq)
+Index("ix_event_outbox_created_at", event_outbox.c.created_at)
+
+# Every key value of the semanticId of an event's subject, for the Event Feed's filter on
+# `data.semanticId.keys[*].value`; deleted with its outbox row.
+event_semantic_keys = Table(
+    "event_semantic_keys",
+    metadata,
+    Column("outbox_id", PrimaryKey, ForeignKey("event_outbox.id", ondelete="CASCADE"), nullable=False),
+    Column("value", Text, nullable=False),
+)
+Index("ix_event_semantic_keys_value_outbox_id", event_semantic_keys.c.value, event_semantic_keys.c.outbox_id)
+Index("ix_event_semantic_keys_outbox_id", event_semantic_keys.c.outbox_id)
 # The relay's one query: unassigned rows in insert-id order (a partial index stays tiny).
 Index(
     "ix_event_outbox_unassigned",

@@ -39,6 +39,7 @@ def value_changes(submodel_id: str, before: dict[str, Any], after: dict[str, Any
                 path=format_id_short_path(path),
                 semantic_id=last_key_value(element.get("semanticId")),
                 data=element_value(element),
+                element=element,
             )
         )
     return changes

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from titan_core.events.profiles import ProfileError, parse_profiles
 from titan_core.settings import SettingsError
 from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_rules
 
@@ -105,6 +106,16 @@ class MqttConfig:
     # Send each packet at once (TCP_NODELAY): without it, Nagle's algorithm and the broker's delayed
     # ACKs hold small packets back for up to 40 ms. Turn off only to save packets on slow links.
     tcp_nodelay: bool = True
+    # Event profiles to publish, several at once (titan_core/events/profiles.py, docs/mqtt.md):
+    # "titan" on {prefix}/…/events, "async-aas" on `async_aas_topic`, "basyx" on BaSyx's topics.
+    profiles: tuple[str, ...] = ("titan",)
+    # The async-aas topic: FA³ST's CloudEvents message bus publishes every event on one topic, its
+    # `topicPrefix` ("noauth", the channel address the async-aas files name). `{channel}` in it is
+    # replaced by the spec's channel name (aas/created, submodelelement/update/valuechanged, …).
+    async_aas_topic: str = "noauth"
+    # BaSyx's repository names, the second level of its topics (basyx.aasrepo.name, basyx.smrepo.name).
+    basyx_aas_repo: str = "aas-repo"
+    basyx_sm_repo: str = "sm-repo"
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> MqttConfig:
@@ -154,6 +165,7 @@ class MqttConfig:
                 f"mqtt setting prefix must not start with '$' (broker topics), got {self.prefix!r}"
             )
         self._check_reply_prefix()
+        self._check_profiles()
         device_rules(self.devices)  # raises SettingsError naming the entry at fault
         if self.shared_group and not _SHARED_GROUP.match(self.shared_group):
             raise SettingsError(
@@ -185,6 +197,23 @@ class MqttConfig:
                     f"mqtt setting reply_prefix {reply!r} overlaps Titan's own topics under {root}/: "
                     "replies must never land on event or value topics; use e.g. "
                     f"{self.prefix}/reply (the default)"
+                )
+
+    def _check_profiles(self) -> None:
+        try:
+            parse_profiles(self.profiles, setting="mqtt.profiles")
+        except ProfileError as error:
+            raise SettingsError(str(error)) from None
+        sample = self.async_aas_topic.replace("{channel}", "submodelelement/update/valuechanged")
+        if not _PREFIX.match(sample) or sample.startswith("$"):
+            raise SettingsError(
+                "mqtt setting async_aas_topic must be topic levels without '#', '+', empty levels or a "
+                f"leading '$' (`{{channel}}` may stand for the spec's channel name), got {self.async_aas_topic!r}"
+            )
+        for name in ("basyx_aas_repo", "basyx_sm_repo"):
+            if not _SHARED_GROUP.match(getattr(self, name)):
+                raise SettingsError(
+                    f"mqtt setting {name} must be one topic level without '#', '+' or '/', got {getattr(self, name)!r}"
                 )
 
     @property

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from titan_core import hookimpl
+from titan_core.events.profiles import AsyncAasOptions
 from titan_core.events.sink import EventSink
+from titan_core.events.stored_elements import StoredElements
 from titan_core.health import HealthReport
-from titan_core.keys import REPOSITORY
+from titan_core.keys import DATABASE, REPOSITORY
 from titan_core.settings import Settings
 from titan_core.store.repository import Repository
 from titan_plugin_mqtt.config import MqttConfig
@@ -75,12 +77,24 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
     # deliver() off, which would hide the reason.
     publish_timeout = max(1.0, settings.sink_timeout_ms / 1000 - config.connect_wait - 0.5)
     publisher = EventPublisher(config)
-    sink = MqttSink(config, publisher, stats, publish_timeout=publish_timeout)
+    async_aas = AsyncAasOptions.from_settings(settings) if "async-aas" in config.profiles else None
+
+    def stored_elements() -> StoredElements:
+        return StoredElements(app[DATABASE])
+
+    sink = MqttSink(
+        config,
+        publisher,
+        stats,
+        publish_timeout=publish_timeout,
+        async_aas=async_aas,
+        elements=stored_elements,
+    )
     app[PLUGIN] = MqttPlugin(config, connection, publisher, sink, writeback, stats)
     app.cleanup_ctx.append(_run_connection)
     log.info(
-        "MQTT: publishing events under %s/… to %s at QoS %d%s; write-back %s",
-        config.prefix, connection.address.display, config.qos,
+        "MQTT: publishing events (profiles %s) under %s/… to %s at QoS %d%s; write-back %s",
+        ", ".join(config.profiles), config.prefix, connection.address.display, config.qos,
         ", element events retained" if config.retain_elements else "",
         f"on {', '.join(config.value_subscriptions)}" if config.writeback
         else "switched off (writes are answered with an error)",

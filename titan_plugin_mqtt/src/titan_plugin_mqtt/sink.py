@@ -23,16 +23,20 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from titan_core.events.profiles import AsyncAasOptions
 from titan_core.events.sink import Event, Fanout
+from titan_core.events.stored_elements import StoredElements
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import Outgoing, PublishFailed, new_properties
 from titan_plugin_mqtt.link import NotConnected
+from titan_plugin_mqtt.profile_messages import ProfileMessages
 from titan_plugin_mqtt.publisher import EventPublisher, Refused
 from titan_plugin_mqtt.topics import event_topic, retained_topics_cleared_by
 
@@ -70,9 +74,20 @@ class MqttSink:
     fanout: Fanout = "once"
 
     def __init__(
-        self, config: MqttConfig, connection: EventPublisher, stats: MqttStats, *, publish_timeout: float
+        self,
+        config: MqttConfig,
+        connection: EventPublisher,
+        stats: MqttStats,
+        *,
+        publish_timeout: float,
+        async_aas: AsyncAasOptions | None = None,
+        elements: Callable[[], StoredElements] | None = None,
     ) -> None:
         self._config = config
+        self._titan = "titan" in config.profiles
+        # The other profiles, or None: the titan-only path stays as lean as before.
+        self._profiles = ProfileMessages.for_config(config, async_aas=async_aas)
+        self._elements = elements
         self.batch_size = config.batch_size
         self._connection = connection
         self._stats = stats
@@ -138,7 +153,8 @@ class MqttSink:
                 for event in batch
             ]
             if again:
-                messages = [message for event in again for message in self.messages_of(event)]
+                stored = await self._stored_elements(again)
+                messages = [message for event in again for message in self.messages_of(event, stored)]
                 self._report(await connection.publish_many(messages, timeout=self._publish_timeout))
                 self._stats.events_republished += len(again)
                 # They are the newest remembered (the times only grow); acknowledged anew, they
@@ -160,10 +176,11 @@ class MqttSink:
         while start < len(events) and str(events[start].envelope["id"]) in self._acknowledged_ids:
             start += 1
         pending = events[start:]
+        stored = await self._stored_elements(pending)
         messages: list[Outgoing] = []
         ends: list[int] = []  # for each event, the number of messages up to and including its own
         for position, event in enumerate(pending, 1):
-            messages.extend(self.messages_of(event))
+            messages.extend(self.messages_of(event, stored))
             ends.append(len(messages))
             if position % _EVENTS_PER_TURN == 0:
                 await asyncio.sleep(0)  # a big batch (a backlog) must not hold up REST requests
@@ -188,16 +205,31 @@ class MqttSink:
             self._connection.address.display, len(refused), first.message.topic, first.reason,
         )  # fmt: skip
 
-    def messages_of(self, event: Event) -> list[Outgoing]:
-        """The MQTT messages one event becomes: itself, and the retained clears a delete implies."""
+    async def _stored_elements(self, events: Sequence[Event]) -> Mapping[int, dict[str, Any]]:
+        """The stored elements of the batch's valueChanged events, when a profile beside titan is on.
+
+        Both other profiles need them: BaSyx sends the element, and async-aas takes `dataschema` (its
+        modelType) and `semanticid` from it even when its events are slim."""
+        if self._profiles is None or self._elements is None:
+            return {}
+        return await self._elements().of(events)
+
+    def messages_of(self, event: Event, stored: Mapping[int, dict[str, Any]] | None = None) -> list[Outgoing]:
+        """The MQTT messages one event becomes: one per profile, and the retained clears a delete implies."""
         config = self._config
         envelope = event.envelope
         entity = str(envelope["titanentity"])
         qos = config.qos_for(entity)
+        messages: list[Outgoing] = []
+        if self._profiles is not None:
+            element = stored.get(event.titanseq) if stored else None
+            messages += self._profiles.messages(event, element, qos=qos)
+        if not self._titan:
+            return messages
         deleted = envelope["type"] == _DELETED
         retain = config.retain_elements and entity == "element" and not deleted
         topic = event_topic(config.prefix, envelope)
-        messages = [Outgoing(topic, event.json, qos, retain, self._event_properties)]
+        messages.append(Outgoing(topic, event.json, qos, retain, self._event_properties))
         if deleted and config.retain_elements:
             element_qos = config.qos_for("element")
             messages += [

@@ -239,11 +239,10 @@ class Connection:
             await event_filter.resolve(self.request.app[REPOSITORY])
             if self.closing:
                 return
-        subscription = Subscription(sid, event_filter, cursor, request.throttle_ms)
+        subscription = Subscription(sid, event_filter, cursor, request.throttle_ms, request.profile)
         if request.throttle_ms:
-            prefix = subscription.prefix
             subscription.throttle = Throttle(
-                request.throttle_ms, lambda event: self.outbox.send(prefix, event.json, protocol.EVENT_SUFFIX)
+                request.throttle_ms, lambda event: self._send(subscription, event)
             )
         # Attached before the first read of history, so live events from here on are held for it.
         self._attach(subscription)
@@ -274,11 +273,15 @@ class Connection:
         self._detach(subscription)
 
     def _attach(self, subscription: Subscription) -> None:
+        if subscription.profile != "titan":
+            self.hub.profiles.subscribers += 1
         self.subscriptions[subscription.id] = subscription
         self._subscription_list = list(self.subscriptions.values())
         self.hub.subscribed.add(self)
 
     def _detach(self, subscription: Subscription) -> None:
+        if subscription.active and subscription.profile != "titan":
+            self.hub.profiles.subscribers -= 1
         subscription.close()
         if self.subscriptions.get(subscription.id) is subscription:
             del self.subscriptions[subscription.id]
@@ -326,11 +329,22 @@ class Connection:
         if may_read(principal, event.envelope):
             self._emit(subscription, event)
 
+    async def prepare(self, subscription: Subscription, events: list[Event]) -> None:
+        """Before a replay passes `events` on: their async-aas form, if this subscription wants it."""
+        if subscription.profile != "titan":
+            await self.hub.profiles.prepare(events)
+
     def _emit(self, subscription: Subscription, event: Event) -> None:
         if subscription.throttle is not None:
             subscription.throttle.offer(event)
         else:
+            self._send(subscription, event)
+
+    def _send(self, subscription: Subscription, event: Event) -> None:
+        if subscription.profile == "titan":
             self.outbox.send(subscription.prefix, event.json, protocol.EVENT_SUFFIX)
+        else:
+            self.outbox.send(subscription.prefix, self.hub.profiles.json(event), protocol.EVENT_SUFFIX)
 
     # --- errors and closing -------------------------------------------------------------------
 

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from titan_core.events.bus import EventBus
+from titan_core.events.profiles import AsyncAasOptions
 from titan_core.events.sink import Event, Fanout
-from titan_core.keys import BUS
+from titan_core.events.stored_elements import StoredElements
+from titan_core.keys import BUS, DATABASE, SETTINGS
 from titan_plugin_ws import protocol
 from titan_plugin_ws.config import WsConfig
 from titan_plugin_ws.connection import Connection
+from titan_plugin_ws.profile_cache import ProfileCache
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,16 @@ class WsHub:
         self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.subscribed: set[Connection] = set()
         self.shutting_down = False
+        self.profiles = ProfileCache(
+            lambda: AsyncAasOptions.from_settings(app[SETTINGS]), lambda: StoredElements(app[DATABASE])
+        )
 
     @property
     def bus(self) -> EventBus:
         return self._app[BUS]
 
     async def deliver(self, events: Sequence[Event]) -> None:
+        await self.profiles.prepare(events)
         for connection in list(self.subscribed):
             connection.offer(events)
         self.stats.delivered_events += len(events)

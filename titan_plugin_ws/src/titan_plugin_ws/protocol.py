@@ -32,7 +32,9 @@ UNAVAILABLE = "unavailable"
 MAX_ID_LENGTH = 128
 MAX_THROTTLE_MS = 3_600_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
-_SUBSCRIBE_KEYS = frozenset({"type", "id", "filter", "since", "throttle_ms"})
+_SUBSCRIBE_KEYS = frozenset({"type", "id", "filter", "since", "throttle_ms", "profile"})
+# Envelope forms a subscription may ask for (titan_core/events/profiles.py); BaSyx's is MQTT topics.
+WS_PROFILES = ("titan", "async-aas")
 
 
 class ProtocolError(Exception):
@@ -56,6 +58,7 @@ class Subscribe:
     filter: EventFilter
     since: int | None
     throttle_ms: int
+    profile: str = "titan"
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,22 @@ def _subscribe(document: dict[str, Any]) -> Subscribe:
         event_filter = parse_filter_json(document.get("filter"))
     except BadRequest as exc:
         raise ProtocolError(BAD_MESSAGE, exc.message, identifier) from None
-    return Subscribe(identifier, event_filter, _since(document, identifier), _throttle(document, identifier))
+    return Subscribe(
+        identifier,
+        event_filter,
+        _since(document, identifier),
+        _throttle(document, identifier),
+        _profile(document, identifier),
+    )
+
+
+def _profile(document: dict[str, Any], identifier: str) -> str:
+    raw = document.get("profile", "titan")
+    if raw not in WS_PROFILES:
+        raise ProtocolError(
+            BAD_MESSAGE, f"profile {raw!r} is not known; accepted: {', '.join(WS_PROFILES)}", identifier
+        )
+    return str(raw)
 
 
 def _since(document: dict[str, Any], identifier: str) -> int | None:

@@ -27,6 +27,8 @@ class ReplayTarget(Protocol):
 
     def pass_event(self, subscription: Subscription, event: Event) -> None: ...
 
+    async def prepare(self, subscription: Subscription, events: list[Event]) -> None: ...
+
     def drop_subscription(self, subscription: Subscription, code: str, message: str) -> None: ...
 
 
@@ -41,6 +43,7 @@ async def catch_up(
     outbox = target.outbox
     try:
         while True:
+            await target.prepare(subscription, chunk)
             for event in chunk:
                 if not outbox.has_room():
                     await outbox.wait_for_room()

@@ -27,11 +27,20 @@ class Subscription:
     switch to live happens without awaiting, so no event falls between history and live.
     """
 
-    __slots__ = ("active", "cursor", "filter", "held_live", "held_overflowed", "id", "prefix", "replay_task",
-                 "throttle", "throttle_ms")  # fmt: skip
+    __slots__ = ("active", "cursor", "filter", "held_live", "held_overflowed", "id", "prefix", "profile",
+                 "replay_task", "throttle", "throttle_ms")  # fmt: skip
 
-    def __init__(self, identifier: str, event_filter: EventFilter, cursor: int, throttle_ms: int) -> None:
+    def __init__(
+        self,
+        identifier: str,
+        event_filter: EventFilter,
+        cursor: int,
+        throttle_ms: int,
+        profile: str = "titan",
+    ) -> None:
         self.id = identifier
+        # "titan" (the stored envelope as it is) or "async-aas" (built by the hub's ProfileCache).
+        self.profile = profile
         self.filter = event_filter
         self.cursor = cursor
         self.prefix = event_prefix(identifier)

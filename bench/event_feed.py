@@ -1,0 +1,141 @@
+"""Event Feed read latency on PostgreSQL: --events retained events (about 1% with a rare semanticId),
+one client reading every matching page of --limit with the filter, through the HTTP handler.
+
+Usage (figures in docs/performance.md, "Event Feed"):
+  .venv/bin/python bench/event_feed.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
+It creates a database of its own next to the one named (and drops it afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import insert, update
+from sqlalchemy.engine import make_url
+
+from titan_core.app import create_app
+from titan_core.events.envelope import build_envelope, dump_envelope, stored_element, uuid7
+from titan_core.events.feed_types import feed_type
+from titan_core.plugins import get_plugin_manager
+from titan_core.settings import Settings
+from titan_core.store.database import Database
+from titan_core.store.records import Change
+from titan_core.store.tables import event_outbox, event_relay, event_semantic_keys
+
+RARE = "urn:bench:rare"
+COMMON = "0173-1#02-AAO677#002"
+
+
+def _rows(start: int, count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    moment = datetime.now(UTC)
+    rows, keys = [], []
+    for seq in range(start, start + count):
+        rare = seq % 100 == 0
+        semantic = {
+            "type": "ExternalReference",
+            "keys": [{"type": "GlobalReference", "value": RARE if rare else COMMON}],
+        }
+        element = {
+            "modelType": "Property",
+            "idShort": "Value",
+            "valueType": "xs:int",
+            "value": str(seq),
+            "semanticId": semantic,
+        }
+        change = Change(
+            "valueChanged", "element", f"urn:bench:sm:{seq % 50}", "Value", COMMON, seq, element=element
+        )
+        event_id = uuid7()
+        envelope = build_envelope(change, origin="rest", event_id=event_id, moment=moment)
+        rows.append({"id": seq, "event_id": event_id, "envelope": dump_envelope(envelope), "created_at": moment,
+                     "seq": seq, "element": stored_element(change), "feed_type": feed_type("element", "valueChanged"),
+                     "titan_id": change.identifier})  # fmt: skip
+        keys.append({"outbox_id": seq, "value": RARE if rare else COMMON})
+    return rows, keys
+
+
+async def fill(url: str, events: int) -> None:
+    database = Database(url)
+    await database.migrate()
+    async with database.write() as connection:
+        for start in range(1, events + 1, 5000):
+            rows, keys = _rows(start, min(5000, events + 1 - start))
+            await connection.execute(insert(event_outbox), rows)
+            await connection.execute(insert(event_semantic_keys), keys)
+        await connection.execute(
+            update(event_relay)
+            .where(event_relay.c.name == "relay")
+            .values(last_seq=events, published_seq=events)
+        )
+    await database.close()
+    # What autovacuum does on a running server: statistics, and the visibility map index-only scans need.
+    plain = make_url(url)
+    vacuum = await asyncpg.connect(
+        host=plain.host, port=plain.port, user=plain.username, database=plain.database
+    )
+    await vacuum.execute("VACUUM ANALYZE")
+    await vacuum.close()
+
+
+async def measure(url: str, limit: int) -> list[float]:
+    settings = Settings(database_url=url, relay_paused=True, migrate_on_start=False)
+    client = TestClient(
+        TestServer(create_app(settings, plugin_manager=get_plugin_manager(settings, load_entry_points=False)))
+    )
+    await client.start_server()
+    timings: list[float] = []
+    cursor: str | None = None
+    try:
+        while True:
+            params = {"limit": str(limit), "filter": f"data.semanticId.keys[*].value=={RARE}"}
+            if cursor:
+                params["cursor"] = cursor
+            began = time.perf_counter()
+            response = await client.get("/event-feed", params=params)
+            page = json.loads(await response.read())
+            timings.append(time.perf_counter() - began)
+            assert response.status == 200, page
+            if not page["records"]:
+                return timings
+            cursor = page["cursor"]
+    finally:
+        await client.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--limit", type=int, default=100)
+    args = parser.parse_args()
+    base = make_url(args.database_url)
+    name = f"titan_bench_feed_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(host=base.host, port=base.port, user=base.username, database=base.database)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        await fill(url, args.events)
+        for _ in range(2):  # a warm-up round, then the measured one
+            timings = await measure(url, args.limit)
+        ms = sorted(t * 1000 for t in timings)
+        p99 = ms[min(len(ms) - 1, round(len(ms) * 0.99))]
+        print(
+            f"{args.events} retained events, filter selecting {args.events // 100}, pages of {args.limit}: "
+            f"{len(ms)} requests, median {statistics.median(ms):.2f} ms, p99 {p99:.2f} ms, max {ms[-1]:.2f} ms"
+        )
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
