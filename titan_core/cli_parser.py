@@ -96,13 +96,21 @@ def _load(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
         "load",
         help="store the shells, submodels and concept descriptions of AAS environment files",
         description="Store the shells, submodels and concept descriptions of AAS environment files "
-        "(IDTA Part 1 V3.0 environments as JSON, *.json, or XML, *.xml; AASX packages are not read yet). "
-        "A folder is searched recursively for *.json and *.xml files. Loading upserts: what is new is "
-        "created, what changed is replaced, what is equal stays unchanged, nothing is deleted; each "
-        "change becomes events. Each file is checked against the meta-model before anything is stored.",
+        "(IDTA Part 1 V3.0 environments as JSON, *.json, or XML, *.xml, and AASX packages, *.aasx, whose "
+        "files become attachments). A folder is searched recursively; its other files are listed as "
+        "skipped. Loading upserts: what is new is created, what changed is replaced, what is equal stays "
+        "unchanged, nothing is deleted; each change becomes events. Each file is checked (package limits, "
+        "meta-model) before anything is stored, and stored in one transaction.",
     )
     load.add_argument(
-        "paths", nargs="+", type=Path, metavar="FILE|DIR", help="*.json or *.xml files, or folders"
+        "paths", nargs="+", type=Path, metavar="FILE|DIR", help="*.json, *.xml or *.aasx files, or folders"
+    )
+    load.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="read and verify files in N processes while this one stores them (default 1)",
     )
     load.add_argument(
         "--lenient",
