@@ -55,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     settings, args.paths, lenient=args.lenient, operator=operator, jobs=max(1, args.jobs)
                 )
             )
+        if args.command == "export":
+            from titan_core.exporter import export_twins
+
+            return asyncio.run(
+                export_twins(settings, shell_ids=args.shell, output=args.output, requested_format=args.format)
+            )
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
     except DatabaseUnavailable as exc:

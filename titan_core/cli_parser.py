@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _serve(commands)
     _load(commands)
+    _export(commands)
     migrate = _command(commands, "migrate", "bring the database schema up to date and exit")
     _database_option(migrate)
     plugins = _command(
@@ -122,6 +123,25 @@ def _load(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
         help="who loads: recorded as the subject of every event the load causes (default: the OS user name)",
     )
     _database_option(load)
+
+
+def _export(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
+    export = _command(
+        commands, "export", "write all twins, or the shells named, as one JSON, XML or AASX environment"
+    )
+    export.add_argument(
+        "--shell",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a shell to export with its submodels and the concept descriptions they use (repeatable; "
+        "default: every shell, submodel and concept description)",
+    )
+    export.add_argument(
+        "--format", choices=("json", "xml", "aasx"), help="default: from the -o suffix, else json"
+    )
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    _database_option(export)
 
 
 def _keys(commands: argparse._SubParsersAction[OneLineErrors]) -> None:

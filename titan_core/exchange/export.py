@@ -122,15 +122,21 @@ async def stored_items(
 async def json_chunks(
     repository: Repository, plan: ExportPlan, *, principal: Principal = ANONYMOUS
 ) -> AsyncIterator[str]:
-    """The environment as Part 2 JSON, in chunks of one identifiable (the stored text, unchanged)."""
+    """The environment as Part 2 JSON, in chunks of one identifiable (the stored text, unchanged).
+
+    An empty section is left out, as the schema asks (its lists have at least one item)."""
     yield "{"
-    for index, (section, kind) in enumerate(SECTIONS):
-        yield ("," if index else "") + f'"{section}":['
-        first = True
+    opened_any = False
+    for section, kind in SECTIONS:
+        opened = False
         async for item in stored_items(repository, kind, plan.ids(kind), principal=principal):
-            yield ("" if first else ",") + item.body
-            first = False
-        yield "]"
+            if not opened:
+                yield ("," if opened_any else "") + f'"{section}":[' + item.body
+                opened = opened_any = True
+            else:
+                yield "," + item.body
+        if opened:
+            yield "]"
     yield "}"
 
 

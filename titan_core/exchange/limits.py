@@ -41,7 +41,7 @@ class PackageRefused(TitanError):
 
     def __init__(self, source: str, part: str, rule: str, detail: str) -> None:
         where = f"{source}: part {part}" if part else source
-        super().__init__(f"{where}: refused by rule '{rule}': {detail}", status=400)
+        super().__init__(f"{where}: refused by rule '{rule}': {detail}", status=400, code="PackageRefused")
         self.source = source
         self.part = part
         self.rule = rule
