@@ -7,6 +7,7 @@ import json
 
 import pytest
 from aas_core3 import jsonization
+from api.helpers import assert_idta_error, b64, shell, submodel, upload
 from support.app import AppClient
 
 from titan_core.api.serialization import negotiate
@@ -14,8 +15,6 @@ from titan_core.errors import NotAcceptable
 from titan_core.exchange.aasx import AASX_MEDIA_TYPE, read_aasx
 from titan_core.exchange.files import take_package_files
 from titan_core.exchange.xml import read_xml_environment
-
-from api.helpers import assert_idta_error, b64, shell, submodel, upload
 
 SHELL_ID = "urn:test:shell:1"
 SM_ID = "urn:test:sm:1"
