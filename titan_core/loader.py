@@ -151,13 +151,14 @@ async def load_paths(
     lenient: bool,
     jobs: int = 1,
     operator: str | None = None,
-    limits: ImportLimits = DEFAULT_LIMITS,
+    limits: ImportLimits | None = None,
     progress: bool | None = None,
 ) -> int:
     """Load every file; exit code 0, 1 when a file was refused, 2 when there was nothing to load.
 
     `operator` names who loads (None: the anonymous principal)."""
     started = time.monotonic()
+    limits = limits or ImportLimits.from_settings(settings)
     files, skipped = environment_files(paths)
     for path in skipped:
         print(f"{path}: skipped: not an AAS file (.json, .xml or .aasx)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from titan_core.errors import TitanError
+from titan_core.settings import Settings
 
 MiB = 1024 * 1024
 
@@ -25,12 +26,20 @@ class ImportLimits:
     images through (ratio ~1) while refusing the classic bombs (ratio > 1,000).
     """
 
-    max_package_bytes: int = 1024 * MiB
     max_uncompressed_bytes: int = 2048 * MiB
     max_parts: int = 10_000
     max_ratio: float = 200.0
     ratio_floor_bytes: int = 1 * MiB
     max_xml_depth: int = 200
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImportLimits:
+        return cls(
+            max_uncompressed_bytes=settings.import_max_uncompressed_bytes,
+            max_parts=settings.import_max_parts,
+            max_ratio=float(settings.import_max_compression_ratio),
+            max_xml_depth=settings.import_max_xml_depth,
+        )
 
 
 DEFAULT_LIMITS = ImportLimits()
