@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from titan_core.api.attachments import content_disposition
 from titan_core.api.context import principal, repository
@@ -109,6 +110,14 @@ async def _read_form(request: web.Request) -> tuple[str, bytes, list[str]]:
             "the body must be multipart/form-data with the parts 'file' (the AASX package), 'fileName' "
             f"and optionally 'aasIds', got {request.content_type!r}"
         )
+    try:
+        return await _parts(request)
+    except (HttpProcessingError, ValueError, AssertionError) as exc:
+        # aiohttp's multipart reader raises these for a malformed body (bad headers, no boundary).
+        raise BadRequest(f"the multipart/form-data body is malformed: {exc}") from None
+
+
+async def _parts(request: web.Request) -> tuple[str, bytes, list[str]]:
     reader = await request.multipart()
     file_name = ""
     data: bytes | None = None
