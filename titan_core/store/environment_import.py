@@ -9,17 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal, authorize_write
-from titan_core.store.documents import facts_of
-from titan_core.store.identifiable_store import IdentifiableStore, _identifiable_change, dump_json
+from titan_core.store.documents import DocumentFacts, facts_of
+from titan_core.store.identifiable_store import (
+    _COLUMNS,
+    IdentifiableStore,
+    _identifiable_change,
+    _stored,
+    dump_json,
+)
 from titan_core.store.records import Attachment, Change, Kind, StoredIdentifiable
-from titan_core.store.tables import attachments
+from titan_core.store.tables import attachments, identifiables, shell_asset_ids
 from titan_core.store.value_changes import value_changes
+
+# Identifiers per `IN (…)` list: well below SQLite's and asyncpg's parameter limits.
+_IN_BATCH = 500
 
 SECTIONS: tuple[tuple[str, Kind], ...] = (
     ("assetAdministrationShells", "shell"),
@@ -78,30 +88,46 @@ class EnvironmentImport(IdentifiableStore):
         origin: str,
         subject: str | None,
     ) -> ImportCounts:
+        # A few statements per environment, not a few per identifiable: one locked SELECT of what
+        # exists, one multi-row INSERT of what is new. Round trips dominate a load on PostgreSQL.
         counts = ImportCounts()
-        changes: list[Change] = []
+        latest: dict[tuple[Kind, str], dict[str, Any]] = {}
         for kind, document in documents:
+            key = (kind, document["id"])
+            counts.identifiables.append(key)
+            if key in latest:
+                counts.updated += 1  # the environment names this id twice: the later one wins
+            latest[key] = document
+        current = await self._lock_existing(connection, list(latest))
+        changes: list[Change] = []
+        new_rows: list[tuple[Kind, dict[str, Any], DocumentFacts]] = []
+        stored: dict[tuple[Kind, str], StoredIdentifiable] = {}
+        for key, document in latest.items():
+            kind = key[0]
             facts = facts_of(kind, document)
-            counts.identifiables.append((kind, facts.identifier))
-            current = await self._select(connection, kind, facts.identifier, lock=True)
-            if current is None:
-                stored = await self._insert(connection, kind, document, facts)
+            before = current.get(key)
+            if before is None:
+                new_rows.append((kind, document, facts))
                 changes.append(_identifiable_change("created", kind, facts, document))
                 counts.created += 1
-            else:
-                body = dump_json(document)
-                stored = current
-                if body != current.body:
-                    stored = await self._update(connection, current, document, facts, body)
-                    await self._drop_orphaned_attachments(connection, current, document)
-                    changes.append(_identifiable_change("updated", kind, facts, document))
-                    if kind == "submodel":
-                        changes += value_changes(facts.identifier, current.document(), document)
+                continue
+            body = dump_json(document)
+            if body == before.body:
+                stored[key] = before
+                continue
+            stored[key] = await self._update(connection, before, document, facts, body)
+            await self._drop_orphaned_attachments(connection, before, document)
+            changes.append(_identifiable_change("updated", kind, facts, document))
+            if kind == "submodel":
+                changes += value_changes(facts.identifier, before.document(), document)
+        stored.update(await self._insert_many(connection, new_rows))
+        for key, item in stored.items():
             files_changed = await self._store_files(
-                connection, stored, files.get((kind, facts.identifier), [])
+                connection, item, files.get(key, []), fresh=key not in current
             )
-            if current is not None:
-                if stored is not current or files_changed:
+            before = current.get(key)
+            if before is not None:
+                if item is not before or files_changed:
                     counts.updated += 1
                 else:
                     counts.unchanged += 1
@@ -109,12 +135,81 @@ class EnvironmentImport(IdentifiableStore):
             await self.recorder.record(connection, changes, origin=origin, subject=subject)
         return counts
 
+    async def _lock_existing(
+        self, connection: AsyncConnection, keys: list[tuple[Kind, str]]
+    ) -> dict[tuple[Kind, str], StoredIdentifiable]:
+        found: dict[tuple[Kind, str], StoredIdentifiable] = {}
+        for kind in {kind for kind, _ in keys}:
+            wanted = [identifier for key_kind, identifier in keys if key_kind == kind]
+            for start in range(0, len(wanted), _IN_BATCH):
+                query = (
+                    select(*_COLUMNS)
+                    .where(
+                        identifiables.c.kind == kind,
+                        identifiables.c.identifier.in_(wanted[start : start + _IN_BATCH]),
+                    )
+                    .order_by(identifiables.c.pk)  # one lock order for every writer
+                    .with_for_update()
+                )
+                for row in await connection.execute(query):
+                    found[(kind, row.identifier)] = _stored(kind, row)
+        return found
+
+    async def _insert_many(
+        self, connection: AsyncConnection, rows: list[tuple[Kind, dict[str, Any], DocumentFacts]]
+    ) -> dict[tuple[Kind, str], StoredIdentifiable]:
+        if not rows:
+            return {}
+        now = datetime.now(UTC)
+        bodies = [dump_json(document) for _kind, document, _facts in rows]
+        result = await connection.execute(
+            insert(identifiables).returning(identifiables.c.pk, sort_by_parameter_order=True),
+            [
+                {
+                    "kind": kind,
+                    "identifier": facts.identifier,
+                    "id_short": facts.id_short,
+                    "semantic_id": facts.semantic_id,
+                    "version": 1,
+                    "body": body,
+                    "has_blob_values": facts.has_blob_values,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for (kind, _document, facts), body in zip(rows, bodies, strict=True)
+            ],
+        )
+        pks = [int(pk) for pk in result.scalars()]
+        asset_rows = [
+            {"shell_pk": pk, "name": name, "value": value}
+            for pk, (_kind, _document, facts) in zip(pks, rows, strict=True)
+            for name, value in facts.asset_ids
+        ]
+        if asset_rows:
+            await connection.execute(insert(shell_asset_ids), asset_rows)
+        return {
+            (kind, facts.identifier): StoredIdentifiable(
+                pk, kind, facts.identifier, 1, body, facts.has_blob_values
+            )
+            for pk, (kind, _document, facts), body in zip(pks, rows, bodies, strict=True)
+        }
+
     async def _store_files(
-        self, connection: AsyncConnection, owner: StoredIdentifiable, files: list[tuple[str, Attachment]]
+        self,
+        connection: AsyncConnection,
+        owner: StoredIdentifiable,
+        files: list[tuple[str, Attachment]],
+        *,
+        fresh: bool,
     ) -> bool:
-        """Store the attachments that differ from what is stored; whether any did."""
+        """Store the attachments that differ from what is stored (`fresh`: the owner was just
+        created, nothing is stored); whether any did."""
         changed = False
         for path, attachment in files:
+            if fresh:
+                await self.store_attachment(connection, owner, path, attachment)
+                changed = True
+                continue
             row = (
                 await connection.execute(
                     select(attachments.c.content_type, attachments.c.file_name, attachments.c.data).where(
