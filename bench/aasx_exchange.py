@@ -25,8 +25,8 @@ from typing import Any
 from aas_core3 import jsonization, xmlization
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-
 from synthetic import synthetic_submodel  # type: ignore[import-not-found]
+
 from titan_core.exchange.aasx import AasxWriter, read_aasx
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.database import Database
@@ -100,8 +100,11 @@ def bench_load(args: argparse.Namespace) -> None:
                    "--database-url", args.database_url, folder]  # fmt: skip
         elapsed, cpu, output = run_measured(command)
     summary = [line for line in output.splitlines() if line.startswith("titan load: ") and "files;" in line]
-    print(f"| titan load, {len(paths)} distinct AASX files ({args.spec} spec part), --jobs {args.jobs} | {elapsed:.1f} s | "
-          f"{len(paths) / elapsed:.1f} files/s | {cpu:.1f} CPU s of Titan: {len(paths) / cpu:.1f} files per CPU second |")  # fmt: skip
+    what = f"titan load, {len(paths)} distinct AASX files ({args.spec} spec part), --jobs {args.jobs}"
+    rates = (
+        f"{len(paths) / elapsed:.1f} files/s | {cpu:.1f} CPU s of Titan: {len(paths) / cpu:.1f} files/CPU s"
+    )
+    print(f"| {what} | {elapsed:.1f} s | {rates} |")
     print(summary[-1] if summary else output[-2000:])
 
 
