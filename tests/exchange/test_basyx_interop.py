@@ -1,5 +1,5 @@
-"""Third-party interop: basyx-python-sdk (2.0.1, meta-model V3.0, namespace aas/3/0) reads what Titan exports, and Titan
-reads what it writes, model-equal, files included."""
+"""Third-party interop: basyx-python-sdk (2.0.1, meta-model V3.0, namespace aas/3/0) reads what
+Titan exports, and Titan reads what it writes, model-equal, files included."""
 
 from __future__ import annotations
 
