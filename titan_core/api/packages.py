@@ -14,6 +14,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from titan_core.api.attachments import content_disposition
 from titan_core.api.context import principal, repository
+from titan_core.api.media_types import MULTIPART, accepts
 from titan_core.api.params import paging
 from titan_core.api.responses import json_response
 from titan_core.errors import BadRequest, TitanError, UnsupportedMediaType
@@ -47,6 +48,7 @@ async def get_package(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@accepts(MULTIPART)
 async def post_package(request: web.Request) -> web.StreamResponse:
     description, _created = await _store(request, None)
     location = request.rel_url.raw_path.rstrip("/") + "/" + encode_identifier(description.package_id)
@@ -55,6 +57,7 @@ async def post_package(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@accepts(MULTIPART)
 async def put_package(request: web.Request) -> web.StreamResponse:
     description, created = await _store(request, _package_id(request))
     if created:
