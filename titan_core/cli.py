@@ -50,7 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "cannot tell who is loading (no OS user name); say it with `titan load --operator NAME`"
                 )
                 return 2
-            return asyncio.run(load_paths(settings, args.paths, lenient=args.lenient, operator=operator))
+            return asyncio.run(
+                load_paths(
+                    settings, args.paths, lenient=args.lenient, operator=operator, jobs=max(1, args.jobs)
+                )
+            )
+        if args.command == "export":
+            from titan_core.exporter import export_twins
+
+            return asyncio.run(
+                export_twins(settings, shell_ids=args.shell, output=args.output, requested_format=args.format)
+            )
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
     except DatabaseUnavailable as exc:

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _serve(commands)
     _load(commands)
+    _export(commands)
     migrate = _command(commands, "migrate", "bring the database schema up to date and exit")
     _database_option(migrate)
     plugins = _command(
@@ -96,13 +97,21 @@ def _load(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
         "load",
         help="store the shells, submodels and concept descriptions of AAS environment files",
         description="Store the shells, submodels and concept descriptions of AAS environment files "
-        "(IDTA Part 1 V3.0 environments as JSON, *.json, or XML, *.xml; AASX packages are not read yet). "
-        "A folder is searched recursively for *.json and *.xml files. Loading upserts: what is new is "
-        "created, what changed is replaced, what is equal stays unchanged, nothing is deleted; each "
-        "change becomes events. Each file is checked against the meta-model before anything is stored.",
+        "(IDTA Part 1 V3.0 environments as JSON, *.json, or XML, *.xml, and AASX packages, *.aasx, whose "
+        "files become attachments). A folder is searched recursively; its other files are listed as "
+        "skipped. Loading upserts: what is new is created, what changed is replaced, what is equal stays "
+        "unchanged, nothing is deleted; each change becomes events. Each file is checked (package limits, "
+        "meta-model) before anything is stored, and stored in one transaction.",
     )
     load.add_argument(
-        "paths", nargs="+", type=Path, metavar="FILE|DIR", help="*.json or *.xml files, or folders"
+        "paths", nargs="+", type=Path, metavar="FILE|DIR", help="*.json, *.xml or *.aasx files, or folders"
+    )
+    load.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="read and verify files in N processes while this one stores them (default 1)",
     )
     load.add_argument(
         "--lenient",
@@ -114,6 +123,25 @@ def _load(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
         help="who loads: recorded as the subject of every event the load causes (default: the OS user name)",
     )
     _database_option(load)
+
+
+def _export(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
+    export = _command(
+        commands, "export", "write all twins, or the shells named, as one JSON, XML or AASX environment"
+    )
+    export.add_argument(
+        "--shell",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a shell to export with its submodels and the concept descriptions they use (repeatable; "
+        "default: every shell, submodel and concept description)",
+    )
+    export.add_argument(
+        "--format", choices=("json", "xml", "aasx"), help="default: from the -o suffix, else json"
+    )
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    _database_option(export)
 
 
 def _keys(commands: argparse._SubParsersAction[OneLineErrors]) -> None:

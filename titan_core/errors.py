@@ -112,6 +112,12 @@ class Gone(TitanError):
 
 
 @dataclass
+class NotAcceptable(TitanError):
+    status: int = 406
+    code: str = "NotAcceptable"
+
+
+@dataclass
 class PreconditionFailed(TitanError):
     status: int = 412
     code: str = "PreconditionFailed"

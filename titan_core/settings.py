@@ -128,6 +128,13 @@ class Settings:
     # Monitoring (docs/operations.md): `GET /metrics` in the Prometheus text format, and the HTTP
     # request counting behind it. With auth on, /metrics needs a reader credential.
     metrics_enabled: bool = True
+    # Safe import of AASX packages and XML (titan load, /packages; docs/configuration.md): the most
+    # bytes a package may unpack to, its most entries, the highest compression ratio of an entry over
+    # 1 MiB (a zip bomb's is over 1,000), and the deepest XML element nesting.
+    import_max_uncompressed_bytes: int = 2048 * 1024 * 1024
+    import_max_parts: int = 10_000
+    import_max_compression_ratio: int = 200
+    import_max_xml_depth: int = 200
     # Raw settings of the TOML file and environment, for plugin sections.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -215,7 +222,8 @@ def load_settings(
                      "event_retention", "event_backlog_limit", "relay_batch_size", "relay_poll_ms",
                      "relay_lease_ms", "sink_batch_size", "sink_timeout_ms", "sink_retry_max_ms",
                      "sink_lease_ms", "ws_max_message_bytes", "ws_messages_per_second",
-                     "ws_message_burst"):  # fmt: skip
+                     "ws_message_burst", "import_max_uncompressed_bytes", "import_max_parts",
+                     "import_max_compression_ratio", "import_max_xml_depth"):  # fmt: skip
         if positive in values and values[positive] <= 0:
             raise SettingsError(f"setting {positive!r} must be positive, got {values[positive]}")
     raw_level = values.get("log_level", Settings.log_level)

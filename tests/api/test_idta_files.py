@@ -72,7 +72,7 @@ async def test_idta_file_loads_leniently_and_reads_back_equal(
             assert await get_json(client, url_of(item["id"]) + query) == item, f"{section} {item['id']}"
     everything = await get_json(client, "/serialization")
     for section, _, _ in _KINDS:
-        assert everything[section] == environment.get(section, []), section
+        assert everything.get(section, []) == environment.get(section, []), section
 
 
 @pytest.mark.parametrize("path", IDTA_FILES, ids=[path.name for path in IDTA_FILES])
@@ -95,11 +95,7 @@ async def test_strict_load_refuses_a_file_with_violations_naming_them(
         assert violation in captured.err
     assert "--lenient" in captured.err
     # Nothing of a refused file is stored.
-    assert await get_json(client, "/serialization") == {
-        "assetAdministrationShells": [],
-        "submodels": [],
-        "conceptDescriptions": [],
-    }
+    assert await get_json(client, "/serialization") == {}
 
 
 async def test_leniently_loaded_submodel_takes_value_writes_but_rest_stays_strict(

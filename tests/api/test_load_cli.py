@@ -128,7 +128,7 @@ def test_a_folder_without_environment_files_is_exit_code_2(database_url: str, tm
     (tmp_path / "empty").mkdir()
     result = titan_load(database_url, tmp_path / "empty", cwd=tmp_path)
     assert result.returncode == 2
-    assert "no .json or .xml files" in result.stderr
+    assert "no .json, .xml or .aasx files" in result.stderr
 
 
 @SQLITE_ONLY

@@ -16,6 +16,7 @@ from titan_core.plugins import TitanPluginManager, get_plugin_manager
 from titan_core.settings import Settings
 from titan_core.store.records import Attachment
 
+from .routes import PACKAGE_ID, package_bytes
 from .twins import (
     API_KEY_ENTRIES,
     CD_ID,
@@ -69,6 +70,16 @@ async def load_twins(app: web.Application) -> None:
             origin="load",
         )
     await repository.create("concept_description", concept_description(CD_ID), origin="load")
+    # A package holding SHELL_ID as stored now, so keeping it changes no twin.
+    held = {"assetAdministrationShells": [(await repository.get("shell", SHELL_ID)).document()]}
+    await repository.save_package(
+        PACKAGE_ID,
+        file_name="line1.aasx",
+        data=package_bytes(held),
+        environment=held,
+        files=[],
+        origin="load",
+    )
 
 
 @pytest.fixture

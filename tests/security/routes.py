@@ -3,15 +3,18 @@ of `twins.py`, and the status each answers when the caller is allowed."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aas_core3 import jsonization, xmlization
 from aiohttp import FormData
 
 from titan_core.api.openapi import served_operations
 from titan_core.app import create_app
+from titan_core.exchange.aasx import AasxWriter
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 
@@ -26,7 +29,10 @@ ROOT_ONLY = {"/metrics"}
 UNNAMED = {
     "/shells", "/shells/$reference", "/submodels", "/submodels/$metadata", "/submodels/$value",
     "/submodels/$reference", "/submodels/$path", "/concept-descriptions", "/serialization", "/events",
+    "/packages",
 }  # fmt: skip
+# The AASX package the twins' fixture stores: it holds the shell SHELL_ID, so its routes name that twin.
+PACKAGE_ID = "package-line-1"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class RouteRequest:
 
     @property
     def names_a_twin(self) -> bool:
-        return "{" in self.template and "Identifier}" in self.template
+        return "{" in self.template and ("Identifier}" in self.template or "{packageId}" in self.template)
 
     @property
     def success(self) -> int:
@@ -73,6 +79,7 @@ def route_request(method: str, template: str) -> RouteRequest:
         "cdIdentifier": b64(CD_ID),
         "idShortPath": _element(method, template),
         "handleId": "handle-1",
+        "packageId": b64(PACKAGE_ID),
     }
     url = re.sub(r"\{(\w+)\}", lambda match: values[match.group(1)], template)
     return RouteRequest(method, template, url, lambda: _body(method, template))
@@ -95,6 +102,24 @@ def _upload(content: bytes, name: str) -> FormData:
     return form
 
 
+def package_bytes(environment: dict[str, Any]) -> bytes:
+    """An AASX package of `environment` (Part 2 JSON), as Titan writes one."""
+    out = io.BytesIO()
+    writer = AasxWriter(out)
+    writer.write_spec([xmlization.to_str(jsonization.environment_from_jsonable(environment))])
+    writer.close()
+    return out.getvalue()
+
+
+def _package_form(environment: dict[str, Any]) -> FormData:
+    form = FormData()
+    form.add_field(
+        "file", package_bytes(environment), filename="new.aasx", content_type="application/octet-stream"
+    )
+    form.add_field("fileName", "new.aasx")
+    return form
+
+
 def _body(method: str, template: str) -> dict[str, Any]:
     """The request's body as client keyword arguments (`json=` or `data=`), or none."""
     if method in ("GET", "DELETE"):
@@ -104,6 +129,14 @@ def _body(method: str, template: str) -> dict[str, Any]:
     if "/invoke" in template:
         return {"json": {"inputArguments": []}}
     tail = template.split("}")[-1]
+    if template == "/packages":
+        return {"data": _package_form({"assetAdministrationShells": [shell(NEW_PREFIX + "packaged", SM_ID)]})}
+    if template == "/packages/{packageId}":
+        return {
+            "data": _package_form(
+                {"assetAdministrationShells": [{**shell(SHELL_ID, SM_ID), "idShort": "Packed"}]}
+            )
+        }
     if template == "/shells":
         return {"json": shell(NEW_PREFIX + "shell", SM_ID)}
     if template == "/submodels":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from titan_core.api import concept_descriptions, elements, serialization, shells, submodels
+from titan_core.api import concept_descriptions, elements, packages, serialization, shells, submodels
 
 
 def add_api_routes(router: web.UrlDispatcher, prefix: str) -> None:
@@ -19,3 +19,4 @@ def add_api_routes(router: web.UrlDispatcher, prefix: str) -> None:
         elements.add_routes(router, one)
     concept_descriptions.add_routes(router, prefix)
     serialization.add_routes(router, prefix)
+    packages.add_routes(router, prefix)

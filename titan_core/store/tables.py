@@ -159,3 +159,28 @@ event_sinks = Table(
     Column("position", BigInteger, nullable=False),
     Column("lost_events", BigInteger, nullable=False),
 )
+
+# --- AASX File Server (/packages): packages kept as uploaded; their content is imported as twins ---
+
+aasx_packages = Table(
+    "aasx_packages",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    # The packageId of the API (a UUID Titan assigns, or the one a PUT named).
+    Column("package_id", String(128), nullable=False, unique=True),
+    Column("file_name", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# The shells a package holds (its aasIds), for the `aasId` filter of GET /packages.
+aasx_package_shells = Table(
+    "aasx_package_shells",
+    metadata,
+    Column("package_pk", PrimaryKey, ForeignKey("aasx_packages.pk", ondelete="CASCADE"), nullable=False),
+    Column("aas_id", Text, nullable=False),
+)
+Index("ix_aasx_package_shells_aas_id", aasx_package_shells.c.aas_id)
+Index("ix_aasx_package_shells_package_pk", aasx_package_shells.c.package_pk)

@@ -1,0 +1,75 @@
+"""schemathesis against the IDTA AASX File Server OpenAPI file (SSP-001): no operation answers a server
+error, and every answer matches the file's schema (status codes, bodies, headers)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from titan_core.api.openapi import official_documents
+
+SPEC = Path(__file__).parent.parent / "data" / "openapi" / "AasxFileServer-V3.1_SSP-001.yaml"
+_REMOTE = re.compile(
+    r"^https://api\.swaggerhub\.com/domains/Plattform_i40/Part[12]-[A-Za-z]+-Schemas/[^#]*(#.*)$"
+)
+BUDGET_SECONDS = 60
+
+
+def resolved_spec() -> dict[str, Any]:
+    """The SSP-001 file with its swaggerhub `$ref`s pointing at the Part 1 and Part 2 components, merged in."""
+    document: dict[str, Any] = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    _entire, part1, part2 = official_documents()
+    components: dict[str, Any] = document.setdefault("components", {})
+    for source in (part1, part2):
+        for section, entries in source.get("components", {}).items():
+            components.setdefault(section, {}).update(entries)
+
+    def local(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: (_REMOTE.sub(r"\1", value) if key == "$ref" and isinstance(value, str) else local(value))
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [local(item) for item in node]
+        return node
+
+    result: dict[str, Any] = local(document)
+    result["servers"] = [{"url": "/"}]
+    # Only the profile's own routes: /description belongs to every profile and is tested elsewhere.
+    result["paths"] = {path: item for path, item in result["paths"].items() if path.startswith("/packages")}
+    return result
+
+
+def test_the_file_is_the_idta_one() -> None:
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    assert document["info"]["x-profile-identifier"].endswith("AasxFileServerServiceSpecification/SSP-001")
+
+
+@pytest.mark.timeout(BUDGET_SECONDS + 120)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_packages_answer_as_the_openapi_file_says(live_server: str, tmp_path: Path) -> None:
+    spec = tmp_path / "ssp-001.json"
+    spec.write_text(json.dumps(resolved_spec()))
+    command = [
+        sys.executable, "-c", "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
+        "--no-color", "run", str(spec), "--url", live_server,
+        "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
+        "--phases", "examples,coverage,fuzzing",
+        "--max-examples", "20", "--max-time", str(BUDGET_SECONDS), "--workers", "1", "--seed", "1",
+        "--suppress-health-check", "all",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=BUDGET_SECONDS + 100
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-20000:]
+    tested = re.search(r"Tested: (\d+)", output)
+    assert tested and int(tested.group(1)) == 5, output[-5000:]

@@ -1,0 +1,256 @@
+"""Importing a whole environment (a file of `titan load`, a package posted to /packages) in ONE transaction.
+
+Each identifiable is created or replaced by its id as PUT would (same events: `created`, or `updated`
+plus `valueChanged` for changed element values), and the package files its File values name are
+stored as their attachments. If anything fails, nothing of the environment is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from titan_core.auth import ANONYMOUS, Principal, authorize_write
+from titan_core.store.documents import DocumentFacts, facts_of
+from titan_core.store.identifiable_store import (
+    _COLUMNS,
+    IdentifiableStore,
+    _identifiable_change,
+    _stored,
+    dump_json,
+)
+from titan_core.store.records import Attachment, Change, Kind, StoredIdentifiable
+from titan_core.store.tables import attachments, identifiables, shell_asset_ids
+from titan_core.store.value_changes import value_changes
+
+# Identifiers per `IN (…)` list: well below SQLite's and asyncpg's parameter limits.
+_IN_BATCH = 500
+
+SECTIONS: tuple[tuple[str, Kind], ...] = (
+    ("assetAdministrationShells", "shell"),
+    ("submodels", "submodel"),
+    ("conceptDescriptions", "concept_description"),
+)
+
+
+@dataclass
+class ImportCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # (kind, identifier) of every identifiable of the environment, in its order.
+    identifiables: list[tuple[Kind, str]] = field(default_factory=list)
+
+    def add(self, other: ImportCounts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.identifiables.extend(other.identifiables)
+
+
+class EnvironmentImport(IdentifiableStore):
+    async def import_environment(
+        self,
+        environment: dict[str, Any],
+        *,
+        files: Sequence[tuple[Kind, str, str, Attachment]] = (),
+        origin: str,
+        principal: Principal = ANONYMOUS,
+        connection: AsyncConnection | None = None,
+    ) -> ImportCounts:
+        """Upsert every identifiable of `environment` (VERIFIED Part 2 JSON: the caller ran
+        `parse_and_verify("environment", …)`) and store `files` (kind, id, idShortPath, attachment).
+
+        With `connection`, the import joins the caller's transaction (a package upload stores the
+        package row in the same one); otherwise it opens its own.
+        """
+        documents = [(kind, item) for section, kind in SECTIONS for item in (environment.get(section) or ())]
+        for _kind, item in documents:
+            authorize_write(principal, item["id"])
+        by_owner: dict[tuple[Kind, str], list[tuple[str, Attachment]]] = {}
+        for kind, identifier, path, attachment in files:
+            by_owner.setdefault((kind, identifier), []).append((path, attachment))
+        if connection is not None:
+            return await self._import_in(connection, documents, by_owner, origin, principal.subject)
+        async with self.database.write() as own:
+            return await self._import_in(own, documents, by_owner, origin, principal.subject)
+
+    async def _import_in(
+        self,
+        connection: AsyncConnection,
+        documents: list[tuple[Kind, dict[str, Any]]],
+        files: dict[tuple[Kind, str], list[tuple[str, Attachment]]],
+        origin: str,
+        subject: str | None,
+    ) -> ImportCounts:
+        # A few statements per environment, not a few per identifiable: one locked SELECT of what
+        # exists, one multi-row INSERT of what is new. Round trips dominate a load on PostgreSQL.
+        counts = ImportCounts()
+        latest: dict[tuple[Kind, str], dict[str, Any]] = {}
+        for kind, document in documents:
+            key = (kind, document["id"])
+            counts.identifiables.append(key)
+            if key in latest:
+                counts.updated += 1  # the environment names this id twice: the later one wins
+            latest[key] = document
+        current = await self._lock_existing(connection, list(latest))
+        changes: list[Change] = []
+        new_rows: list[tuple[Kind, dict[str, Any], DocumentFacts]] = []
+        stored: dict[tuple[Kind, str], StoredIdentifiable] = {}
+        for key, document in latest.items():
+            kind = key[0]
+            facts = facts_of(kind, document)
+            before = current.get(key)
+            if before is None:
+                new_rows.append((kind, document, facts))
+                changes.append(_identifiable_change("created", kind, facts, document))
+                counts.created += 1
+                continue
+            body = dump_json(document)
+            if body == before.body:
+                stored[key] = before
+                continue
+            stored[key] = await self._update(connection, before, document, facts, body)
+            await self._drop_orphaned_attachments(connection, before, document)
+            changes.append(_identifiable_change("updated", kind, facts, document))
+            if kind == "submodel":
+                changes += value_changes(facts.identifier, before.document(), document)
+        stored.update(await self._insert_many(connection, new_rows))
+        for key, item in stored.items():
+            files_changed = await self._store_files(
+                connection, item, files.get(key, []), fresh=key not in current
+            )
+            before = current.get(key)
+            if before is not None:
+                if item is not before or files_changed:
+                    counts.updated += 1
+                else:
+                    counts.unchanged += 1
+        if changes:
+            await self.recorder.record(connection, changes, origin=origin, subject=subject)
+        return counts
+
+    async def _lock_existing(
+        self, connection: AsyncConnection, keys: list[tuple[Kind, str]]
+    ) -> dict[tuple[Kind, str], StoredIdentifiable]:
+        found: dict[tuple[Kind, str], StoredIdentifiable] = {}
+        for kind in {kind for kind, _ in keys}:
+            wanted = [identifier for key_kind, identifier in keys if key_kind == kind]
+            for start in range(0, len(wanted), _IN_BATCH):
+                query = (
+                    select(*_COLUMNS)
+                    .where(
+                        identifiables.c.kind == kind,
+                        identifiables.c.identifier.in_(wanted[start : start + _IN_BATCH]),
+                    )
+                    .order_by(identifiables.c.pk)  # one lock order for every writer
+                    .with_for_update()
+                )
+                for row in await connection.execute(query):
+                    found[(kind, row.identifier)] = _stored(kind, row)
+        return found
+
+    async def _insert_many(
+        self, connection: AsyncConnection, rows: list[tuple[Kind, dict[str, Any], DocumentFacts]]
+    ) -> dict[tuple[Kind, str], StoredIdentifiable]:
+        if not rows:
+            return {}
+        now = datetime.now(UTC)
+        bodies = [dump_json(document) for _kind, document, _facts in rows]
+        result = await connection.execute(
+            insert(identifiables).returning(identifiables.c.pk, sort_by_parameter_order=True),
+            [
+                {
+                    "kind": kind,
+                    "identifier": facts.identifier,
+                    "id_short": facts.id_short,
+                    "semantic_id": facts.semantic_id,
+                    "version": 1,
+                    "body": body,
+                    "has_blob_values": facts.has_blob_values,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for (kind, _document, facts), body in zip(rows, bodies, strict=True)
+            ],
+        )
+        pks = [int(pk) for pk in result.scalars()]
+        asset_rows = [
+            {"shell_pk": pk, "name": name, "value": value}
+            for pk, (_kind, _document, facts) in zip(pks, rows, strict=True)
+            for name, value in facts.asset_ids
+        ]
+        if asset_rows:
+            await connection.execute(insert(shell_asset_ids), asset_rows)
+        return {
+            (kind, facts.identifier): StoredIdentifiable(
+                pk, kind, facts.identifier, 1, body, facts.has_blob_values
+            )
+            for pk, (kind, _document, facts), body in zip(pks, rows, bodies, strict=True)
+        }
+
+    async def _store_files(
+        self,
+        connection: AsyncConnection,
+        owner: StoredIdentifiable,
+        files: list[tuple[str, Attachment]],
+        *,
+        fresh: bool,
+    ) -> bool:
+        """Store the attachments that differ from what is stored (`fresh`: the owner was just
+        created, nothing is stored); whether any did."""
+        changed = False
+        for path, attachment in files:
+            if fresh:
+                await self.store_attachment(connection, owner, path, attachment)
+                changed = True
+                continue
+            row = (
+                await connection.execute(
+                    select(attachments.c.content_type, attachments.c.file_name, attachments.c.data).where(
+                        attachments.c.owner_pk == owner.pk, attachments.c.path == path
+                    )
+                )
+            ).first()
+            if row is not None and (row.content_type, row.file_name, bytes(row.data)) == (
+                attachment.content_type,
+                attachment.file_name,
+                attachment.data,
+            ):
+                continue
+            await self.store_attachment(connection, owner, path, attachment)
+            changed = True
+        return changed
+
+    async def attachments_of(self, owner: StoredIdentifiable) -> dict[str, Attachment]:
+        """Every attachment of one shell (path "": its thumbnail) or submodel (File idShortPaths), for export."""
+        async with self.database.read() as connection:
+            rows = (
+                await connection.execute(
+                    select(
+                        attachments.c.path,
+                        attachments.c.content_type,
+                        attachments.c.file_name,
+                        attachments.c.data,
+                    ).where(attachments.c.owner_pk == owner.pk)
+                )
+            ).all()
+        return {row.path: Attachment(row.content_type, row.file_name, bytes(row.data)) for row in rows}
+
+    async def owners_with_attachments(self, kind: Kind) -> set[int]:
+        """The pks of the identifiables of `kind` that have attachments (one indexed scan)."""
+        from titan_core.store.tables import identifiables
+
+        async with self.database.read() as connection:
+            rows = await connection.execute(
+                select(attachments.c.owner_pk)
+                .distinct()
+                .join(identifiables, identifiables.c.pk == attachments.c.owner_pk)
+                .where(identifiables.c.kind == kind)
+            )
+            return {int(pk) for pk in rows.scalars()}
