@@ -129,7 +129,9 @@ async def test_app_client_serves_the_service_description(app_client: AppClient) 
     response = await app_client.get("/description")
     assert response.status == 200
     body = await response.json()
-    assert body["profiles"], body
+    assert body["profiles"] and all(
+        profile.startswith("https://admin-shell.io/") for profile in body["profiles"]
+    ), body
 
 
 def test_live_server_answers_over_http_and_stops_on_sigterm(

@@ -25,21 +25,8 @@ from support.lanes import LANES
 TESTS = Path(__file__).resolve().parent
 NO_ASSERT = re.compile(r"#\s*no-assert:\s*\S")
 
-# Known gaps, each with its reason; this list only ever shrinks.
-PENDING: dict[str, str] = {
-    f"tests/ws/test_ws_auth.py::{name}": "issue 18: the welcome message names no principal yet, so these "
-    "tests cannot assert who the server thinks the caller is"
-    for name in (
-        "test_with_auth_off_a_client_without_token_is_anonymous",
-        "test_token_in_the_query_string_authenticates",
-        "test_authorization_header_authenticates_non_browser_clients",
-        "test_auth_as_first_message_authenticates_and_the_welcome_follows",
-        "test_a_listed_origin_is_allowed",
-        "test_with_core_auth_an_api_key_in_the_query_opens_the_socket",
-        "test_with_core_auth_an_api_key_in_the_auth_message_or_header_works",
-        "test_with_core_auth_anonymous_roles_apply_to_clients_without_a_token",
-    )
-}
+# Known gaps, each with its reason; this list only ever shrinks (it is empty now: keep it so).
+PENDING: dict[str, str] = {}
 
 
 def _called_name(call: ast.Call) -> str:

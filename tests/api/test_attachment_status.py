@@ -46,4 +46,8 @@ async def test_deleting_an_attachment_answers_200_in_the_repository_and_below_a_
 async def test_deleting_a_thumbnail_answers_204(loaded_client: AppClient) -> None:
     thumbnail = f"{shell_url(SHELL_ID)}/asset-information/thumbnail"
     assert (await loaded_client.put(thumbnail, data=upload(b"gif", "t.gif", "image/gif"))).status == 204
+    stored = await loaded_client.get(thumbnail)
+    assert (stored.status, await stored.read()) == (200, b"gif")
+
     assert (await loaded_client.delete(thumbnail)).status == 204
+    assert (await loaded_client.get(thumbnail)).status == 404, "the deleted thumbnail is still served"

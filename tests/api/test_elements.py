@@ -375,8 +375,13 @@ async def test_a_template_submodel_takes_template_qualifiers_from_element_and_su
     elements = [*template["submodelElements"], qualified]
     response = await loaded_client.patch(submodel_url(SM_ID), json={"submodelElements": elements})
     assert response.status == 204, await response.text()
+    stored = await get_json(loaded_client, submodel_url(SM_ID))
+    assert [element["idShort"] for element in stored["submodelElements"]] == [e["idShort"] for e in elements]
+    assert stored["submodelElements"][-1]["qualifiers"] == TEMPLATE_QUALIFIER
     # A TemplateQualifier nested below the top level is no AASd-129 matter (aas-core checks the top level).
     nested = collection("Box", {**prop("Inner", "x"), "qualifiers": TEMPLATE_QUALIFIER})
     assert (await loaded_client.put(submodel_url(SM_ID), json=every_element_submodel())).status == 204
     response = await loaded_client.post(f"{submodel_url(SM_ID)}/submodel-elements", json=nested)
     assert response.status == 201, await response.text()
+    (inner,) = (await get_json(loaded_client, element_url(SM_ID, "Box")))["value"]
+    assert (inner["idShort"], inner["qualifiers"]) == ("Inner", TEMPLATE_QUALIFIER)

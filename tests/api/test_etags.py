@@ -212,8 +212,10 @@ async def test_write_with_the_current_etag_or_a_star_succeeds(loaded_client: App
         for header in ("current", "*"):
             await _reset(loaded_client)
             tag = await etag_of(loaded_client, owner) if header == "current" else header
+            before = await snapshot(loaded_client)
             response = await write(loaded_client, {"If-Match": tag})
             assert response.status in (200, 201, 204), f"{name}, If-Match {tag}: {await response.text()}"
+            assert await snapshot(loaded_client) != before, f"{name}, If-Match {tag}: nothing was stored"
 
 
 async def test_delete_of_an_identifiable_honours_if_match(loaded_client: AppClient) -> None:

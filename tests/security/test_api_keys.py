@@ -57,7 +57,8 @@ def test_a_key_is_found_by_its_digest_with_or_without_a_scheme() -> None:
 
     for presented in (KEY, f"ApiKey {KEY}", f"Bearer {KEY}", f"  bearer   {KEY} "):
         principal = table.principal(presented)
-        assert principal is not None and principal.subject == "gw", presented
+        assert principal is not None, presented
+        assert (principal.subject, principal.roles) == ("gw", frozenset({"reader"})), presented
     assert table.principal(KEY + "x") is None
     assert table.principal(None) is None
 
@@ -119,5 +120,10 @@ async def test_a_request_presents_a_key_in_either_header(secure_client: AppClien
     value = KEYS["reader"] if header == "X-API-Key" else f"ApiKey {KEYS['reader']}"
 
     response = await secure_client.get(f"/shells/{b64(SHELL_ID)}", headers={header: value})
+    # A write is refused by name: the server knows the caller as the reader key's subject.
+    refused = await secure_client.delete(f"/shells/{b64(SHELL_ID)}", headers={header: value})
 
     assert response.status == 200, await response.text()
+    assert (await response.json())["id"] == SHELL_ID
+    assert refused.status == 403
+    assert "'dashboard' may not" in await refused.text()

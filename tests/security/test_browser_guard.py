@@ -101,6 +101,7 @@ async def test_with_auth_off_the_loopback_names_are_answered(
     host = f"{name}:{open_server.port}" if with_port else name
     async with http.get(f"{open_server.base_url}/shells", headers={"Host": host}) as response:
         assert response.status == 200, await response.text()
+        assert isinstance((await response.json())["result"], list)  # the shells page, not an error body
 
 
 async def test_with_auth_on_the_host_is_checked_only_when_configured(
@@ -165,6 +166,8 @@ async def test_a_cross_site_multipart_upload_is_refused_and_one_without_origin_i
         assert unchanged.status == 404, "the refused upload stored a thumbnail"
     async with http.put(thumbnail, data=form()) as from_a_program:
         assert from_a_program.status == 204, await from_a_program.text()
+    async with http.get(thumbnail) as stored:
+        assert (stored.status, await stored.read()) == (200, b"\x89PNG-evil")
 
 
 @pytest.mark.parametrize("origin", ["own", DASHBOARD])
@@ -176,6 +179,8 @@ async def test_the_servers_own_origin_and_listed_origins_may_post(
     async with http.post(f"{open_server.base_url}/shells", data=json.dumps(document),
                          headers={"Content-Type": "application/json", "Origin": sent}) as created:  # fmt: skip
         assert created.status == 201, await created.text()
+    async with http.get(f"{open_server.base_url}/shells/{b64(str(document['id']))}") as stored:
+        assert (await stored.json())["id"] == document["id"]
 
 
 @pytest.mark.parametrize("origin", ["null", "http://localhost:1", f"http://{REBIND}"])

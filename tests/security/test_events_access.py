@@ -11,7 +11,7 @@ import time
 import pytest
 from support.app import AppClient
 
-from .twins import OTHER_SHELL_ID, OTHER_SM_ID, SHELL_ID, api_key, b64, bearer, token
+from .twins import OTHER_SHELL_ID, OTHER_SM_ID, SHELL_ID, SM_ID, api_key, b64, bearer, token
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 NO_SUCH_SHELL = "https://other.example/ids/aas/never-created"
@@ -53,6 +53,8 @@ async def test_an_in_scope_shell_filter_still_works(secure_client: AppClient) ->
     headers = bearer(token("line1", ["reader"], scopes=["https://example.com/ids/*"]))
     response = await secure_client.get(f"/events?shell_ids={SHELL_ID}", headers=headers)
     assert response.status == 200, await response.text()
+    twins = {event["titanid"] for event in (await response.json())["result"]}
+    assert twins == {SHELL_ID, SM_ID}, "the filter should give the pump's shell and submodel events"
 
 
 @SQLITE_ONLY

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from titan_core.auth import ROLE_ADMIN, ROLE_READER
+from titan_core.auth import ROLE_ADMIN, ROLE_READER, Principal
 from titan_core.credentials import jwks as jwks_module
 from titan_core.credentials import jwt_bearer
 from titan_core.credentials.jwt_bearer import JwtVerifier
@@ -37,6 +37,14 @@ def verifier(**changes: Any) -> JwtVerifier:
     found = JwtVerifier.from_settings(JWT_SETTINGS.replace(**changes))
     assert found is not None
     return found
+
+
+def identity(principal: Principal | None) -> tuple[str, frozenset[str]] | None:
+    """(subject, roles) of a verified token, to compare whole: who the verifier thinks the caller is."""
+    return None if principal is None else (principal.subject, principal.roles)
+
+
+ALICE = ("alice", frozenset({ROLE_READER}))  # what `claims()` and `twins.token()` name by default
 
 
 def claims(**extra: Any) -> dict[str, Any]:
@@ -98,7 +106,7 @@ async def test_a_token_failing_a_check_is_refused_with_the_reason(bad: Any, reas
 
 
 async def test_clock_skew_within_the_leeway_is_accepted() -> None:
-    assert await verifier(jwt_leeway_seconds=30).principal(token(expires_in=-10)) is not None
+    assert identity(await verifier(jwt_leeway_seconds=30).principal(token(expires_in=-10))) == ALICE
     with pytest.raises(Unauthorized):
         await verifier(jwt_leeway_seconds=0).principal(token(expires_in=-10))
 
@@ -118,7 +126,7 @@ async def test_roles_and_scopes_claims_are_configurable_with_dotted_paths() -> N
 
     principal = await custom.principal(encoded)
 
-    assert principal is not None
+    assert principal is not None, "a valid token was not recognised"
     assert (principal.subject, principal.roles, principal.scopes) == (
         "gateway-7", frozenset({"writer"}), ("https://a/*", "https://b/*"),
     )  # fmt: skip
@@ -136,18 +144,19 @@ async def test_a_verified_token_is_checked_once_then_remembered(monkeypatch: pyt
     checker = verifier()
     first, second = token("a"), token("b")
 
-    for _ in range(3):
-        await checker.principal(first)
-    await checker.principal("Bearer " + first)
-    await checker.principal(second)
+    seen = [identity(await checker.principal(first)) for _ in range(3)]
+    seen.append(identity(await checker.principal("Bearer " + first)))
+    seen.append(identity(await checker.principal(second)))
 
     assert decodes == [first, second]
+    # Remembered tokens keep their own caller: a cache keyed wrongly would hand "a" to "b".
+    assert seen == [("a", frozenset({ROLE_READER}))] * 4 + [("b", frozenset({ROLE_READER}))]
 
 
 async def test_a_remembered_token_still_expires() -> None:
     checker = verifier(jwt_leeway_seconds=0)
     short = token(expires_in=1)
-    assert await checker.principal(short) is not None
+    assert identity(await checker.principal(short)) == ALICE
     time_of_expiry = jwt.decode(short, options={"verify_signature": False})["exp"]
     while time.time() < time_of_expiry + 0.05:
         await asyncio.sleep(0.1)
@@ -166,7 +175,7 @@ async def test_a_public_key_file_verifies_rs256_and_es256(algorithm: str, tmp_pa
 
     principal = await checker.principal(jwt.encode(claims(), private, algorithm=algorithm))
 
-    assert principal is not None and principal.subject == "alice"
+    assert identity(principal) == ALICE
     other = (
         ec.generate_private_key(ec.SECP256R1())
         if algorithm == "ES256"
@@ -245,13 +254,13 @@ async def test_a_jwks_url_is_fetched_once_and_refetched_for_a_new_key(
     try:
         for subject in ("a", "b", "c"):
             principal = await checker.principal(signed(first, "k1", sub=subject))
-            assert principal is not None and principal.subject == subject
+            assert identity(principal) == (subject, frozenset({ROLE_READER}))
         assert endpoint.fetches == 1
 
         # The issuer rotates its keys: a token naming the new kid makes Titan look again...
         monkeypatch.setattr(jwks_module, "JWKS_MIN_REFRESH_SECONDS", 0.0)
         second = endpoint.add_key("k2")
-        assert await checker.principal(signed(second, "k2")) is not None
+        assert identity(await checker.principal(signed(second, "k2"))) == ALICE
         assert endpoint.fetches == 2
 
         # ...but unknown kids cannot make it fetch on every request.
@@ -278,9 +287,15 @@ async def test_an_unreachable_jwks_answers_503_and_known_keys_outlive_a_failed_r
         assert refused.value.status == 503
 
         endpoint.down = False
-        assert await checker.principal(signed(key, "k1", sub="x")) is not None
+        assert identity(await checker.principal(signed(key, "k1", sub="x"))) == (
+            "x",
+            frozenset({ROLE_READER}),
+        )
         endpoint.down = True
-        assert await checker.principal(signed(key, "k1", sub="y")) is not None
+        assert identity(await checker.principal(signed(key, "k1", sub="y"))) == (
+            "y",
+            frozenset({ROLE_READER}),
+        )
     finally:
         assert checker.jwks is not None
         await checker.jwks.close()

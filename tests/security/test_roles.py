@@ -84,6 +84,7 @@ async def test_plugins_mark_admin_routes_and_public_routes(
     core_plugins.add_plugin(MarkedRoutes(), "marked")
     client = await make_app_client(secure_settings, plugin_manager=core_plugins)
 
+    # status-only: refusals that only these identities get are the point (writer 403, admin 200, none 401).
     assert (await client.get("/admin/purge", headers=api_key("writer"))).status == 403
     assert (await client.get("/admin/purge", headers=bearer(token(roles=["admin"])))).status == 200
     assert (await client.get("/admin/purge")).status == 401
@@ -106,12 +107,17 @@ async def test_anonymous_roles_open_reads_and_still_ask_writers_for_a_credential
 async def test_with_authentication_off_everyone_is_the_anonymous_admin(
     make_app_client: AppClientFactory, settings: Settings, core_plugins: TitanPluginManager
 ) -> None:
-    client = await make_app_client(settings, plugin_manager=core_plugins)
+    # Events name who made each change (`titansubject`): that is who the server thought the caller was.
+    client = await make_app_client(settings.replace(events_include_subject=True), plugin_manager=core_plugins)
 
     response = await client.post("/concept-descriptions", json={"modelType": "ConceptDescription", "id": "urn:cd"},
                                  headers=bearer("ignored, since nobody checks"))  # fmt: skip
+    events = await client.get("/events")
 
-    assert response.status == 201
+    assert response.status == 201, await response.text()
+    assert [(event["titanid"], event["titansubject"]) for event in (await events.json())["result"]] == [
+        ("urn:cd", "anonymous")
+    ]
 
 
 async def test_a_plugin_scheme_answers_before_the_built_ins_and_may_refuse_with_403(

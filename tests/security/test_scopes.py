@@ -114,6 +114,7 @@ async def test_a_superpath_needs_both_the_shell_and_the_submodel_in_scope(secure
     both = bearer(token(roles=["reader"], scopes=[SHELL_ID, SM_ID]))
     path = f"/shells/{b64(SHELL_ID)}/submodels/{b64(SM_ID)}/submodel-elements/Temperature/$value"
 
+    # status-only: the refusal that only the shell-only scope gets is the point (403 against 200 with both).
     assert (await secure_client.get(f"/shells/{b64(SHELL_ID)}", headers=only_the_shell)).status == 200
     assert (await secure_client.get(path, headers=only_the_shell)).status == 403
     assert (await secure_client.get(path, headers=both)).status == 200

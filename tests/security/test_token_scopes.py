@@ -41,6 +41,7 @@ async def test_an_absent_scopes_claim_is_unrestricted(secure_client: AppClient) 
     for identifier in (SM_ID, OTHER_SM_ID):
         response = await secure_client.get(f"/submodels/{b64(identifier)}", headers=headers)
         assert response.status == 200, await response.text()
+        assert (await response.json())["id"] == identifier
 
 
 @SQLITE_ONLY

@@ -16,6 +16,7 @@ import pytest
 import titan_plugin_ws.plugin
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from titan_plugin_ws.plugin import HUB
 from ws_clients import WsClient, connect
 
 from titan_core import hookimpl
@@ -106,6 +107,19 @@ class WsServer:
         client = await connect(kind, self.ws_url + query, headers=headers, origin=origin)
         self.clients.append(client)
         return client
+
+    def principals(self) -> list[tuple[str, frozenset[str]]]:
+        """Who the server thinks each accepted connection's caller is: (subject, roles), sorted.
+
+        Read from the plugin's hub, since the wire protocol names no principal (DESIGN §4's welcome
+        carries none); a connection is accepted, and has its principal, before `welcome` is sent.
+        """
+        found = [
+            (connection.principal.subject, connection.principal.roles)
+            for connection in self.app[HUB].connections
+            if connection.principal is not None
+        ]
+        return sorted(found, key=lambda principal: (principal[0], sorted(principal[1])))
 
     async def write(self, method: str, path: str, body: Any = None, expect: int | None = None) -> None:
         async with self.http.request(method, self.url(path), json=body) as response:

@@ -8,10 +8,14 @@ import asyncio
 from conftest import WsServer, WsServerFactory
 from ws_clients import expect_close, receive_type, subscribe
 
+from titan_core.auth import ALL_ROLES, ROLE_READER
 from titan_core.credentials.api_keys import config_entry, hash_api_key
 from titan_core.settings import Settings
 
 REQUIRE_AUTH = {"require_auth": True}
+# The principals the token plugin (conftest.PRINCIPALS) and the core's API key give.
+READER = ("reader", frozenset({ROLE_READER}))
+KEY_HOLDER = ("dashboard", frozenset({ROLE_READER}))
 
 
 async def auth_server(make_ws_server: WsServerFactory, **ws: object) -> WsServer:
@@ -26,6 +30,7 @@ async def test_with_auth_off_a_client_without_token_is_anonymous(
 
     await receive_type(client, "welcome")
     await subscribe(client, "s")
+    assert server.principals() == [("anonymous", ALL_ROLES)]
 
 
 async def test_token_in_the_query_string_authenticates(
@@ -36,6 +41,7 @@ async def test_token_in_the_query_string_authenticates(
 
     await receive_type(client, "welcome")
     await subscribe(client, "s")
+    assert server.principals() == [READER]
 
 
 async def test_authorization_header_authenticates_non_browser_clients(
@@ -45,6 +51,7 @@ async def test_authorization_header_authenticates_non_browser_clients(
     client = await server.connect(client_kind, headers={"Authorization": "Bearer reader-token"})
 
     await receive_type(client, "welcome")
+    assert server.principals() == [READER]
 
 
 async def test_auth_as_first_message_authenticates_and_the_welcome_follows(
@@ -57,6 +64,7 @@ async def test_auth_as_first_message_authenticates_and_the_welcome_follows(
 
     await receive_type(client, "welcome")
     await subscribe(client, "s")
+    assert server.principals() == [READER]
 
 
 async def test_unknown_token_in_the_query_closes_with_4401(
@@ -192,6 +200,7 @@ async def test_a_listed_origin_is_allowed(make_ws_server: WsServerFactory, clien
     client = await server.connect(client_kind, origin="https://dashboard.example")
 
     await receive_type(client, "welcome")
+    assert server.principals() == [("anonymous", ALL_ROLES)]  # auth off: the origin was the only check
 
 
 async def test_without_a_list_only_the_servers_own_origin_is_allowed(
@@ -224,6 +233,7 @@ async def test_with_core_auth_an_api_key_in_the_query_opens_the_socket(
 
     await receive_type(client, "welcome")
     await subscribe(client, "s")
+    assert server.principals() == [KEY_HOLDER]
 
 
 async def test_with_core_auth_the_upgrade_is_accepted_and_a_missing_auth_message_is_4408(
@@ -246,6 +256,7 @@ async def test_with_core_auth_an_api_key_in_the_auth_message_or_header_works(
 
     await receive_type(by_message, "welcome")
     await receive_type(by_header, "welcome")
+    assert server.principals() == [KEY_HOLDER, KEY_HOLDER]
 
 
 async def test_with_core_auth_a_wrong_api_key_closes_with_4401(
@@ -264,3 +275,4 @@ async def test_with_core_auth_anonymous_roles_apply_to_clients_without_a_token(
     client = await server.connect(client_kind)
 
     await receive_type(client, "welcome")
+    assert server.principals() == [("anonymous", frozenset({"reader"}))]
