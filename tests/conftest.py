@@ -27,6 +27,7 @@ from support.postgres import (
     sqlalchemy_url,
 )
 from support.redis import ThrowawayRedis, redis_key_prefix, shared_redis_url
+from support.workers import worker_id
 
 from titan_core.settings import Settings
 
@@ -98,8 +99,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     - "sqlite": `sqlite+aiosqlite:///<tmp_path>/titan.sqlite3`, a new file per test.
     - "postgresql": `postgresql+asyncpg://…/titan_test_<pid>_<random>`, the run's own database,
       emptied before each test (other connections cut, every schema dropped, `public`
-      recreated: ~5 ms, against ~70 ms for a new database per test). Tests run one at a time,
-      so this is as isolated as a new database; a test that needs two uses
+      recreated: ~5 ms, against ~70 ms for a new database per test). Tests of one process run
+      one at a time and each pytest-xdist worker is its own process with its own database, so
+      this is as isolated as a new database; a test that needs two uses
       `make_postgres_database`.
 
     Pick one backend with `@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)`.
@@ -222,8 +224,9 @@ def mqtt_url() -> str:
 
 @pytest.fixture
 def mqtt_topic_prefix() -> str:
-    """A topic prefix of this test's own (`titan-test-<random>`), so runs never see each other."""
-    return f"titan-test-{secrets.token_hex(6)}"
+    """A topic prefix of this test's own (`titan-test-<worker>-<random>`), so runs and workers never
+    see each other."""
+    return f"titan-test-{worker_id()}-{secrets.token_hex(6)}"
 
 
 # --- Throwaway services (for tests that stop, crash or restart a service) -------------------------

@@ -33,10 +33,12 @@ from support.services import (
     log_tail,
     wait_until,
 )
+from support.workers import worker_id
 
 DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DATABASE_PREFIX = "titan_test_"
-_OWN_DATABASE = re.compile(rf"^{DATABASE_PREFIX}(\d+)_[0-9a-f]+$")
+# `titan_test_<pid>_<worker>_<hex>` (the worker part absent in names of earlier versions).
+_OWN_DATABASE = re.compile(rf"^{DATABASE_PREFIX}(\d+)_(?:[a-z0-9]+_)?[0-9a-f]+$")
 _T = TypeVar("_T")
 
 
@@ -109,11 +111,11 @@ class PostgresServer:
         return run_async(go)
 
     def create_database(self) -> str:
-        """Create an empty database named `titan_test_<pid>_<random>` and return its name.
+        """Create an empty database named `titan_test_<pid>_<worker>_<random>` and return its name.
 
         The pid in the name lets a later session drop it if this process dies before its cleanup.
         """
-        name = f"{DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        name = f"{DATABASE_PREFIX}{os.getpid()}_{worker_id()}_{secrets.token_hex(4)}"
         # template0: nothing a previous test added to template1 can leak in.
         self._execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return name

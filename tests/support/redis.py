@@ -30,6 +30,7 @@ from support.services import (
     stop_process,
     wait_until,
 )
+from support.workers import worker_id
 
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -137,13 +138,13 @@ def delete_keys_with_prefix(url: str, prefix: str) -> int:
 
 @contextlib.contextmanager
 def redis_key_prefix(url: str) -> Iterator[str]:
-    """A unique key prefix (`titan-test-<hex>:`) for the block; its keys are deleted afterwards."""
+    """A unique key prefix (`titan-test-<worker>-<hex>:`) for the block; its keys are deleted afterwards."""
     if not redis_answers(url):
         raise ServiceError(
             f"Redis at {url} does not answer PING. Run scripts/ensure-services.sh (make test does), "
             "or point TITAN_TEST_REDIS at a running Redis."
         )
-    prefix = f"titan-test-{secrets.token_hex(6)}:"
+    prefix = f"titan-test-{worker_id()}-{secrets.token_hex(6)}:"
     try:
         yield prefix
     finally:
