@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import ClientResponse, FormData
 from support.app import AppClient
+from support.twins import b64 as b64  # re-exported for the API tests
+from support.twins import prop as prop
 
 JsonDict = dict[str, Any]
 
@@ -23,11 +25,6 @@ ASSET_ID = "https://example.com/ids/asset/pump_4711"
 
 
 # ---------------------------------------------------------------- URLs
-
-
-def b64(identifier: str) -> str:
-    """Unpadded base64url of the UTF-8 identifier, as Part 2 puts identifiers into paths."""
-    return base64.urlsafe_b64encode(identifier.encode("utf-8")).decode("ascii").rstrip("=")
 
 
 def b64_json(document: Any) -> str:
@@ -64,15 +61,6 @@ def model_ref(*keys: tuple[str, str]) -> JsonDict:
 
 def submodel_ref(submodel_id: str) -> JsonDict:
     return model_ref(("Submodel", submodel_id))
-
-
-def prop(id_short: str | None, value: str | None, value_type: str = "xs:string") -> JsonDict:
-    element: JsonDict = {"modelType": "Property", "valueType": value_type}
-    if id_short is not None:
-        element["idShort"] = id_short
-    if value is not None:
-        element["value"] = value
-    return element
 
 
 def collection(id_short: str | None, *children: JsonDict) -> JsonDict:

@@ -11,18 +11,15 @@ from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json
+from support import twins
 from support.app import AppClient
+from support.twins import b64 as b64  # re-exported: the area's tests import it from here
 
 from titan_core.events.schema import validate_envelope
 from titan_core.events.sink import Event, Fanout
-from titan_core.model.identifiers import encode_identifier
 
 PREFIX = "io.admin-shell.events.v1."
 _markers = count(1)
-
-
-def b64(identifier: str) -> str:
-    return encode_identifier(identifier)
 
 
 class RecordingSink:
@@ -163,8 +160,7 @@ CD_ID = "https://example.com/ids/cd/events-1"
 SEMANTIC = "0173-1#02-AAO677#002"
 
 
-def reference(submodel_id: str) -> dict[str, Any]:
-    return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel_id}]}
+reference = twins.submodel_reference
 
 
 def shell(shell_id: str = SHELL_ID, submodels: Sequence[str] = ()) -> dict[str, Any]:
@@ -182,12 +178,8 @@ def shell(shell_id: str = SHELL_ID, submodels: Sequence[str] = ()) -> dict[str, 
 def prop(
     id_short: str | None, value: str | None = "1.5", value_type: str = "xs:double", **extra: Any
 ) -> dict[str, Any]:
-    element: dict[str, Any] = {"modelType": "Property", "valueType": value_type, **extra}
-    if id_short is not None:
-        element["idShort"] = id_short
-    if value is not None:
-        element["value"] = value
-    return element
+    """A Property with this area's defaults (a double, 1.5): `support.twins.prop`."""
+    return twins.prop(id_short, value, value_type, **extra)
 
 
 def semantic(value: str = SEMANTIC) -> dict[str, Any]:

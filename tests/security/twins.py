@@ -3,12 +3,13 @@ description inside the scope `https://example.com/ids/*`, one shell and submodel
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
 
 import jwt
+from support.twins import b64 as b64  # re-exported for the security tests
+from support.twins import prop
 
 from titan_core.credentials.api_keys import config_entry, hash_api_key
 
@@ -38,10 +39,6 @@ API_KEY_ENTRIES = (
     config_entry(hash_api_key(KEYS["admin"]), "operator", ["admin"]),
     config_entry(hash_api_key(KEYS["outsider"]), "line2-gateway", ["writer"], ["https://other.example/*"]),
 )
-
-
-def b64(identifier: str) -> str:
-    return base64.urlsafe_b64encode(identifier.encode()).decode().rstrip("=")
 
 
 def token(
@@ -83,10 +80,6 @@ def bearer(value: str) -> dict[str, str]:
 
 def api_key(name: str) -> dict[str, str]:
     return {"X-API-Key": KEYS[name]}
-
-
-def prop(id_short: str, value: str, value_type: str = "xs:string") -> JsonDict:
-    return {"modelType": "Property", "idShort": id_short, "valueType": value_type, "value": value}
 
 
 def submodel(submodel_id: str) -> JsonDict:
