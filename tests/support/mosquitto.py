@@ -7,24 +7,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
 import struct
-import subprocess
-import tempfile
-from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from support.services import (
     LOOPBACK,
     find_program,
-    free_port,
-    kill_process,
-    log_tail,
-    stop_process,
-    wait_until,
 )
+from support.throwaway import ThrowawayProcess
 
 DEFAULT_TEST_MQTT = "mqtt://127.0.0.1:1883"
 
@@ -72,18 +63,18 @@ def mqtt_answers(url: str) -> bool:
         return False
 
 
-class ThrowawayMosquitto:
+class ThrowawayMosquitto(ThrowawayProcess):
     """A private Mosquitto broker (anonymous, no persistence) on a free loopback port.
 
     `stop()` is a clean shutdown, `kill()` a crash; `start()` again restarts it on the same port.
     """
 
+    name = "mosquitto"
+
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        super().__init__(port, log_name="mosquitto.log")
         self.program = find_program("mosquitto", hint="install the mosquitto package")
-        self.base_dir = Path(tempfile.mkdtemp(prefix="titan-mosquitto-"))
         self.config_path = self.base_dir / "mosquitto.conf"
-        self.log_path = self.base_dir / "mosquitto.log"
         self.config_path.write_text(
             f"listener {self.port} {LOOPBACK}\n"
             "allow_anonymous true\n"
@@ -94,61 +85,13 @@ class ThrowawayMosquitto:
             "log_type error\nlog_type warning\nlog_type notice\n",
             encoding="utf-8",
         )
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://{LOOPBACK}:{self.port}"
 
-    def start(self) -> None:
-        if self.running():
-            return
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [self.program, "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        process = self._process
-        wait_until(
-            lambda: process.poll() is None and mqtt_answers(self.url),
-            timeout=15,
-            what=f"throwaway Mosquitto on port {self.port} accepting MQTT connections",
-            diagnostics=lambda: f"exit code {process.poll()}\n{log_tail(self.log_path)}",
-        )
+    def argv(self) -> list[str]:
+        return [self.program, "-c", str(self.config_path)]
 
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        """Shut the broker down cleanly (SIGTERM) and wait for it."""
-        if self._process is not None:
-            stop_process(self._process)
-
-    def kill(self) -> None:
-        """Crash the broker (SIGKILL): clients see their connection drop."""
-        if self._process is not None:
-            kill_process(self._process)
-
-    def cleanup(self) -> None:
-        try:
-            self.kill()
-        finally:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> ThrowawayMosquitto:
-        try:
-            self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.cleanup()
+    def answers(self) -> bool:
+        return mqtt_answers(self.url)

@@ -14,11 +14,9 @@ import re
 import secrets
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import asyncpg
@@ -28,11 +26,11 @@ from support.services import (
     LOOPBACK,
     ServiceError,
     as_user,
-    free_port,
     is_root,
     log_tail,
     wait_until,
 )
+from support.throwaway import ThrowawayService
 from support.workers import worker_id
 
 DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -211,7 +209,7 @@ def postgres_bin_dir() -> Path:
     return versions[-1]
 
 
-class ThrowawayPostgres:
+class ThrowawayPostgres(ThrowawayService):
     """A private PostgreSQL cluster on a free port, for tests that stop, crash or restart it.
 
     Data lives in a temporary directory owned by `postgres` (PostgreSQL refuses to run as root;
@@ -219,15 +217,15 @@ class ThrowawayPostgres:
     power cut. Use as a context manager, or call start()/stop()/cleanup().
     """
 
+    name = "pg"
+
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        super().__init__(port, log_name="postgres.log")
         self.bin_dir = postgres_bin_dir()
-        self.base_dir = Path(tempfile.mkdtemp(prefix="titan-pg-"))
         if is_root():
             # mkdtemp is root-only (0700); the cluster's own user must own its directory.
             shutil.chown(self.base_dir, user="postgres", group="postgres")
         self.data_dir = self.base_dir / "data"
-        self.log_path = self.base_dir / "postgres.log"
         self._initialised = False
 
     @property
@@ -285,25 +283,6 @@ class ThrowawayPostgres:
         if self.running():
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "-t", "30", "stop")
 
-    def cleanup(self) -> None:
-        """Stop the cluster if it runs and delete its files."""
-        try:
-            self.stop(mode="immediate")
-        finally:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> ThrowawayPostgres:
-        try:
-            self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.cleanup()
+    def kill(self) -> None:
+        """Crash the cluster (`pg_ctl stop -m immediate`: no checkpoint, clients cut off at once)."""
+        self.stop(mode="immediate")

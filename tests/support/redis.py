@@ -10,12 +10,8 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -24,12 +20,8 @@ from support.services import (
     LOOPBACK,
     ServiceError,
     find_program,
-    free_port,
-    kill_process,
-    log_tail,
-    stop_process,
-    wait_until,
 )
+from support.throwaway import ThrowawayProcess
 from support.workers import worker_id
 
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/0"
@@ -151,72 +143,29 @@ def redis_key_prefix(url: str) -> Iterator[str]:
         delete_keys_with_prefix(url, prefix)
 
 
-class ThrowawayRedis:
+class ThrowawayRedis(ThrowawayProcess):
     """A private, memory-only Redis on a free port, for tests that stop, crash or restart it.
 
     `stop()` is a clean shutdown, `kill()` a crash; `start()` again brings it back on the same port
     (empty, since nothing is persisted).
     """
 
+    name = "redis"
+
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        super().__init__(port, log_name="redis.log")
         self.program = find_program("redis-server", hint="install the redis-server package")
-        self.base_dir = Path(tempfile.mkdtemp(prefix="titan-redis-"))
-        self.log_path = self.base_dir / "redis.log"
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://{LOOPBACK}:{self.port}/0"
 
-    def start(self) -> None:
-        if self.running():
-            return
-        argv = [
+    def argv(self) -> list[str]:
+        # Redis writes its log to stdout (the log file), which the base keeps for failure messages.
+        return [
             self.program, "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
             "--appendonly", "no", "--dir", str(self.base_dir), "--daemonize", "no",
-            "--logfile", str(self.log_path),
         ]  # fmt: skip
-        self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        process = self._process
-        wait_until(
-            lambda: process.poll() is None and redis_answers(self.url),
-            timeout=15,
-            what=f"throwaway Redis on port {self.port} answering PING",
-            diagnostics=lambda: f"exit code {process.poll()}\n{log_tail(self.log_path)}",
-        )
 
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        """Shut Redis down cleanly (SIGTERM) and wait for it."""
-        if self._process is not None:
-            stop_process(self._process)
-
-    def kill(self) -> None:
-        """Crash Redis (SIGKILL): clients see the connection drop mid-stream."""
-        if self._process is not None:
-            kill_process(self._process)
-
-    def cleanup(self) -> None:
-        try:
-            self.kill()
-        finally:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> ThrowawayRedis:
-        try:
-            self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.cleanup()
+    def answers(self) -> bool:
+        return redis_answers(self.url)
