@@ -71,6 +71,9 @@ async def test_home_and_docs_answer_without_credentials_when_authentication_is_o
     secured = settings.replace(auth_enabled=True, jwt_secret="s" * 32, jwt_issuer="i", jwt_audience="a")
     client = await make_app_client(secured, plugin_manager=_manager(secured, ws=False))
 
-    assert (await client.get("/")).status == 200
-    assert (await client.get("/docs")).status == 200
+    home = await client.get("/")
+    docs = await client.get("/docs")
+
+    assert home.status == 200 and (await home.json())["distribution"] == "titan-aas"
+    assert docs.status == 200 and "<code>/shells/{aasIdentifier}</code>" in await docs.text()
     assert (await client.get("/shells")).status == 401
