@@ -55,7 +55,12 @@ def test_the_fresh_venv_has_the_mqtt_plugin_and_no_websocket_plugin(fresh_venv: 
     assert (plugins["mqtt"]["state"], plugins["mqtt"]["version"], plugins["mqtt"]["distribution"]) == (
         "loaded", project["version"], project["name"]
     )  # fmt: skip
-    assert plugins["mqtt"]["hooks"] == ["titan_event_sinks", "titan_health", "titan_setup_app"]
+    assert plugins["mqtt"]["hooks"] == [
+        "titan_event_sinks",
+        "titan_health",
+        "titan_metrics",
+        "titan_setup_app",
+    ]
     assert websocket.returncode != 0 and "No module named 'titan_plugin_ws'" in websocket.stderr
     names = {item["name"] for item in json.loads(distributions.stdout)}
     assert {"titan-aas", "titan-aas-mqtt"} <= names and not any(n == "titan-aas-ws" for n in names)
