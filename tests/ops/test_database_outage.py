@@ -151,12 +151,18 @@ async def test_postgres_stopped_mid_burst_gets_503_never_500_logs_once_each_way_
     for retry_after, body in refusals:
         assert retry_after is not None and retry_after.isdigit(), retry_after
         assert body["messages"][0]["code"] == "503" and "database" in body["messages"][0]["text"]
-    log = server.log()
+    back_pattern = re.compile(r"^\S+ \S+ INFO titan_core\.store\.outage: .*reachable again.*$", re.M)
+    deadline = time.monotonic() + 20  # the probe runs every 0.5 s; a slow machine may lag behind
+    while not back_pattern.search(log := server.log()):
+        assert time.monotonic() < deadline, (
+            f"no 'reachable again' line 20 s after the writes resumed: {log[-3000:]}"
+        )
+        await asyncio.sleep(0.2)
     assert "Traceback" not in log, server.log_tail(120)
     assert "PendingRollbackError" not in log
     warnings = re.findall(r"^\S+ \S+ (?:WARNING|ERROR) titan_core\.(?!plugins).*$", log, re.M)
     outage_warnings = [line for line in warnings if "not reachable" in line]
     assert len(outage_warnings) == 1, "\n".join(warnings)
     assert warnings == outage_warnings, "\n".join(warnings)
-    back = re.findall(r"^\S+ \S+ INFO titan_core\.store\.outage: .*reachable again.*$", log, re.M)
+    back = back_pattern.findall(log)
     assert len(back) == 1, log[-3000:]

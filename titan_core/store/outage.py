@@ -25,6 +25,10 @@ _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 # The asyncpg exceptions a lost connection raises outside SQLSTATE (the driver's own).
 _LOST_CONNECTION_NAMES = frozenset({"ConnectionDoesNotExistError", "InterfaceError", "InternalClientError"})
 _PROBE_EVERY_S = 0.5
+# A probe that gets no answer is abandoned and tried again: a connect made while the server shuts
+# down can hang for the driver's whole connect timeout (60 s for asyncpg), during which the return
+# of the database would go unnoticed.
+_PROBE_TIMEOUT_S = 3.0
 
 
 def database_unavailable(error: BaseException) -> bool:
@@ -136,13 +140,22 @@ class OutageWatch:
         while self.down_since is not None:
             await asyncio.sleep(_PROBE_EVERY_S)
             try:
-                await self._probe()
+                async with asyncio.timeout(_PROBE_TIMEOUT_S):
+                    await self._probe()
+            except TimeoutError:
+                continue
             except Exception as error:
                 if not database_unavailable(error):
                     log.warning("database probe failed: %s", _first_line(error))
                 continue
             if self._on_return is not None:
-                await self._on_return()
+                try:
+                    async with asyncio.timeout(_PROBE_TIMEOUT_S):
+                        await self._on_return()
+                except Exception as error:  # the pool still works; stale connections fail once each
+                    log.warning(
+                        "could not drop the connections opened before the outage: %s", _first_line(error)
+                    )
             seconds = time.monotonic() - self.down_since
             log.info(
                 "database %s is reachable again after %.1f s; %d requests were answered 503 meanwhile",
