@@ -75,3 +75,36 @@ async def test_a_sink_lagging_beyond_retention_when_redis_restarts_empty_gets_ev
     await observers.write(50, rate=50)
     assert not observers.refused, observers.refused
     await _assert_every_channel_complete(cluster, observers)
+
+
+async def test_postgres_stopped_for_5_s_refuses_with_503_and_loses_and_reorders_nothing(
+    make_cluster: ClusterFactory, observe: Callable[[Cluster], Observers]
+) -> None:
+    cluster = await asyncio.to_thread(make_cluster)
+    observers = observe(cluster)
+    await observers.start()
+    await observers.write(100, rate=50)
+    acknowledged_before = len(observers.acknowledged)
+    await asyncio.to_thread(cluster.postgres.stop, "fast")
+    try:
+        await observers.write(100, rate=20)  # 5 s without the database, on both instances
+    finally:
+        await asyncio.to_thread(cluster.postgres.start)
+    for index in range(len(cluster.servers)):
+        await _wait_until_ready(cluster, index)
+    await observers.write(100, rate=50)
+    # During the outage a write is refused with 503 (retryable) or, if the stop caught it on the
+    # wire, gets no answer (0): never a 500. Writes before and after were all acknowledged.
+    assert set(observers.refused) <= {0, 503} and observers.refused.get(503), observers.refused
+    assert len(observers.acknowledged) >= acknowledged_before + 100, observers.refused
+    await _assert_every_channel_complete(cluster, observers)
+
+
+async def _wait_until_ready(cluster: Cluster, index: int, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        report = await cluster.ready(index)
+        if report.get("status") == "ready":
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"instance {index} not ready: {report}"
+        await asyncio.sleep(0.2)
