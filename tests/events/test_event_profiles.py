@@ -11,7 +11,6 @@ import pytest
 from support.app import AppClient
 from support.async_aas import SCHEMAS, assert_async_aas_event, message_schema_names
 
-from titan_core.events.envelope import short_type
 from titan_core.events.profiles import (
     DATASCHEMA_V30,
     AsyncAasOptions,
@@ -25,6 +24,7 @@ from titan_core.events.profiles import (
 )
 from titan_core.events.sink import Event
 from titan_core.events.stored_elements import StoredElements
+from titan_core.eventtypes.envelope import short_type
 from titan_core.keys import DATABASE
 
 from .helpers import SM_ID, b64, call, events_caused_by, prop, shell, submodel

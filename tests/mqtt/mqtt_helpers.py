@@ -23,7 +23,7 @@ from support.app import AppClient
 from support.twins import b64 as b64  # re-exported: the area's tests import it from here
 
 from titan_core.app import create_app
-from titan_core.events.schema import validate_envelope
+from titan_core.eventtypes.schema import validate_envelope
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from titan_core.errors import BadRequest, NotFound
-from titan_core.events.envelope import ENTITIES, EVENT_TYPE_PREFIX, EVENT_TYPES, short_type
+from titan_core.eventtypes.envelope import ENTITIES, EVENT_TYPE_PREFIX, EVENT_TYPES, short_type
 from titan_core.model.paths import format_id_short_path, parse_id_short_path
 from titan_core.store.documents import last_key_value
 

@@ -18,13 +18,13 @@ from aiohttp import web
 from sqlalchemy import select
 
 from titan_core.events.bus import EventBus, MemoryBus, OutgoingEvent, SinkFeed
-from titan_core.events.envelope import with_titanseq
 from titan_core.events.once_feed import DurableOnceFeed
 from titan_core.events.outbox import OutboxRecorder
 from titan_core.events.outbox_listener import OutboxListener
 from titan_core.events.relay import Relay
 from titan_core.events.runner import SinkRunner, check_sinks
 from titan_core.events.sink import EventSink
+from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.keys import BUS, DATABASE, EVENT_PIPELINE, EVENT_SINKS, REPOSITORY, SETTINGS
 from titan_core.settings import Settings, SettingsError
 from titan_core.store.database import Database

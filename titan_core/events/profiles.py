@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from titan_core.events.envelope import EVENT_TYPE_PREFIX, short_type
+from titan_core.eventtypes.envelope import EVENT_TYPE_PREFIX, short_type
 from titan_core.model.identifiers import encode_identifier
 from titan_core.settings import SettingsError
 

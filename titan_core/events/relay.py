@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Connection, Update, bindparam, case, delete, 
 from sqlalchemy.exc import SQLAlchemyError
 
 from titan_core.events.bus import BusUnavailable, EventBus, OutgoingEvent
-from titan_core.events.envelope import with_titanseq
+from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox, event_relay, event_sinks
 

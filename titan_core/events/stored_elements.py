@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from titan_core.events.envelope import EVENT_TYPE_PREFIX
 from titan_core.events.sink import Event
+from titan_core.eventtypes.envelope import EVENT_TYPE_PREFIX
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox
 

@@ -104,7 +104,7 @@ event_outbox = Table(
     # out). The titan envelope carries just the value; the async-aas and BaSyx profiles send the
     # element (titan_core/events/profiles.py). NULL for other events and rows before migration 0004.
     Column("element", Text, nullable=True),
-    # The Event Feed's `type` (io.admin-shell.submodel.updated.v1, titan_core/events/feed_types.py)
+    # The Event Feed's `type` (io.admin-shell.submodel.updated.v1, titan_core/eventtypes/feed_types.py)
     # and `subject` (the identifier, for elements of their submodel), for its filter (0004).
     Column("feed_type", String(64), nullable=True),
     Column("titan_id", Text, nullable=True),

@@ -17,7 +17,6 @@ from typing import Any
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from titan_core.events.envelope import short_type
 from titan_core.events.profiles import (
     AsyncAasOptions,
     BasyxOptions,
@@ -26,6 +25,7 @@ from titan_core.events.profiles import (
     dump_json,
 )
 from titan_core.events.sink import Event
+from titan_core.eventtypes.envelope import short_type
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import Outgoing, new_properties
 

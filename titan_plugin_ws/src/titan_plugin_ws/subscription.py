@@ -8,9 +8,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from titan_core.events.envelope import short_type
 from titan_core.events.filters import EventFilter
 from titan_core.events.sink import Event
+from titan_core.eventtypes.envelope import short_type
 from titan_plugin_ws.protocol import event_prefix
 
 # Live events held back while a subscription replays history, before they are dropped and read

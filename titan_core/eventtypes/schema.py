@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from titan_core.events.envelope import (
+from titan_core.eventtypes.envelope import (
     DATACONTENTTYPE,
     ENTITIES,
     EVENT_TYPE_PREFIX,
