@@ -27,12 +27,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from titan_core.events.outbox import OutboxRecorder
 from titan_core.events.pipeline import EventPipeline
 from titan_core.events.sink import Event
 from titan_core.model.paths import parse_id_short_path
 from titan_core.settings import Settings
 from titan_core.store.database import Database
+from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.records import Change
 from titan_core.store.repository import Repository
 

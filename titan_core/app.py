@@ -17,7 +17,6 @@ from titan_core.api.openapi import add_openapi_route
 from titan_core.api.routes import add_api_routes
 from titan_core.events.feed import add_feed_routes
 from titan_core.events.http import add_event_routes, titan_seq_header
-from titan_core.events.outbox import OutboxRecorder
 from titan_core.events.pipeline import events_context
 from titan_core.keys import DATABASE, REPOSITORY, SETTINGS
 from titan_core.metrics import install_metrics, register_plugin_collectors
@@ -25,6 +24,7 @@ from titan_core.plugins import TitanPluginManager
 from titan_core.plugins import install as install_plugins
 from titan_core.settings import Settings
 from titan_core.store.database import Database
+from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.repository import Repository
 
 log = logging.getLogger(__name__)

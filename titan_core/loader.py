@@ -19,7 +19,6 @@ from typing import Any, TextIO
 
 from titan_core.auth import ALL_ROLES, ANONYMOUS, Principal
 from titan_core.errors import BadRequest, TitanError
-from titan_core.events.outbox import OutboxRecorder
 from titan_core.exchange.aasx import read_aasx
 from titan_core.exchange.files import take_package_files
 from titan_core.exchange.limits import DEFAULT_LIMITS, ImportLimits
@@ -28,6 +27,7 @@ from titan_core.json_text import loads_json
 from titan_core.model.verify import parse_and_verify
 from titan_core.settings import Settings
 from titan_core.store.database import Database, open_database
+from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.records import Attachment, Kind
 from titan_core.store.repository import ImportCounts, Repository
 

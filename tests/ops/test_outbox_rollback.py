@@ -10,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from support.postgres import asyncpg_dsn
 
-from titan_core.events.outbox import OutboxRecorder
 from titan_core.store.database import Database
 from titan_core.store.outage import database_unavailable
+from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.records import Change
 
 

@@ -26,7 +26,7 @@ from titan_core.events.profiles import AsyncAasOptions, first_key_value
 from titan_core.eventtypes.envelope import format_time, short_type
 from titan_core.eventtypes.feed_types import FEED_TYPES, feed_type
 from titan_core.keys import DATABASE, SETTINGS
-from titan_core.scoped_reads import _all_prefixed, _literal_prefix
+from titan_core.store.scoped_reads import _all_prefixed, _literal_prefix
 from titan_core.store.tables import event_outbox
 
 FEED_PATH = "/event-feed"

@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from titan_core.events.bus import EventBus, MemoryBus, OutgoingEvent, SinkFeed
 from titan_core.events.once_feed import DurableOnceFeed
-from titan_core.events.outbox import OutboxRecorder
 from titan_core.events.outbox_listener import OutboxListener
 from titan_core.events.relay import Relay
 from titan_core.events.runner import SinkRunner, check_sinks
@@ -28,6 +27,7 @@ from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.keys import BUS, DATABASE, EVENT_PIPELINE, EVENT_SINKS, REPOSITORY, SETTINGS
 from titan_core.settings import Settings, SettingsError
 from titan_core.store.database import Database
+from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.tables import event_outbox, event_relay
 
 log = logging.getLogger(__name__)

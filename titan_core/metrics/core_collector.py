@@ -16,9 +16,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from titan_core import __version__
-from titan_core.events.outbox import OutboxRecorder
 from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.metrics.live_state import DeliveryState
+from titan_core.store.outbox import OutboxRecorder
 
 
 class CoreCollector(Collector):

@@ -21,14 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal, authorize_read, authorize_write
 from titan_core.errors import BadRequest, Conflict, NotFound, PreconditionFailed, TitanError
-from titan_core.events.outbox import OutboxRecorder
 from titan_core.model.elements import find_element
 from titan_core.model.paths import parse_id_short_path
 from titan_core.model.verify import parse_and_verify
-from titan_core.scoped_reads import readable_rows
 from titan_core.store.database import Database
 from titan_core.store.documents import DocumentFacts, facts_of
 from titan_core.store.group_commit import GroupCommitter
+from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.records import (
     KIND_LABELS,
     Attachment,
@@ -37,6 +36,7 @@ from titan_core.store.records import (
     Page,
     StoredIdentifiable,
 )
+from titan_core.store.scoped_reads import readable_rows
 from titan_core.store.tables import attachments, identifiables, shell_asset_ids
 from titan_core.store.value_changes import value_changes
 
