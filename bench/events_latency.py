@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from titan_core.events.pipeline import EventPipeline
-from titan_core.events.sink import Event
+from titan_core.delivery.pipeline import EventPipeline
+from titan_core.delivery.sink import Event
 from titan_core.model.paths import parse_id_short_path
 from titan_core.settings import Settings
 from titan_core.store.database import Database

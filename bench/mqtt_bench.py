@@ -64,8 +64,8 @@ from titan_plugin_mqtt.publisher import EventPublisher
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 
 from titan_core.app import create_app
-from titan_core.events.bus import MemoryBus, OutgoingEvent
-from titan_core.events.runner import SinkRunner
+from titan_core.delivery.bus import MemoryBus, OutgoingEvent
+from titan_core.delivery.runner import SinkRunner
 from titan_core.gc_tuning import tune_for_serving
 from titan_core.keys import BUS, REPOSITORY
 from titan_core.model.identifiers import encode_identifier

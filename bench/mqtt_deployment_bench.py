@@ -49,8 +49,8 @@ from mqtt_bench import (
 from titan_plugin_mqtt.plugin import PLUGIN
 
 from titan_core.app import create_app
-from titan_core.events.bus import OutgoingEvent
-from titan_core.events.redis_bus import RedisBus
+from titan_core.delivery.bus import OutgoingEvent
+from titan_core.delivery.redis_bus import RedisBus
 from titan_core.gc_tuning import tune_for_serving
 from titan_core.keys import BUS
 from titan_core.plugins import get_plugin_manager

@@ -15,9 +15,9 @@ from titan_core.api.media_types import media_type_check
 from titan_core.api.middleware import idta_errors
 from titan_core.api.openapi import add_openapi_route
 from titan_core.api.routes import add_api_routes
-from titan_core.events.feed import add_feed_routes
-from titan_core.events.http import add_event_routes, titan_seq_header
-from titan_core.events.pipeline import events_context
+from titan_core.delivery.feed import add_feed_routes
+from titan_core.delivery.http import add_event_routes, titan_seq_header
+from titan_core.delivery.pipeline import events_context
 from titan_core.keys import DATABASE, REPOSITORY, SETTINGS
 from titan_core.metrics import install_metrics, register_plugin_collectors
 from titan_core.plugins import TitanPluginManager

@@ -16,7 +16,7 @@ from aiohttp import web
 from titan_core import __version__
 from titan_core.api.context import principal
 from titan_core.auth import ROLE_READER
-from titan_core.events.pipeline import event_status
+from titan_core.delivery.pipeline import event_status
 from titan_core.hookspecs import hookimpl
 from titan_core.keys import DATABASE, EVENT_PIPELINE, HOOKS, PLUGIN_MANAGER, SETTINGS
 from titan_core.metrics.live_state import DeliveryState, read_delivery_state, state_as_dict

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from prometheus_client.registry import Collector
 
     from titan_core.auth import Principal
-    from titan_core.events.sink import EventSink
+    from titan_core.delivery.sink import EventSink
     from titan_core.health import HealthReport
     from titan_core.settings import Settings
 

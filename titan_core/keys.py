@@ -18,18 +18,18 @@ REPOSITORY: web.AppKey[Repository] = web.AppKey("titan.repository")
 # The plugin host (titan_core.plugins): the app's own plugin manager, the typed facade over its
 # hooks, and the sinks the plugins returned from `titan_event_sinks` (read by the sink runner).
 if TYPE_CHECKING:
-    from titan_core.events.sink import EventSink
+    from titan_core.delivery.sink import EventSink
     from titan_core.plugins import TitanHooks, TitanPluginManager
 
 PLUGIN_MANAGER: web.AppKey[TitanPluginManager] = web.AppKey("titan.plugin_manager")
 HOOKS: web.AppKey[TitanHooks] = web.AppKey("titan.hooks")
 EVENT_SINKS: web.AppKey[list[EventSink]] = web.AppKey("titan.event_sinks")
 
-# Eventing (titan_core.events): the bus (its `head()` is the newest titanseq this instance has seen)
+# Eventing (titan_core.delivery): the bus (its `head()` is the newest titanseq this instance has seen)
 # and the pipeline (relay, sink runner; `status()` for /ready). Both are set when the app starts.
 if TYPE_CHECKING:
-    from titan_core.events.bus import EventBus
-    from titan_core.events.pipeline import EventPipeline
+    from titan_core.delivery.bus import EventBus
+    from titan_core.delivery.pipeline import EventPipeline
 
 BUS: web.AppKey[EventBus] = web.AppKey("titan.bus")
 EVENT_PIPELINE: web.AppKey[EventPipeline] = web.AppKey("titan.event_pipeline")

@@ -20,8 +20,8 @@ from aiohttp import web
 
 from titan_core import DISTRIBUTION, __version__, hookspecs
 from titan_core.auth import Principal
-from titan_core.events.runner import check_sinks
-from titan_core.events.sink import EventSink
+from titan_core.delivery.runner import check_sinks
+from titan_core.delivery.sink import EventSink
 from titan_core.health import HealthReport
 from titan_core.hookspecs import PROJECT_NAME
 from titan_core.keys import EVENT_SINKS, HOOKS, PLUGIN_MANAGER

@@ -67,7 +67,7 @@ class Settings:
     # Whether event envelopes carry `titansubject`, who made the change (docs/events.md). Off by
     # default: a subject can be personal data. The outbox records it either way.
     events_include_subject: bool = False
-    # Event profiles (docs/events.md, titan_core/events/profiles.py). The async-aas profile's `source`
+    # Event profiles (docs/events.md, titan_core/delivery/profiles.py). The async-aas profile's `source`
     # is an absolute URL: this public base URL (what clients reach Titan at, API prefix included if
     # they use one; empty: http://{host}:{port}) plus the REST path. Slim async-aas events carry no
     # `data`.

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from support.app import AppClient
 
 from titan_core.app import create_app
-from titan_core.events.pipeline import add_event_sink
-from titan_core.events.sink import EventSink
+from titan_core.delivery.pipeline import add_event_sink
+from titan_core.delivery.sink import EventSink
 from titan_core.settings import Settings
 
 

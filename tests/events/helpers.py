@@ -15,7 +15,7 @@ from support import twins
 from support.app import AppClient
 from support.twins import b64 as b64  # re-exported: the area's tests import it from here
 
-from titan_core.events.sink import Event, Fanout
+from titan_core.delivery.sink import Event, Fanout
 from titan_core.eventtypes.schema import validate_envelope
 
 PREFIX = "io.admin-shell.events.v1."

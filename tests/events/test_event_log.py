@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import weakref
 
-from titan_core.events.bus import EventLog
-from titan_core.events.sink import Event
+from titan_core.delivery.bus import EventLog
+from titan_core.delivery.sink import Event
 
 CAPACITY = 1_000
 BATCH = 10

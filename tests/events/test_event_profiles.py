@@ -1,4 +1,4 @@
-"""The event profiles (titan_core/events/profiles.py) built from real envelopes: every row of the
+"""The event profiles (titan_core/delivery/profiles.py) built from real envelopes: every row of the
 write→event table, as async-aas (validated against the async-aas AsyncAPI schemas, the CloudEvents
 SDK and aas-core) and as BaSyx messages."""
 
@@ -11,7 +11,7 @@ import pytest
 from support.app import AppClient
 from support.async_aas import SCHEMAS, assert_async_aas_event, message_schema_names
 
-from titan_core.events.profiles import (
+from titan_core.delivery.profiles import (
     DATASCHEMA_V30,
     AsyncAasOptions,
     BasyxOptions,
@@ -22,8 +22,8 @@ from titan_core.events.profiles import (
     parse_profiles,
     public_base_url,
 )
-from titan_core.events.sink import Event
-from titan_core.events.stored_elements import StoredElements
+from titan_core.delivery.sink import Event
+from titan_core.delivery.stored_elements import StoredElements
 from titan_core.eventtypes.envelope import short_type
 from titan_core.keys import DATABASE
 

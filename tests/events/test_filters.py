@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
+from titan_core.delivery.filters import EventFilter, parse_filter_json, parse_filter_query
 from titan_core.errors import BadRequest
-from titan_core.events.filters import EventFilter, parse_filter_json, parse_filter_query
 
 
 def envelope(path: str | None = None, **fields: Any) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 from support.redis import ThrowawayRedis
 
-from titan_core.events.pipeline import EventPipeline
-from titan_core.events.sink import Event, Fanout
-from titan_core.events.sink_lease import SinkLease
+from titan_core.delivery.pipeline import EventPipeline
+from titan_core.delivery.sink import Event, Fanout
+from titan_core.delivery.sink_lease import SinkLease
 from titan_core.keys import BUS, DATABASE, EVENT_PIPELINE
 from titan_core.settings import Settings
 from titan_core.store.database import Database
@@ -175,7 +175,7 @@ async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_resta
 
     await asyncio.to_thread(throwaway_redis.kill)
     await asyncio.to_thread(throwaway_redis.start)  # empty
-    with caplog.at_level(logging.ERROR, logger="titan_core.events"):
+    with caplog.at_level(logging.ERROR, logger="titan_core.delivery"):
         sink.gate.set()
         await _until(lambda: len(sink.seqs) >= 30, "all 30 events at the lagging sink", timeout=30)
     assert sink.seqs == list(range(1, 31))
@@ -205,7 +205,7 @@ async def test_events_trimmed_beyond_the_backlog_limit_are_counted_exactly_and_l
     pipeline = client.app[EVENT_PIPELINE]
     await _until(lambda: pipeline.relay.status()["published"] == "30", "all 30 events published")
     await pipeline.relay.maintain()  # the backlog bound (10) wins over the sink: 1..20 go
-    with caplog.at_level(logging.ERROR, logger="titan_core.events"):
+    with caplog.at_level(logging.ERROR, logger="titan_core.delivery"):
         sink.gate.set()
         await _until(lambda: sink.seqs[-1:] == [30], "the newest event at the lagging sink")
     assert sink.seqs == [1, 2, *range(21, 31)]

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from titan_core.events.bus import BusUnavailable, HistoryExpired, OutgoingEvent
-from titan_core.events.redis_bus import RedisBus
-from titan_core.events.runner import SinkRunner
+from titan_core.delivery.bus import BusUnavailable, HistoryExpired, OutgoingEvent
+from titan_core.delivery.redis_bus import RedisBus
+from titan_core.delivery.runner import SinkRunner
 
 from .helpers import RecordingSink
 

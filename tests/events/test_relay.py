@@ -8,7 +8,7 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from titan_core.events.pipeline import EventPipeline
+from titan_core.delivery.pipeline import EventPipeline
 from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.settings import Settings
 from titan_core.store.database import WriterBusy

@@ -6,9 +6,9 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from titan_core.events.bus import MemoryBus, OutgoingEvent
-from titan_core.events.runner import SinkRunner
-from titan_core.events.sink import Event
+from titan_core.delivery.bus import MemoryBus, OutgoingEvent
+from titan_core.delivery.runner import SinkRunner
+from titan_core.delivery.sink import Event
 
 from .helpers import RecordingSink
 

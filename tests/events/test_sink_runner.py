@@ -8,7 +8,7 @@ import time
 import pytest
 from support.app import AppClient
 
-from titan_core.events.pipeline import event_status
+from titan_core.delivery.pipeline import event_status
 from titan_core.settings import Settings
 
 from .conftest import EventsClientFactory

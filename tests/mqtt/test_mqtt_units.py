@@ -18,8 +18,8 @@ from titan_plugin_mqtt.publisher import Refused
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 from titan_plugin_mqtt.topics import event_topic, parse_value_topic, retained_topics_cleared_by
 
+from titan_core.delivery.sink import Event
 from titan_core.errors import BadRequest
-from titan_core.events.sink import Event
 from titan_core.model.identifiers import encode_identifier
 from titan_core.settings import SettingsError
 

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from support.app import AppClient, AppClientFactory
 
 from titan_core.app import create_app
-from titan_core.events.pipeline import add_event_sink
+from titan_core.delivery.pipeline import add_event_sink
 from titan_core.keys import DATABASE, EVENT_PIPELINE
 from titan_core.settings import Settings
 from titan_core.store.tables import event_relay

@@ -16,7 +16,7 @@ from support.app import AppClient
 from support.redis import ThrowawayRedis
 
 from titan_core.app import create_app
-from titan_core.events.pipeline import add_event_sink
+from titan_core.delivery.pipeline import add_event_sink
 from titan_core.settings import Settings
 
 VALUE = f"/submodels/{b64(SM_ID)}/submodel-elements/Speed/$value"

@@ -16,7 +16,7 @@ from support.app import AppClient, AppClientFactory
 
 from titan_core import hookimpl
 from titan_core.auth import Principal
-from titan_core.events.sink import Event, EventSink, Fanout
+from titan_core.delivery.sink import Event, EventSink, Fanout
 from titan_core.health import HealthReport
 from titan_core.keys import EVENT_SINKS, HOOKS, PLUGIN_MANAGER
 from titan_core.plugins import PluginLoadError, TitanPluginManager

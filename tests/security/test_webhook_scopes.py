@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from titan_plugin_webhook.config import WebhookConfig
 from titan_plugin_webhook.sink import WebhookSink
 
-from titan_core.events.sink import Event
+from titan_core.delivery.sink import Event
 from titan_core.settings import SettingsError
 
 

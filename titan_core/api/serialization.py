@@ -11,8 +11,8 @@ from aiohttp import web
 
 from titan_core.api.context import principal, repository
 from titan_core.api.responses import raw_json_response
+from titan_core.delivery.http import SEQ_HEADER
 from titan_core.errors import BadRequest, NotAcceptable
-from titan_core.events.http import SEQ_HEADER
 from titan_core.exchange.export import MEDIA_TYPES, ExportPlan, json_chunks, write_aasx_export, xml_chunks
 from titan_core.keys import BUS
 from titan_core.model.identifiers import decode_identifier

@@ -83,7 +83,7 @@ attachments = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
-# --- Eventing (titan_core/events): the outbox and the relay's lease -------------------------------
+# --- Eventing (written by store/outbox.py, read by titan_core/delivery): the outbox and the relay lease ---
 
 # Every write appends its events here in its own transaction. `seq` (the event's titanseq) is NULL
 # until the relay assigns it, right before publishing; rows are published in `seq` order.
@@ -102,7 +102,7 @@ event_outbox = Table(
     Column("subject", Text, nullable=True),
     # valueChanged only: the whole element after the change (compact Part 2 JSON, Blob contents left
     # out). The titan envelope carries just the value; the async-aas and BaSyx profiles send the
-    # element (titan_core/events/profiles.py). NULL for other events and rows before migration 0004.
+    # element (titan_core/delivery/profiles.py). NULL for other events and rows before migration 0004.
     Column("element", Text, nullable=True),
     # The Event Feed's `type` (io.admin-shell.submodel.updated.v1, titan_core/eventtypes/feed_types.py)
     # and `subject` (the identifier, for elements of their submodel), for its filter (0004).

@@ -19,7 +19,7 @@ from titan_plugin_webhook.config import WebhookConfig
 from titan_plugin_webhook.sink import WebhookDeliveryError, WebhookSink
 from webhook_receiver import HANG, WebhookReceiver
 
-from titan_core.events.sink import Event, EventSink
+from titan_core.delivery.sink import Event, EventSink
 from titan_core.settings import SettingsError
 
 SECRET = "s3cr3t-for-tests"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from titan_core.events.profiles import ProfileError, parse_profiles
+from titan_core.delivery.profiles import ProfileError, parse_profiles
 from titan_core.settings import SettingsError
 from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_rules
 
@@ -106,7 +106,7 @@ class MqttConfig:
     # Send each packet at once (TCP_NODELAY): without it, Nagle's algorithm and the broker's delayed
     # ACKs hold small packets back for up to 40 ms. Turn off only to save packets on slow links.
     tcp_nodelay: bool = True
-    # Event profiles to publish, several at once (titan_core/events/profiles.py, docs/mqtt.md):
+    # Event profiles to publish, several at once (titan_core/delivery/profiles.py, docs/mqtt.md):
     # "titan" on {prefix}/…/events, "async-aas" on `async_aas_topic`, "basyx" on BaSyx's topics.
     profiles: tuple[str, ...] = ("titan",)
     # The async-aas topic: FA³ST's CloudEvents message bus publishes every event on one topic, its

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from titan_core import hookimpl
-from titan_core.events.profiles import AsyncAasOptions
-from titan_core.events.sink import EventSink
-from titan_core.events.stored_elements import StoredElements
+from titan_core.delivery.profiles import AsyncAasOptions
+from titan_core.delivery.sink import EventSink
+from titan_core.delivery.stored_elements import StoredElements
 from titan_core.health import HealthReport
 from titan_core.keys import DATABASE, REPOSITORY
 from titan_core.settings import Settings

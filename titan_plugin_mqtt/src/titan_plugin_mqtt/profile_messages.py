@@ -1,6 +1,6 @@
 """The MQTT messages of the async-aas and BaSyx profiles (the titan profile stays in `sink.py`).
 
-The envelopes and payloads come from `titan_core.events.profiles`, shared with every transport; this
+The envelopes and payloads come from `titan_core.delivery.profiles`, shared with every transport; this
 module only adds what is MQTT's: the topics and the message properties.
 
 async-aas topic: `async_aas_topic` (default `noauth`, FA³ST's CloudEvents message bus layout: every
@@ -17,14 +17,14 @@ from typing import Any
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from titan_core.events.profiles import (
+from titan_core.delivery.profiles import (
     AsyncAasOptions,
     BasyxOptions,
     async_aas_envelope,
     basyx_message,
     dump_json,
 )
-from titan_core.events.sink import Event
+from titan_core.delivery.sink import Event
 from titan_core.eventtypes.envelope import short_type
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import Outgoing, new_properties

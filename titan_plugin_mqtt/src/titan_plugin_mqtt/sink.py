@@ -30,9 +30,9 @@ from typing import Any
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from titan_core.events.profiles import AsyncAasOptions
-from titan_core.events.sink import Event, Fanout
-from titan_core.events.stored_elements import StoredElements
+from titan_core.delivery.profiles import AsyncAasOptions
+from titan_core.delivery.sink import Event, Fanout
+from titan_core.delivery.stored_elements import StoredElements
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import Outgoing, PublishFailed, new_properties
 from titan_plugin_mqtt.link import NotConnected

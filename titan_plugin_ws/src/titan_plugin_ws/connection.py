@@ -15,8 +15,8 @@ from aiohttp import WSMsgType, web
 
 from titan_core import __version__
 from titan_core.auth import Principal, may_read
-from titan_core.events.bus import BusUnavailable, HistoryExpired
-from titan_core.events.sink import Event
+from titan_core.delivery.bus import BusUnavailable, HistoryExpired
+from titan_core.delivery.sink import Event
 from titan_core.keys import REPOSITORY
 from titan_plugin_ws import protocol
 from titan_plugin_ws.access import (

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from titan_core.events.bus import EventBus
-from titan_core.events.profiles import AsyncAasOptions
-from titan_core.events.sink import Event, Fanout
-from titan_core.events.stored_elements import StoredElements
+from titan_core.delivery.bus import EventBus
+from titan_core.delivery.profiles import AsyncAasOptions
+from titan_core.delivery.sink import Event, Fanout
+from titan_core.delivery.stored_elements import StoredElements
 from titan_core.keys import BUS, DATABASE, SETTINGS
 from titan_plugin_ws import protocol
 from titan_plugin_ws.config import WsConfig

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from titan_core import hookimpl
 from titan_core.auth import public
+from titan_core.delivery.sink import EventSink
 from titan_core.errors import BadRequest
-from titan_core.events.sink import EventSink
 from titan_core.health import HealthReport
 from titan_core.settings import Settings
 from titan_plugin_ws.config import WsConfig

@@ -1,6 +1,6 @@
 """The async-aas form of events for the subscriptions that asked for it (`"profile":"async-aas"`).
 
-The envelope comes from `titan_core.events.profiles`, as on every transport. A valueChanged needs its
+The envelope comes from `titan_core.delivery.profiles`, as on every transport. A valueChanged needs its
 stored element (read from the outbox, one query per batch), which a synchronous send cannot await:
 so the hub prepares each live batch, and a replay each history chunk, before the events are passed
 on; every client then gets the same bytes, serialised once. Nothing runs while no subscription wants
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from titan_core.events.profiles import AsyncAasOptions, async_aas_envelope, dump_json
-from titan_core.events.sink import Event
-from titan_core.events.stored_elements import StoredElements
+from titan_core.delivery.profiles import AsyncAasOptions, async_aas_envelope, dump_json
+from titan_core.delivery.sink import Event
+from titan_core.delivery.stored_elements import StoredElements
 
 # Prepared events kept: enough for a live batch and a replay chunk of every client at once.
 CAPACITY = 20_000

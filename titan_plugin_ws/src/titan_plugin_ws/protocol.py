@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from titan_core.delivery.filters import EventFilter, parse_filter_json
 from titan_core.errors import BadRequest
-from titan_core.events.filters import EventFilter, parse_filter_json
 
 # Close codes. 4401/4403/4408/4429 mirror the HTTP statuses a browser cannot read on a handshake.
 CLOSE_UNAUTHENTICATED = 4401
@@ -33,7 +33,7 @@ MAX_ID_LENGTH = 128
 MAX_THROTTLE_MS = 3_600_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _SUBSCRIBE_KEYS = frozenset({"type", "id", "filter", "since", "throttle_ms", "profile"})
-# Envelope forms a subscription may ask for (titan_core/events/profiles.py); BaSyx's is MQTT topics.
+# Envelope forms a subscription may ask for (titan_core/delivery/profiles.py); BaSyx's is MQTT topics.
 WS_PROFILES = ("titan", "async-aas")
 
 

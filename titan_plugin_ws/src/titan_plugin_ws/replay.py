@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired
-from titan_core.events.sink import Event
+from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired
+from titan_core.delivery.sink import Event
 from titan_plugin_ws import protocol
 from titan_plugin_ws.outbox import Outbox
 from titan_plugin_ws.subscription import Subscription

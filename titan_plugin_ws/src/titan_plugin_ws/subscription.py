@@ -8,8 +8,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from titan_core.events.filters import EventFilter
-from titan_core.events.sink import Event
+from titan_core.delivery.filters import EventFilter
+from titan_core.delivery.sink import Event
 from titan_core.eventtypes.envelope import short_type
 from titan_plugin_ws.protocol import event_prefix
 

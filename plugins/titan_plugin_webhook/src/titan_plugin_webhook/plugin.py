@@ -3,7 +3,7 @@
 Each hook is small on purpose; together they show the life of a transport plugin:
 `titan_setup_app` reads the settings and prepares per-app state, `titan_event_sinks` hands the
 sinks to Titan, `titan_health` reports how delivery goes. Everything here uses only the public
-core API: `titan_core.hookimpl`, `titan_core.settings`, `titan_core.events.sink`, `titan_core.health`.
+core API: `titan_core.hookimpl`, `titan_core.settings`, `titan_core.delivery.sink`, `titan_core.health`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from titan_core import hookimpl
-from titan_core.events.sink import EventSink
+from titan_core.delivery.sink import EventSink
 from titan_core.health import HealthReport
 from titan_core.settings import Settings
 from titan_plugin_webhook.config import WebhookConfig

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from titan_core.auth import ROLE_READER, Principal, may_read
-from titan_core.events.sink import Event, Fanout
+from titan_core.delivery.sink import Event, Fanout
 from titan_plugin_webhook.config import WebhookConfig, display_url
 from titan_plugin_webhook.signature import SIGNATURE_HEADER, signature_header
 

@@ -17,10 +17,10 @@ from aiohttp.typedefs import Handler
 
 from titan_core.api.context import principal
 from titan_core.auth import ANONYMOUS, Principal, may_read
+from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired
+from titan_core.delivery.filters import EventFilter, parse_filter_query
+from titan_core.delivery.sink import Event
 from titan_core.errors import BadRequest, Forbidden, Gone, TitanError
-from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired
-from titan_core.events.filters import EventFilter, parse_filter_query
-from titan_core.events.sink import Event
 from titan_core.keys import BUS, REPOSITORY, SETTINGS
 
 SEQ_HEADER = "X-Titan-Seq"

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Update, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from titan_core.events.bus import BusUnavailable, EventBus, OutgoingEvent
+from titan_core.delivery.bus import BusUnavailable, EventBus, OutgoingEvent
 from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox, event_relay, event_sinks

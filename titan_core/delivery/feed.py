@@ -20,9 +20,9 @@ from sqlalchemy import Select, or_, select
 
 from titan_core.api.context import principal
 from titan_core.auth import Principal, authorize_read
+from titan_core.delivery.feed_filter import FIELDS, OPERATORS, parse_feed_filter
+from titan_core.delivery.profiles import AsyncAasOptions, first_key_value
 from titan_core.errors import BadRequest
-from titan_core.events.feed_filter import FIELDS, OPERATORS, parse_feed_filter
-from titan_core.events.profiles import AsyncAasOptions, first_key_value
 from titan_core.eventtypes.envelope import format_time, short_type
 from titan_core.eventtypes.feed_types import FEED_TYPES, feed_type
 from titan_core.keys import DATABASE, SETTINGS

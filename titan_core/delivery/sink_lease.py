@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from titan_core.events.bus import BusUnavailable
+from titan_core.delivery.bus import BusUnavailable
 from titan_core.store.database import Database
 from titan_core.store.tables import event_relay, event_sinks
 

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired, event_from_json
-from titan_core.events.sink import Event
-from titan_core.events.sink_lease import SinkLease
+from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired, event_from_json
+from titan_core.delivery.sink import Event
+from titan_core.delivery.sink_lease import SinkLease
 from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox

@@ -18,7 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from titan_core.events.bus import (
+from titan_core.delivery.bus import (
     BusUnavailable,
     EventBus,
     HistoryExpired,
@@ -26,8 +26,8 @@ from titan_core.events.bus import (
     SinkFeed,
     event_from_json,
 )
-from titan_core.events.sink import Event, EventSink
-from titan_core.events.stopping import cancel_and_wait
+from titan_core.delivery.sink import Event, EventSink
+from titan_core.delivery.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class RedisBus(EventBus):
         if sink.fanout == "once":
             raise ValueError(
                 f"sink {sink.name!r} is a 'once' sink: on a shared bus its feed keeps its position and "
-                "lease in the database (titan_core.events.once_feed.DurableOnceFeed)"
+                "lease in the database (titan_core.delivery.once_feed.DurableOnceFeed)"
             )
         return _InstanceFeed(self, sink.name, self.head())
 

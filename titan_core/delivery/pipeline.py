@@ -17,12 +17,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from titan_core.events.bus import EventBus, MemoryBus, OutgoingEvent, SinkFeed
-from titan_core.events.once_feed import DurableOnceFeed
-from titan_core.events.outbox_listener import OutboxListener
-from titan_core.events.relay import Relay
-from titan_core.events.runner import SinkRunner, check_sinks
-from titan_core.events.sink import EventSink
+from titan_core.delivery.bus import EventBus, MemoryBus, OutgoingEvent, SinkFeed
+from titan_core.delivery.once_feed import DurableOnceFeed
+from titan_core.delivery.outbox_listener import OutboxListener
+from titan_core.delivery.relay import Relay
+from titan_core.delivery.runner import SinkRunner, check_sinks
+from titan_core.delivery.sink import EventSink
 from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.keys import BUS, DATABASE, EVENT_PIPELINE, EVENT_SINKS, REPOSITORY, SETTINGS
 from titan_core.settings import Settings, SettingsError
@@ -44,7 +44,7 @@ def open_bus(settings: Settings, instance_id: str) -> EventBus:
         return MemoryBus(retention=settings.event_retention, backlog_limit=settings.event_backlog_limit)
     if settings.bus.startswith(("redis://", "rediss://", "unix://")):
         try:
-            from titan_core.events.redis_bus import RedisBus
+            from titan_core.delivery.redis_bus import RedisBus
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise SettingsError(
                 f"setting 'bus' is a Redis URL but the Python package redis is missing ({exc}); "

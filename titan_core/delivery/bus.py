@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from titan_core.events.sink import Event, EventSink
+from titan_core.delivery.sink import Event, EventSink
 
 log = logging.getLogger(__name__)
 

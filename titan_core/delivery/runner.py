@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from titan_core.events.bus import BusUnavailable, EventBus, HistoryExpired, SinkFeed
-from titan_core.events.sink import Event, EventSink
-from titan_core.events.stopping import cancel_and_wait
+from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired, SinkFeed
+from titan_core.delivery.sink import Event, EventSink
+from titan_core.delivery.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

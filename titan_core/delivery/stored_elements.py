@@ -2,7 +2,7 @@
 
 A titan valueChanged carries only the value; the async-aas and BaSyx profiles need the element as
 the change left it, which the outbox stores in the `element` column of the event's row
-(titan_core/events/profiles.py). A transport reads the elements of a whole batch in one query, and
+(titan_core/delivery/profiles.py). A transport reads the elements of a whole batch in one query, and
 only when the batch holds a valueChanged and a profile wants full data.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from titan_core.events.sink import Event
+from titan_core.delivery.sink import Event
 from titan_core.eventtypes.envelope import EVENT_TYPE_PREFIX
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox
