@@ -23,12 +23,12 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import make_url
 
 from titan_core.app import create_app
+from titan_core.eventtypes.change import Change
 from titan_core.eventtypes.envelope import build_envelope, dump_envelope, stored_element, uuid7
 from titan_core.eventtypes.feed_types import feed_type
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 from titan_core.store.database import Database
-from titan_core.store.records import Change
 from titan_core.store.tables import event_outbox, event_relay, event_semantic_keys
 
 RARE = "urn:bench:rare"

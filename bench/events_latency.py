@@ -29,11 +29,11 @@ from typing import Any
 
 from titan_core.delivery.pipeline import EventPipeline
 from titan_core.delivery.sink import Event
+from titan_core.eventtypes.change import Change
 from titan_core.model.paths import parse_id_short_path
 from titan_core.settings import Settings
 from titan_core.store.database import Database
 from titan_core.store.outbox import OutboxRecorder
-from titan_core.store.records import Change
 from titan_core.store.repository import Repository
 
 SUBMODELS = 20

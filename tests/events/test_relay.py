@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from titan_core.delivery.pipeline import EventPipeline
+from titan_core.eventtypes.change import Change
 from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.settings import Settings
 from titan_core.store.database import WriterBusy
-from titan_core.store.records import Change
 from titan_core.store.tables import event_outbox
 
 from .conftest import EventsClientFactory

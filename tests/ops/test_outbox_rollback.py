@@ -10,10 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from support.postgres import asyncpg_dsn
 
+from titan_core.eventtypes.change import Change
 from titan_core.store.database import Database
 from titan_core.store.outage import database_unavailable
 from titan_core.store.outbox import OutboxRecorder
-from titan_core.store.records import Change
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

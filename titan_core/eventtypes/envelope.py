@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from titan_core.eventtypes.change import Change
 from titan_core.model.identifiers import encode_identifier
 from titan_core.model.projections import without_blob_values
-from titan_core.store.records import Change
 
 SPECVERSION = "1.0"
 EVENT_TYPE_PREFIX = "io.admin-shell.events.v1."

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from titan_core.store.records import Change
+from titan_core.eventtypes.change import Change
 
 _RESOURCE = {
     "shell": "aas",

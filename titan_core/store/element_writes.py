@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal
 from titan_core.errors import BadRequest, NotFound
+from titan_core.eventtypes.change import Change
 from titan_core.model.elements import (
     CHILDREN_KEY,
     delete_element,
@@ -38,7 +39,7 @@ from titan_core.store.element_rules import (
     verify_submodel_rules,
 )
 from titan_core.store.identifiable_store import IdentifiableStore
-from titan_core.store.records import Attachment, Change, StoredIdentifiable
+from titan_core.store.records import Attachment, StoredIdentifiable
 from titan_core.store.value_changes import value_changes
 
 Path = tuple[PathSegment, ...]

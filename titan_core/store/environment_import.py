@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal, authorize_write
+from titan_core.eventtypes.change import Change
 from titan_core.store.documents import DocumentFacts, facts_of
 from titan_core.store.identifiable_store import (
     _COLUMNS,
@@ -24,7 +25,7 @@ from titan_core.store.identifiable_store import (
     _stored,
     dump_json,
 )
-from titan_core.store.records import Attachment, Change, Kind, StoredIdentifiable
+from titan_core.store.records import Attachment, Kind, StoredIdentifiable
 from titan_core.store.tables import attachments, identifiables, shell_asset_ids
 from titan_core.store.value_changes import value_changes
 

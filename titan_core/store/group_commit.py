@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from titan_core.errors import TitanError
+from titan_core.eventtypes.change import Change
 from titan_core.store.documents import facts_of
 from titan_core.store.outage import database_unavailable
-from titan_core.store.records import Change, Kind, StoredIdentifiable
+from titan_core.store.records import Kind, StoredIdentifiable
 
 if TYPE_CHECKING:
     from titan_core.store.identifiable_store import DocumentEdit, IdentifiableStore

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal, authorize_read, authorize_write
 from titan_core.errors import BadRequest, Conflict, NotFound, PreconditionFailed, TitanError
+from titan_core.eventtypes.change import Change
 from titan_core.model.elements import find_element
 from titan_core.model.paths import parse_id_short_path
 from titan_core.model.verify import parse_and_verify
@@ -31,7 +32,6 @@ from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.records import (
     KIND_LABELS,
     Attachment,
-    Change,
     Kind,
     Page,
     StoredIdentifiable,

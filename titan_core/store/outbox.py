@@ -16,10 +16,10 @@ from sqlalchemy import Engine, event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from titan_core.eventtypes.change import Change
 from titan_core.eventtypes.envelope import build_envelope, dump_envelope, stored_element, uuid7
 from titan_core.eventtypes.feed_types import feed_type, semantic_key_values, subject_of
 from titan_core.eventtypes.schema import validate_envelope
-from titan_core.store.records import Change
 from titan_core.store.tables import event_outbox, event_semantic_keys
 
 _INSERT = insert(event_outbox)  # built once, as for every statement on the value-write path

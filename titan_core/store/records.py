@@ -1,9 +1,12 @@
-"""What the Repository hands out: stored identifiables, pages of them, attachments, and changes."""
+"""What the Repository hands out: stored identifiables, pages of them, attachments.
+
+The changes its writes make are `titan_core.eventtypes.change.Change`, a layer below.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Kind = Literal["shell", "submodel", "concept_description"]
@@ -14,9 +17,6 @@ KIND_LABELS: dict[Kind, str] = {
     "submodel": "Submodel",
     "concept_description": "Concept Description",
 }
-
-ChangeType = Literal["created", "updated", "deleted", "valueChanged"]
-Entity = Literal["shell", "submodel", "element", "concept_description"]
 
 
 @dataclass(frozen=True)
@@ -53,20 +53,3 @@ class Attachment:
     content_type: str
     file_name: str
     data: bytes
-
-
-@dataclass(frozen=True)
-class Change:
-    """One state change a write made, in the shape the event layer turns into an envelope."""
-
-    type: ChangeType
-    entity: Entity
-    identifier: str
-    # idShortPath, for elements only.
-    path: str | None = None
-    semantic_id: str | None = None
-    data: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    # valueChanged only: the whole element after the change. `data` holds just its value (the titan
-    # profile); the async-aas and BaSyx profiles send the element, so the outbox keeps it beside.
-    element: dict[str, Any] | None = None

@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS, Principal
 from titan_core.errors import Conflict, InvalidModel, NotFound
+from titan_core.eventtypes.change import Change
 from titan_core.model.paths import PathSegment
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.documents import last_key_value
 from titan_core.store.element_rules import file_value_of
 from titan_core.store.identifiable_store import IdentifiableStore
-from titan_core.store.records import Attachment, Change, StoredIdentifiable
+from titan_core.store.records import Attachment, StoredIdentifiable
 
 Path = tuple[PathSegment, ...]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from titan_core.eventtypes.change import Change
 from titan_core.model.elements import iter_elements
 from titan_core.model.paths import format_id_short_path
 from titan_core.model.value_only import NO_VALUE_TYPES, VALUE_CONTAINERS, element_value, own_value_members
 from titan_core.store.documents import last_key_value
-from titan_core.store.records import Change
 
 _NOT_REPORTED = VALUE_CONTAINERS | NO_VALUE_TYPES  # containers report through their children
 
