@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from titan_core import __version__
-from titan_core.api.context import principal
 from titan_core.auth import ROLE_READER
+from titan_core.caller import principal
 from titan_core.delivery.pipeline import event_status
 from titan_core.hookspecs import hookimpl
 from titan_core.keys import DATABASE, EVENT_PIPELINE, HOOKS, PLUGIN_MANAGER, SETTINGS

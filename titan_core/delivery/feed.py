@@ -18,15 +18,15 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Select, or_, select
 
-from titan_core.api.context import principal
 from titan_core.auth import Principal, authorize_read
+from titan_core.caller import principal
 from titan_core.delivery.feed_filter import FIELDS, OPERATORS, parse_feed_filter
 from titan_core.delivery.profiles import AsyncAasOptions, first_key_value
 from titan_core.errors import BadRequest
 from titan_core.eventtypes.envelope import format_time, short_type
 from titan_core.eventtypes.feed_types import FEED_TYPES, feed_type
 from titan_core.keys import DATABASE, SETTINGS
-from titan_core.store.scoped_reads import _all_prefixed, _literal_prefix
+from titan_core.store.scoped_reads import all_prefixed, literal_prefix
 from titan_core.store.tables import event_outbox
 
 FEED_PATH = "/event-feed"
@@ -99,11 +99,11 @@ async def _readable_page(
     request: web.Request, query: Select[Any], reader: Principal, *, limit: int, start: int
 ) -> tuple[list[Any], int]:
     """Up to `limit` rows `reader` may read, and the cursor: the seq of the last row looked at."""
-    if reader.scopes and _all_prefixed(reader.scopes):
+    if reader.scopes and all_prefixed(reader.scopes):
         query = query.where(
             or_(
                 *(
-                    event_outbox.c.titan_id.startswith(_literal_prefix(scope), autoescape=True)
+                    event_outbox.c.titan_id.startswith(literal_prefix(scope), autoescape=True)
                     for scope in reader.scopes
                 )
             )

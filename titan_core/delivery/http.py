@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from titan_core.api.context import principal
 from titan_core.auth import ANONYMOUS, Principal, may_read
+from titan_core.caller import principal
 from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired
 from titan_core.delivery.filters import EventFilter, parse_filter_query
 from titan_core.delivery.sink import Event

@@ -30,9 +30,7 @@ async def readable_rows(
     if not principal.scopes:
         every: Sequence[Row[Any]] = (await connection.execute(query)).all()
         return every
-    narrowed = (
-        query.where(scope_prefix_filter(principal.scopes)) if _all_prefixed(principal.scopes) else query
-    )
+    narrowed = query.where(scope_prefix_filter(principal.scopes)) if all_prefixed(principal.scopes) else query
     found: list[Row[Any]] = []
     while True:
         rows = (await connection.execute(narrowed)).all()
@@ -48,15 +46,17 @@ def scope_prefix_filter(scopes: Sequence[str]) -> ColumnElement[bool]:
     `LIKE` folds ASCII case on SQLite, so this may let through more than the scopes match, never
     less; the caller matches exactly.
     """
-    return or_(*(identifiables.c.identifier.startswith(_literal_prefix(scope), autoescape=True)
+    return or_(*(identifiables.c.identifier.startswith(literal_prefix(scope), autoescape=True)
                  for scope in scopes))  # fmt: skip
 
 
-def _literal_prefix(pattern: str) -> str:
+def literal_prefix(pattern: str) -> str:
+    """The part of a scope pattern before its first wildcard (the Event Feed narrows by it too)."""
     cut = min((pattern.find(mark) for mark in _WILDCARDS if mark in pattern), default=len(pattern))
     return pattern[:cut]
 
 
-def _all_prefixed(scopes: Sequence[str]) -> bool:
+def all_prefixed(scopes: Sequence[str]) -> bool:
+    """Whether every scope has a literal prefix, so a query may narrow by prefixes first."""
     # One scope that starts with a wildcard can match any identifier: the database cannot narrow.
-    return all(_literal_prefix(scope) for scope in scopes)
+    return all(literal_prefix(scope) for scope in scopes)
