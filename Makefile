@@ -24,7 +24,7 @@ help:
 	@echo "make run    set up .venv, serve the demo twin on http://127.0.0.1:8080 (your changes are kept)"
 	@echo "make test   set up .venv, start missing test services, run the whole test suite"
 	@echo "make test-fast  unit and API tests on SQLite only: no services, no slow/fault/conformance/fresh-venv/browser tests"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy and the import-linter layer contracts"
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -48,3 +48,4 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports

@@ -1,1 +1,3 @@
-"""Eventing: the envelope, the outbox relay, the buses (memory, Redis Streams), sinks and `/events`."""
+"""Delivery, above the store: the relay that publishes the outbox, the buses (memory, Redis Streams),
+the sink runner and `once` positions, event filters and profiles, `/events` and the Event Feed.
+"""
