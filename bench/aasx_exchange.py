@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from synthetic import synthetic_submodel  # type: ignore[import-not-found]
 
+from titan_core.auth import ANONYMOUS
 from titan_core.exchange.aasx import AasxWriter, read_aasx
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.database import Database
@@ -116,7 +117,7 @@ async def fill(url: str, count: int) -> None:
     for first in range(0, count, batch):
         environment = {"submodels": [synthetic_submodel(n) for n in range(first, min(first + batch, count))]}
         verified = parse_and_verify("environment", environment).jsonable
-        await repository.import_environment(verified, origin="load")
+        await repository.import_environment(verified, origin="load", principal=ANONYMOUS)
     await database.close()
 
 

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from titan_core.auth import ANONYMOUS
 from titan_core.delivery.pipeline import EventPipeline
 from titan_core.delivery.sink import Event
 from titan_core.eventtypes.change import Change
@@ -81,14 +82,16 @@ async def measure_latency(settings: Settings, rate: float, seconds: float) -> di
     database, repository, pipeline = await _open(settings, [sink])
     try:
         for index in range(SUBMODELS):
-            await repository.put("submodel", f"urn:bench:sm:{index}", _submodel(index), origin="rest")
+            await repository.put(
+                "submodel", f"urn:bench:sm:{index}", _submodel(index), origin="rest", principal=ANONYMOUS
+            )
         await asyncio.sleep(0.5)
         committed: dict[int, float] = {}
         tasks: list[asyncio.Task[None]] = []
 
         async def write(value: int) -> None:
             await repository.set_element_value(
-                f"urn:bench:sm:{value % SUBMODELS}", VALUE_PATH, value, origin="rest"
+                f"urn:bench:sm:{value % SUBMODELS}", VALUE_PATH, value, origin="rest", principal=ANONYMOUS
             )
             committed[value] = time.perf_counter()
 

@@ -64,6 +64,7 @@ from titan_plugin_mqtt.publisher import EventPublisher
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 
 from titan_core.app import create_app
+from titan_core.auth import ANONYMOUS
 from titan_core.delivery.bus import MemoryBus, OutgoingEvent
 from titan_core.delivery.runner import SinkRunner
 from titan_core.gc_tuning import tune_for_serving
@@ -190,7 +191,9 @@ async def _start_titan(database_url: str, mqtt: dict[str, Any]) -> tuple[web.App
     await plugin.publisher.wait_connected(10)
     repository = app[REPOSITORY]
     for index in range(SUBMODELS):
-        await repository.put("submodel", _submodel_id(index), _submodel(index), origin="load")
+        await repository.put(
+            "submodel", _submodel_id(index), _submodel(index), origin="load", principal=ANONYMOUS
+        )
     await asyncio.sleep(0.5)  # their `created` events are out
     return runner, app
 
@@ -208,7 +211,7 @@ async def measure_latency(
 
         async def write(value: int) -> None:
             await repository.set_element_value(
-                _submodel_id(value % SUBMODELS), VALUE_PATH, value, origin="rest"
+                _submodel_id(value % SUBMODELS), VALUE_PATH, value, origin="rest", principal=ANONYMOUS
             )
             committed[value] = time.time()
 
@@ -410,7 +413,7 @@ async def serve_rest(app: web.Application) -> tuple[web.AppRunner, str]:
     await runner.setup()
     port = _free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load")
+    await app[REPOSITORY].put("submodel", _submodel_id(0), _submodel(0), origin="load", principal=ANONYMOUS)
     return runner, f"http://127.0.0.1:{port}/submodels/{encode_identifier(_submodel_id(0))}"
 
 

@@ -13,12 +13,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from titan_core.json_text import loads_json
-from titan_core.loader import load_environment
+from titan_core.loader import load_environment, operator_principal
 from titan_core.store.database import Database
 from titan_core.store.repository import Repository
 from titan_core.store.tables import event_outbox, event_relay, identifiables
 
 DEMO_ENVIRONMENT = Path(__file__).with_name("sample") / "demo-environment.json"
+# Who the demo twin's `created` events name as their subject.
+DEMO_LOADER = operator_principal("titan serve --demo")
 
 
 async def load_demo_into_unused_database(database: Database) -> str:
@@ -27,7 +29,9 @@ async def load_demo_into_unused_database(database: Database) -> str:
     if used:
         return f"--demo: the database already holds {used}; kept as it is, the demo twin is not loaded"
     environment = loads_json(DEMO_ENVIRONMENT.read_text(encoding="utf-8"))
-    counts = await load_environment(Repository(database), environment, lenient=False, out=io.StringIO())
+    counts = await load_environment(
+        Repository(database), environment, lenient=False, out=io.StringIO(), operator=DEMO_LOADER
+    )
     return (
         f"--demo: loaded the demo twin into the empty database ({counts['created']} shells, submodels "
         "and concept descriptions)"

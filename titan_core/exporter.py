@@ -7,11 +7,15 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from titan_core.auth import ROLE_READER, Principal
 from titan_core.errors import TitanError
 from titan_core.exchange.export import ExportPlan, json_chunks, plan_for_shells, write_aasx_export, xml_chunks
 from titan_core.settings import Settings
 from titan_core.store.database import open_database
 from titan_core.store.repository import Repository
+
+# Who `titan export` reads as: a reader of every twin, since exporting needs nothing more.
+EXPORTER = Principal(subject="titan export", roles=frozenset({ROLE_READER}))
 
 SUFFIX_FORMATS = {".json": "json", ".xml": "xml", ".aasx": "aasx"}
 
@@ -37,16 +41,21 @@ async def export_twins(
         await database.migrate()
         repository = Repository(database)
         try:
-            plan = await plan_for_shells(repository, shell_ids) if shell_ids else ExportPlan()
+            plan = (
+                await plan_for_shells(repository, shell_ids, principal=EXPORTER)
+                if shell_ids
+                else ExportPlan()
+            )
         except TitanError as exc:
             print(f"titan export: {exc}", file=sys.stderr)
             return 1
         target: IO[bytes] = output.open("wb") if output is not None else sys.stdout.buffer
         try:
             if fmt == "aasx":
-                await write_aasx_export(target, repository, plan)
+                await write_aasx_export(target, repository, plan, principal=EXPORTER)
             else:
-                chunks = json_chunks(repository, plan) if fmt == "json" else xml_chunks(repository, plan)
+                write = json_chunks if fmt == "json" else xml_chunks
+                chunks = write(repository, plan, principal=EXPORTER)
                 async for chunk in chunks:
                     target.write(chunk.encode("utf-8"))
         finally:

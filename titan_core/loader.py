@@ -124,7 +124,7 @@ async def load_environment(
     lenient: bool,
     out: TextIO = sys.stdout,
     label: str = "",
-    operator: Principal = ANONYMOUS,
+    operator: Principal,
 ) -> dict[str, int]:
     """Verify the environment (strictly unless lenient), then upsert every identifiable in it
     as `operator` (the subject of the events it causes)."""

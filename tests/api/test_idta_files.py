@@ -17,6 +17,7 @@ import pytest
 from support.app import AppClientFactory
 from support.data import IDTA_DIR, data_file, data_files
 
+from titan_core.auth import ANONYMOUS
 from titan_core.loader import load_environment, load_paths
 from titan_core.model.verify import parse_and_verify
 from titan_core.settings import Settings
@@ -55,7 +56,7 @@ async def test_idta_file_loads_leniently_and_reads_back_equal(
     try:
         await database.migrate()
         counts = await load_environment(
-            Repository(database), environment, lenient=True, out=report, label=str(path)
+            Repository(database), environment, lenient=True, out=report, label=str(path), operator=ANONYMOUS
         )
     finally:
         await database.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from support.app import AppClient
 
+from titan_core.auth import ANONYMOUS
 from titan_core.credentials.api_keys import config_entry, hash_api_key
 from titan_core.keys import REPOSITORY
 from titan_core.model.paths import parse_id_short_path
@@ -50,7 +51,7 @@ async def test_paging_through_10000_events_loses_and_repeats_nothing(
     for start in range(1, 10_001, 100):  # concurrent writes, committed in groups, as devices make them
         await asyncio.gather(
             *(
-                repository.set_element_value(SM_ID, path, value, origin="rest")
+                repository.set_element_value(SM_ID, path, value, origin="rest", principal=ANONYMOUS)
                 for value in range(start, start + 100)
             )
         )

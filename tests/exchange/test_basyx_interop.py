@@ -14,6 +14,7 @@ from basyx.aas import model as basyx_model
 from basyx.aas.adapter import aasx as basyx_aasx
 from basyx.aas.adapter import json as basyx_json
 
+from titan_core.auth import ANONYMOUS
 from titan_core.exchange.aasx import read_aasx
 from titan_core.exchange.export import ExportPlan, write_aasx_export
 from titan_core.exchange.files import take_package_files
@@ -93,10 +94,15 @@ async def repository(settings: Settings) -> AsyncIterator[Repository]:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_basyx_reads_the_package_titan_exports(repository: Repository) -> None:
     await repository.import_environment(
-        json.loads(json.dumps(ENVIRONMENT)), files=[("submodel", SM_ID, "Manual", MANUAL)], origin="load"
+        json.loads(json.dumps(ENVIRONMENT)),
+        files=[("submodel", SM_ID, "Manual", MANUAL)],
+        origin="load",
+        principal=ANONYMOUS,
     )
     package = io.BytesIO()
-    await write_aasx_export(package, repository, ExportPlan([SHELL_ID], [SM_ID], [CD_ID]))
+    await write_aasx_export(
+        package, repository, ExportPlan([SHELL_ID], [SM_ID], [CD_ID]), principal=ANONYMOUS
+    )
     package.seek(0)
 
     store: basyx_model.DictObjectStore = basyx_model.DictObjectStore()
@@ -135,6 +141,7 @@ async def test_titan_loads_a_package_basyx_wrote(repository: Repository) -> None
         content.environment,
         files=[(f.kind, f.identifier, f.path, f.attachment) for f in imported],
         origin="load",
+        principal=ANONYMOUS,
     )
     assert counts.created == 3
-    assert await repository.get_attachment("submodel", SM_ID, "Manual") == MANUAL
+    assert await repository.get_attachment("submodel", SM_ID, "Manual", principal=ANONYMOUS) == MANUAL

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aas_core3 import jsonization
 
+from titan_core.auth import ANONYMOUS
 from titan_core.exchange.aasx import read_aasx
 from titan_core.exchange.export import ExportPlan, json_chunks, write_aasx_export, xml_chunks
 from titan_core.exchange.files import take_package_files
@@ -65,17 +66,17 @@ async def test_json_to_aasx_and_xml_and_back_is_model_equal_for_every_valid_corp
     for path in CORPUS:
         environment = json.loads(path.read_text(encoding="utf-8"))
         verified = parse_and_verify("environment", environment).jsonable
-        await repository.import_environment(verified, origin="load")
+        await repository.import_environment(verified, origin="load", principal=ANONYMOUS)
         plan = plan_of(environment)
         expected = model(environment)
 
         package = io.BytesIO()
-        await write_aasx_export(package, repository, plan)
+        await write_aasx_export(package, repository, plan, principal=ANONYMOUS)
         package.seek(0)
         from_aasx = read_aasx(package, path.name).environment
-        xml = await _text(xml_chunks(repository, plan))
+        xml = await _text(xml_chunks(repository, plan, principal=ANONYMOUS))
         from_xml = read_xml_environment(io.BytesIO(xml.encode()), path.name)
-        from_json = json.loads(await _text(json_chunks(repository, plan)))
+        from_json = json.loads(await _text(json_chunks(repository, plan, principal=ANONYMOUS)))
         for label, result in (("aasx", from_aasx), ("xml", from_xml), ("json", from_json)):
             if model(result) != expected:
                 failures.append(f"{path.relative_to(DATA)} via {label}")
@@ -100,10 +101,12 @@ def test_every_idta_sample_loads_leniently_or_strictly_refused_only_for_named_vi
 async def test_an_aasx_sample_keeps_its_files_as_attachments(repository: Repository) -> None:
     prepared = prepare_file(DATA / "idta" / "IDTA_02004-2-0_Example_HandoverDocumentation.aasx", lenient=True)
     assert prepared.files, "the sample's PDFs and previews were not found"
-    counts = await repository.import_environment(prepared.environment, files=prepared.files, origin="load")
+    counts = await repository.import_environment(
+        prepared.environment, files=prepared.files, origin="load", principal=ANONYMOUS
+    )
     assert counts.created > 0
     for kind, identifier, path, attachment in prepared.files:
-        stored = await repository.get_attachment(kind, identifier, path)
+        stored = await repository.get_attachment(kind, identifier, path, principal=ANONYMOUS)
         assert stored == attachment
         # The File value names the attachment's file, as an upload through the API would.
         assert attachment.file_name and attachment.data
@@ -111,9 +114,11 @@ async def test_an_aasx_sample_keeps_its_files_as_attachments(repository: Reposit
 
 async def test_an_exported_package_carries_the_attachments_and_they_come_back(repository: Repository) -> None:
     prepared = prepare_file(DATA / "idta" / "IDTA_02003_Sample_TechnicalData.aasx", lenient=True)
-    await repository.import_environment(prepared.environment, files=prepared.files, origin="load")
+    await repository.import_environment(
+        prepared.environment, files=prepared.files, origin="load", principal=ANONYMOUS
+    )
     package = io.BytesIO()
-    await write_aasx_export(package, repository, plan_of(prepared.environment))
+    await write_aasx_export(package, repository, plan_of(prepared.environment), principal=ANONYMOUS)
     package.seek(0)
     content = read_aasx(package, "export.aasx")
     # In the package, File values are the part names the files are stored under.

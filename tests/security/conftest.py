@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from support.app import AppClient, AppClientFactory
 
+from titan_core.auth import ANONYMOUS
 from titan_core.keys import DATABASE, REPOSITORY
 from titan_core.model.paths import parse_id_short_path
 from titan_core.plugins import TitanPluginManager, get_plugin_manager
@@ -57,21 +58,31 @@ async def load_twins(app: web.Application) -> None:
     """The twins of `twins.py`, written through the Repository (no HTTP, no credentials needed)."""
     repository = app[REPOSITORY]
     for submodel_id in (SM_ID, OTHER_SM_ID):
-        await repository.create("submodel", submodel(submodel_id), origin="load")
+        await repository.create("submodel", submodel(submodel_id), origin="load", principal=ANONYMOUS)
     for shell_id, submodel_id in ((SHELL_ID, SM_ID), (OTHER_SHELL_ID, OTHER_SM_ID)):
-        await repository.create("shell", shell(shell_id, submodel_id), origin="load")
+        await repository.create("shell", shell(shell_id, submodel_id), origin="load", principal=ANONYMOUS)
         await repository.put_thumbnail(
-            shell_id, Attachment("image/png", "thumbnail.png", b"\x89PNG-thumbnail"), origin="load"
+            shell_id,
+            Attachment("image/png", "thumbnail.png", b"\x89PNG-thumbnail"),
+            origin="load",
+            principal=ANONYMOUS,
         )
         await repository.put_attachment(
             submodel_id,
             parse_id_short_path("Manual"),
             Attachment("text/plain", "manual.txt", b"the manual"),
             origin="load",
+            principal=ANONYMOUS,
         )
-    await repository.create("concept_description", concept_description(CD_ID), origin="load")
+    await repository.create(
+        "concept_description", concept_description(CD_ID), origin="load", principal=ANONYMOUS
+    )
     # A package holding SHELL_ID as stored now, so keeping it changes no twin.
-    held = {"assetAdministrationShells": [(await repository.get("shell", SHELL_ID)).document()]}
+    held = {
+        "assetAdministrationShells": [
+            (await repository.get("shell", SHELL_ID, principal=ANONYMOUS)).document()
+        ]
+    }
     await repository.save_package(
         PACKAGE_ID,
         file_name="line1.aasx",
@@ -79,6 +90,7 @@ async def load_twins(app: web.Application) -> None:
         environment=held,
         files=[],
         origin="load",
+        principal=ANONYMOUS,
     )
 
 

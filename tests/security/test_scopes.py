@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support.app import AppClient, AppClientFactory
 
-from titan_core.auth import ROLE_READER, ROLE_WRITER, Principal
+from titan_core.auth import ANONYMOUS, ROLE_READER, ROLE_WRITER, Principal
 from titan_core.errors import Forbidden
 from titan_core.keys import REPOSITORY
 from titan_core.model.paths import parse_id_short_path
@@ -60,9 +60,9 @@ async def test_a_scoped_list_has_full_pages_of_its_own_twins_only(
     mine = [f"https://other.example/ids/sm/{n}" for n in range(5)]
     theirs = [f"https://example.com/ids/sm/{n}" for n in range(7)]
     for index in range(7):  # interleaved, so a page of the database holds both
-        await repository.create("submodel", submodel(theirs[index]), origin="load")
+        await repository.create("submodel", submodel(theirs[index]), origin="load", principal=ANONYMOUS)
         if index < len(mine):
-            await repository.create("submodel", submodel(mine[index]), origin="load")
+            await repository.create("submodel", submodel(mine[index]), origin="load", principal=ANONYMOUS)
 
     outsider_pages = await all_pages(client, "/submodels", api_key("outsider"), limit=2)
     everyone_pages = await all_pages(client, "/submodels", api_key("reader"), limit=2)
@@ -148,7 +148,9 @@ async def test_repository_refuses_writes_outside_the_scopes_for_every_transport(
             assert await snapshot(app) == before, f"{name} by {who.subject} changed the database"
 
     await repository.set_element_value(SM_ID, path, 99.5, origin="mqtt", principal=INSIDE)
-    assert (await repository.get("submodel", SM_ID)).document()["submodelElements"][0]["value"] == "99.5"
+    assert (await repository.get("submodel", SM_ID, principal=ANONYMOUS)).document()["submodelElements"][0][
+        "value"
+    ] == "99.5"
 
 
 async def test_repository_reads_check_the_principal(secure_client: AppClient) -> None:

@@ -38,7 +38,9 @@ async def post_concept_description(request: web.Request) -> web.StreamResponse:
 
 
 async def get_concept_description(request: web.Request) -> web.StreamResponse:
-    stored = await repository(request).get("concept_description", params.identifier(request, "cdIdentifier"))
+    stored = await repository(request).get(
+        "concept_description", params.identifier(request, "cdIdentifier"), principal=principal(request)
+    )
     return raw_json_response(stored.body, etag=stored.etag)
 
 

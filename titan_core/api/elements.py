@@ -168,7 +168,7 @@ async def put_element(request: web.Request) -> web.StreamResponse:
         if_match=params.if_match(request),
     )
     if created:
-        stored = await repository(request).get("submodel", submodel_id)
+        stored = await repository(request).get("submodel", submodel_id, principal=principal(request))
         return json_response(
             find_element(stored.document(), path),
             status=201,
@@ -268,7 +268,7 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
             f"element {request.match_info['idShortPath']!r} is a {element.get('modelType')}, not a File"
         )
     attachment = await repository(request).get_attachment(
-        "submodel", stored.identifier, format_id_short_path(path)
+        "submodel", stored.identifier, format_id_short_path(path), principal=principal(request)
     )
     return attachment_response(attachment, etag=stored.etag)
 

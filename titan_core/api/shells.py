@@ -18,7 +18,7 @@ from titan_core.api.responses import (
     raw_json_response,
 )
 from titan_core.model.identifiers import decode_asset_id_filter, encode_identifier
-from titan_core.store.records import Page
+from titan_core.store.records import Page, StoredIdentifiable
 
 
 def _shell_reference(shell_id: str) -> dict[str, object]:
@@ -58,12 +58,12 @@ async def post_shell(request: web.Request) -> web.StreamResponse:
 
 
 async def get_shell(request: web.Request) -> web.StreamResponse:
-    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    stored = await _stored_shell(request)
     return raw_json_response(stored.body, etag=stored.etag)
 
 
 async def get_shell_reference(request: web.Request) -> web.StreamResponse:
-    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    stored = await _stored_shell(request)
     return json_response(_shell_reference(stored.identifier), etag=stored.etag)
 
 
@@ -95,7 +95,7 @@ async def delete_shell(request: web.Request) -> web.StreamResponse:
 
 
 async def get_asset_information(request: web.Request) -> web.StreamResponse:
-    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    stored = await _stored_shell(request)
     return json_response(stored.document()["assetInformation"], etag=stored.etag)
 
 
@@ -113,8 +113,8 @@ async def put_asset_information(request: web.Request) -> web.StreamResponse:
 
 async def get_thumbnail(request: web.Request) -> web.StreamResponse:
     shell_id = params.identifier(request, "aasIdentifier")
-    stored = await repository(request).get("shell", shell_id)
-    attachment = await repository(request).get_attachment("shell", shell_id, "")
+    stored = await repository(request).get("shell", shell_id, principal=principal(request))
+    attachment = await repository(request).get_attachment("shell", shell_id, "", principal=principal(request))
     return attachment_response(attachment, etag=stored.etag)
 
 
@@ -144,7 +144,7 @@ async def delete_thumbnail(request: web.Request) -> web.StreamResponse:
 
 async def list_submodel_references(request: web.Request) -> web.StreamResponse:
     limit, cursor = params.paging(request)
-    stored = await repository(request).get("shell", params.identifier(request, "aasIdentifier"))
+    stored = await _stored_shell(request)
     items, next_cursor = page_of(stored.document().get("submodels") or [], limit, cursor)
     return paged(items, next_cursor, etag=stored.etag)
 
@@ -191,3 +191,10 @@ def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
     router.add_get(f"{one}/submodel-refs", list_submodel_references)
     router.add_post(f"{one}/submodel-refs", post_submodel_reference)
     router.add_delete(f"{one}/submodel-refs/{{submodelIdentifier}}", delete_submodel_reference)
+
+
+async def _stored_shell(request: web.Request) -> StoredIdentifiable:
+    """The shell the path names, read as the caller."""
+    return await repository(request).get(
+        "shell", params.identifier(request, "aasIdentifier"), principal=principal(request)
+    )

@@ -36,14 +36,16 @@ async def submodel_id_of(request: web.Request) -> str:
     submodel_id = params.identifier(request, "submodelIdentifier")
     if "aasIdentifier" in request.match_info:
         shell_id = params.identifier(request, "aasIdentifier")
-        shell = await repository(request).get("shell", shell_id)
+        shell = await repository(request).get("shell", shell_id, principal=principal(request))
         if not any(references_submodel(ref, submodel_id) for ref in shell.document().get("submodels") or ()):
             raise NotFound(f"the shell {shell_id!r} does not reference a submodel {submodel_id!r}")
     return submodel_id
 
 
 async def load_submodel(request: web.Request) -> StoredIdentifiable:
-    return await repository(request).get("submodel", await submodel_id_of(request))
+    return await repository(request).get(
+        "submodel", await submodel_id_of(request), principal=principal(request)
+    )
 
 
 def _rendered(stored: StoredIdentifiable, modifier: Modifier, request: web.Request) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from titan_core.auth import Principal
 from titan_core.errors import BadRequest, NotFound
 from titan_core.eventtypes.envelope import ENTITIES, EVENT_TYPE_PREFIX, EVENT_TYPES, short_type
 from titan_core.model.paths import format_id_short_path, parse_id_short_path
@@ -26,7 +27,7 @@ COMMA_SEPARATED_KEYS = frozenset({"entity_types", "paths", "types"})
 class ShellReader(Protocol):
     """What `EventFilter.resolve` needs of the Repository."""
 
-    async def get(self, kind: Any, identifier: str) -> Any: ...
+    async def get(self, kind: Any, identifier: str, *, principal: Principal) -> Any: ...
 
 
 @dataclass
@@ -44,11 +45,12 @@ class EventFilter:
     def is_empty(self) -> bool:
         return all(getattr(self, key) is None for key in FILTER_KEYS)
 
-    async def resolve(self, repository: ShellReader) -> None:
-        """Look up the submodels referenced by the `shell_ids` shells (unknown shells are no error)."""
+    async def resolve(self, repository: ShellReader, reader: Principal) -> None:
+        """Look up the submodels referenced by the `shell_ids` shells (unknown shells are no error),
+        as `reader` (whose scopes the caller checked against `shell_ids`)."""
         for shell_id in self.shell_ids or ():
             try:
-                shell = (await repository.get("shell", shell_id)).document()
+                shell = (await repository.get("shell", shell_id, principal=reader)).document()
             except NotFound:
                 continue
             self._shell_submodels.update(_referenced_submodels(shell))

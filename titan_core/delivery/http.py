@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from titan_core.auth import ANONYMOUS, Principal, may_read
+from titan_core.auth import Principal, may_read
 from titan_core.caller import principal
 from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired
 from titan_core.delivery.filters import EventFilter, parse_filter_query
@@ -66,7 +66,7 @@ async def get_events(request: web.Request) -> web.Response:
     event_filter = parse_filter_query(request.query, skip=_FEED_PARAMS)
     _check_filter_scopes(event_filter, reader)
     if event_filter.shell_ids is not None:
-        await event_filter.resolve(request.app[REPOSITORY])
+        await event_filter.resolve(request.app[REPOSITORY], reader)
     try:
         if after is None:
             after = await bus.oldest() - 1
@@ -92,7 +92,7 @@ async def collect_events(
     after: int,
     limit: int,
     wait: float,
-    reader: Principal = ANONYMOUS,
+    reader: Principal,
 ) -> tuple[list[Event], int]:
     """Up to `limit` matching events after `after` that `reader` may see, waiting up to `wait` s.
 

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from aas_core3 import jsonization, xmlization
 
-from titan_core.auth import ANONYMOUS, Principal
+from titan_core.auth import Principal
 from titan_core.errors import NotFound
 from titan_core.exchange.aasx import AasxWriter, PackagePart
 from titan_core.exchange.files import PartNamer, file_slots
@@ -56,7 +56,7 @@ class ExportPlan:
 
 
 async def plan_for_shells(
-    repository: Repository, shell_ids: list[str], *, principal: Principal = ANONYMOUS
+    repository: Repository, shell_ids: list[str], *, principal: Principal
 ) -> ExportPlan:
     """The shells, the submodels they reference (those stored) and the concept descriptions that any of
     them refers to (those stored)."""
@@ -103,7 +103,7 @@ def _key_values(node: Any) -> Iterator[str]:
 
 
 async def stored_items(
-    repository: Repository, kind: Kind, ids: list[str] | None, *, principal: Principal = ANONYMOUS
+    repository: Repository, kind: Kind, ids: list[str] | None, *, principal: Principal
 ) -> AsyncIterator[StoredIdentifiable]:
     if ids is not None:
         for identifier in ids:
@@ -120,7 +120,7 @@ async def stored_items(
 
 
 async def json_chunks(
-    repository: Repository, plan: ExportPlan, *, principal: Principal = ANONYMOUS
+    repository: Repository, plan: ExportPlan, *, principal: Principal
 ) -> AsyncIterator[str]:
     """The environment as Part 2 JSON, in chunks of one identifiable (the stored text, unchanged).
 
@@ -149,7 +149,7 @@ async def xml_chunks(
     repository: Repository,
     plan: ExportPlan,
     *,
-    principal: Principal = ANONYMOUS,
+    principal: Principal,
     rewrite: dict[tuple[int, str], str] | None = None,
 ) -> AsyncIterator[str]:
     """The environment as AAS XML; `rewrite` maps (owner pk, attachment path) to a new File value."""
@@ -177,7 +177,7 @@ def _rewritten(item: StoredIdentifiable, rewrite: dict[tuple[int, str], str] | N
 
 
 async def write_aasx_export(
-    out: IO[bytes], repository: Repository, plan: ExportPlan, *, principal: Principal = ANONYMOUS
+    out: IO[bytes], repository: Repository, plan: ExportPlan, *, principal: Principal
 ) -> None:
     """An AASX package: the files first (File values then name their parts), then the XML spec part."""
     writer = AasxWriter(out)

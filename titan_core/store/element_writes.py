@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.auth import ANONYMOUS, Principal
+from titan_core.auth import Principal
 from titan_core.errors import BadRequest, NotFound
 from titan_core.eventtypes.change import Change
 from titan_core.model.elements import (
@@ -63,7 +63,12 @@ _VALUE_FIELDS = frozenset(
 )
 
 
-class ElementWrites(IdentifiableStore):
+class ElementWrites:
+    """Writes of submodel elements, each an `edit` of its submodel (one part of the `Repository`)."""
+
+    def __init__(self, store: IdentifiableStore) -> None:
+        self._store = store
+
     # ---------------------------------------------------------------- submodel elements
 
     async def create_element(
@@ -73,7 +78,7 @@ class ElementWrites(IdentifiableStore):
         element: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> tuple[dict[str, Any], Path]:
         """POST a new element at the top level (`parent_path` None) or into a container.
@@ -91,7 +96,9 @@ class ElementWrites(IdentifiableStore):
             result["path"] = path
             return document, [_element_change("created", submodel_id, path, new_element)]
 
-        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+        await self._store.edit(
+            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
+        )
         return new_element, result["path"]
 
     async def put_element(
@@ -101,7 +108,7 @@ class ElementWrites(IdentifiableStore):
         element: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> bool:
         """PUT: replace the element at `path`, or create it there; returns whether it was created."""
@@ -133,9 +140,9 @@ class ElementWrites(IdentifiableStore):
 
         async def drop_replaced_attachments(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
             if not outcome["created"]:
-                await self.drop_attachments(connection, owner, format_id_short_path(path), below=True)
+                await self._store.drop_attachments(connection, owner, format_id_short_path(path), below=True)
 
-        await self.edit(
+        await self._store.edit(
             "submodel",
             submodel_id,
             edit,
@@ -153,7 +160,7 @@ class ElementWrites(IdentifiableStore):
         changes: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         """PATCH an element: the fields given replace the element's fields; the rest stays."""
@@ -177,7 +184,9 @@ class ElementWrites(IdentifiableStore):
                 return document, []
             return document, [_element_change("updated", submodel_id, path, merged)]
 
-        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+        await self._store.edit(
+            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
+        )
 
     async def delete_element(
         self,
@@ -185,7 +194,7 @@ class ElementWrites(IdentifiableStore):
         path: Path,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
@@ -194,9 +203,9 @@ class ElementWrites(IdentifiableStore):
             return document, [_element_change("deleted", submodel_id, path, old)]
 
         async def drop(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
-            await self.drop_attachments(connection, owner, format_id_short_path(path), below=True)
+            await self._store.drop_attachments(connection, owner, format_id_short_path(path), below=True)
 
-        await self.edit(
+        await self._store.edit(
             "submodel",
             submodel_id,
             edit,
@@ -213,7 +222,7 @@ class ElementWrites(IdentifiableStore):
         value: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         """PATCH `$value` (REST or MQTT): checks the value against the element's type only."""
@@ -236,7 +245,7 @@ class ElementWrites(IdentifiableStore):
                               for changed_path, changed_value in changed]  # fmt: skip
 
         # Batchable: the edit raises before it replaces anything (see group_commit).
-        await self.edit(
+        await self._store.edit(
             "submodel",
             submodel_id,
             edit,
@@ -252,7 +261,7 @@ class ElementWrites(IdentifiableStore):
         value: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         """PATCH a submodel's `$value`: one `valueChanged` per element whose value changed."""
@@ -264,7 +273,9 @@ class ElementWrites(IdentifiableStore):
             ]
             return new_document, changes
 
-        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+        await self._store.edit(
+            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
+        )
 
     async def set_element_metadata(
         self,
@@ -273,7 +284,7 @@ class ElementWrites(IdentifiableStore):
         metadata: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         """PATCH `$metadata` of an element: its descriptive fields change, its value stays."""
@@ -294,7 +305,7 @@ class ElementWrites(IdentifiableStore):
         metadata: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         if not isinstance(metadata, dict):
@@ -311,7 +322,7 @@ class ElementWrites(IdentifiableStore):
         changes: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         """PATCH a submodel: the top-level fields given replace the stored ones; the rest stays."""
@@ -345,7 +356,9 @@ class ElementWrites(IdentifiableStore):
             )
             return new_document, [updated, *value_changes(submodel_id, document, new_document)]
 
-        await self.edit("submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match)
+        await self._store.edit(
+            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
+        )
 
     # ---------------------------------------------------------------- File attachments
 
@@ -356,7 +369,7 @@ class ElementWrites(IdentifiableStore):
         attachment: Attachment,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         """Store a File element's content; its `value` becomes the file name (as a URI), `contentType` the type."""
@@ -371,9 +384,9 @@ class ElementWrites(IdentifiableStore):
             return document, [] if new == old else [_value_change(submodel_id, path, new)]
 
         async def store(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
-            await self.store_attachment(connection, owner, text_path, attachment)
+            await self._store.store_attachment(connection, owner, text_path, attachment)
 
-        await self.edit(
+        await self._store.edit(
             "submodel",
             submodel_id,
             edit,
@@ -389,7 +402,7 @@ class ElementWrites(IdentifiableStore):
         path: Path,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         text_path = format_id_short_path(path)
@@ -403,11 +416,11 @@ class ElementWrites(IdentifiableStore):
             return document, [] if new == old else [_value_change(submodel_id, path, new)]
 
         async def drop(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
-            found["rows"] = await self.drop_attachments(connection, owner, text_path)
+            found["rows"] = await self._store.drop_attachments(connection, owner, text_path)
             if not found["rows"]:
                 raise NotFound(f"File {text_path!r} of Submodel {submodel_id!r} has no attachment")
 
-        await self.edit(
+        await self._store.edit(
             "submodel",
             submodel_id,
             edit,

@@ -15,17 +15,12 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.auth import ANONYMOUS, Principal, authorize_write
+from titan_core.auth import Principal, authorize_write
 from titan_core.eventtypes.change import Change
 from titan_core.store.documents import DocumentFacts, facts_of
-from titan_core.store.identifiable_store import (
-    _COLUMNS,
-    IdentifiableStore,
-    _identifiable_change,
-    _stored,
-    dump_json,
-)
+from titan_core.store.identifiable_store import IdentifiableStore, identifiable_change
 from titan_core.store.records import Attachment, Kind, StoredIdentifiable
+from titan_core.store.rows import COLUMNS, as_stored, dump_json
 from titan_core.store.tables import attachments, identifiables, shell_asset_ids
 from titan_core.store.value_changes import value_changes
 
@@ -54,14 +49,21 @@ class ImportCounts:
         self.identifiables.extend(other.identifiables)
 
 
-class EnvironmentImport(IdentifiableStore):
+class EnvironmentImport:
+    """Whole environments in one transaction, and the attachment reads an export needs (one part of
+    the `Repository`)."""
+
+    def __init__(self, store: IdentifiableStore) -> None:
+        self._store = store
+        self.database = store.database
+
     async def import_environment(
         self,
         environment: dict[str, Any],
         *,
         files: Sequence[tuple[Kind, str, str, Attachment]] = (),
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         connection: AsyncConnection | None = None,
     ) -> ImportCounts:
         """Upsert every identifiable of `environment` (VERIFIED Part 2 JSON: the caller ran
@@ -109,16 +111,16 @@ class EnvironmentImport(IdentifiableStore):
             before = current.get(key)
             if before is None:
                 new_rows.append((kind, document, facts))
-                changes.append(_identifiable_change("created", kind, facts, document))
+                changes.append(identifiable_change("created", kind, facts, document))
                 counts.created += 1
                 continue
             body = dump_json(document)
             if body == before.body:
                 stored[key] = before
                 continue
-            stored[key] = await self._update(connection, before, document, facts, body)
-            await self._drop_orphaned_attachments(connection, before, document)
-            changes.append(_identifiable_change("updated", kind, facts, document))
+            stored[key] = await self._store.update_document(connection, before, document, facts, body)
+            await self._store.drop_orphaned_attachments(connection, before, document)
+            changes.append(identifiable_change("updated", kind, facts, document))
             if kind == "submodel":
                 changes += value_changes(facts.identifier, before.document(), document)
         stored.update(await self._insert_many(connection, new_rows))
@@ -133,7 +135,7 @@ class EnvironmentImport(IdentifiableStore):
                 else:
                     counts.unchanged += 1
         if changes:
-            await self.recorder.record(connection, changes, origin=origin, subject=subject)
+            await self._store.recorder.record(connection, changes, origin=origin, subject=subject)
         return counts
 
     async def _lock_existing(
@@ -144,7 +146,7 @@ class EnvironmentImport(IdentifiableStore):
             wanted = [identifier for key_kind, identifier in keys if key_kind == kind]
             for start in range(0, len(wanted), _IN_BATCH):
                 query = (
-                    select(*_COLUMNS)
+                    select(*COLUMNS)
                     .where(
                         identifiables.c.kind == kind,
                         identifiables.c.identifier.in_(wanted[start : start + _IN_BATCH]),
@@ -153,7 +155,7 @@ class EnvironmentImport(IdentifiableStore):
                     .with_for_update()
                 )
                 for row in await connection.execute(query):
-                    found[(kind, row.identifier)] = _stored(kind, row)
+                    found[(kind, row.identifier)] = as_stored(kind, row)
         return found
 
     async def _insert_many(
@@ -208,7 +210,7 @@ class EnvironmentImport(IdentifiableStore):
         changed = False
         for path, attachment in files:
             if fresh:
-                await self.store_attachment(connection, owner, path, attachment)
+                await self._store.store_attachment(connection, owner, path, attachment)
                 changed = True
                 continue
             row = (
@@ -224,7 +226,7 @@ class EnvironmentImport(IdentifiableStore):
                 attachment.data,
             ):
                 continue
-            await self.store_attachment(connection, owner, path, attachment)
+            await self._store.store_attachment(connection, owner, path, attachment)
             changed = True
         return changed
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
 from titan_core.errors import TitanError
 from titan_core.eventtypes.change import Change
+from titan_core.store.database import Database
 from titan_core.store.documents import facts_of
 from titan_core.store.outage import database_unavailable
+from titan_core.store.preconditions import check_etag, not_found
 from titan_core.store.records import Kind, StoredIdentifiable
-
-if TYPE_CHECKING:
-    from titan_core.store.identifiable_store import DocumentEdit, IdentifiableStore
+from titan_core.store.rows import dump_json, select_row, update_row
+from titan_core.store.write_types import ChangeRecorder, DocumentEdit
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,14 @@ class GroupCommitter:
 
     Contract for the edits: an edit that raises has not changed the document it was given (value
     edits validate before they replace the element), because the document is shared by the batch.
+
+    It needs only the database, the shared row statements (`rows`) and the recorder of the
+    changes: it never calls back into the Repository that submits to it.
     """
 
-    def __init__(self, store: IdentifiableStore) -> None:
-        self._store = store
+    def __init__(self, database: Database, recorder: ChangeRecorder) -> None:
+        self._database = database
+        self._recorder = recorder
         self._queue: list[_Pending] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -97,13 +102,12 @@ class GroupCommitter:
                     _settle(pending, error=error)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        database = self._store.database
         # Lock rows in one global order (stable, so each identifiable keeps its arrival order):
         # two instances' batches locking in arrival order could each hold a row the other wants.
         batch = sorted(batch, key=lambda pending: (pending.kind, pending.identifier))
         # Inline where it can: some sixty statements for a batch over twenty submodels, each a
         # round trip to the async driver's worker thread, cost more CPU than the writes themselves.
-        targets = await database.run_write(lambda connection: self._apply(connection, batch))
+        targets = await self._database.run_write(lambda connection: self._apply(connection, batch))
         for target in targets.values():
             if target is not None:
                 for pending in target.waiting:
@@ -112,18 +116,17 @@ class GroupCommitter:
     def _apply(self, connection: Connection, batch: list[_Pending]) -> dict[tuple[Kind, str], _Target | None]:
         """The batch's statements, in one transaction; refused writes are settled here, the others
         once it has committed."""
-        store = self._store
         targets: dict[tuple[Kind, str], _Target | None] = {}
         for pending in batch:
             key = (pending.kind, pending.identifier)
             if key not in targets:
-                current = store.select_for_update(connection, pending.kind, pending.identifier)
+                current = select_row(connection, pending.kind, pending.identifier, lock=True)
                 targets[key] = None if current is None else _Target(current, current.document())
             target = targets[key]
             try:
                 if target is None:
-                    raise store.not_found(pending.kind, pending.identifier)
-                store.check_if_match(pending.kind, pending.identifier, _etag_of(target), pending.if_match)
+                    raise not_found(pending.kind, pending.identifier)
+                check_etag(pending.kind, pending.identifier, _etag_of(target), pending.if_match)
                 target.document, changes = pending.edit(target.document)
             except TitanError as error:
                 _settle(pending, error=error)
@@ -136,13 +139,18 @@ class GroupCommitter:
             if target is None or not target.recorded:
                 continue
             facts = facts_of(target.current.kind, target.document)
-            target.current = store.store_update(
-                connection, target.current, target.document, facts, versions=target.versions
+            target.current = update_row(
+                connection,
+                target.current,
+                target.document,
+                facts,
+                dump_json(target.document),
+                versions=target.versions,
             )
             # One outbox insert per run of writes with the same origin and subject (usually the
             # whole batch: one device, or one gateway's principal).
             for origin, subject, changes in _runs_by_author(target.recorded):
-                store.recorder.record_in(connection, changes, origin=origin, subject=subject)
+                self._recorder.record_in(connection, changes, origin=origin, subject=subject)
         return targets
 
 

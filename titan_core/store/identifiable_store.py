@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, insert, select, update
+from sqlalchemy import and_, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.auth import ANONYMOUS, Principal, authorize_read, authorize_write
+from titan_core.auth import Principal, authorize_read, authorize_write
 from titan_core.errors import BadRequest, Conflict, NotFound, PreconditionFailed, TitanError
 from titan_core.eventtypes.change import Change
 from titan_core.model.elements import find_element
@@ -28,46 +27,15 @@ from titan_core.model.verify import parse_and_verify
 from titan_core.store.database import Database
 from titan_core.store.documents import DocumentFacts, facts_of
 from titan_core.store.group_commit import GroupCommitter
-from titan_core.store.outbox import OutboxRecorder
-from titan_core.store.records import (
-    KIND_LABELS,
-    Attachment,
-    Kind,
-    Page,
-    StoredIdentifiable,
-)
+from titan_core.store.preconditions import check_if_match, not_found
+from titan_core.store.records import KIND_LABELS, Attachment, Kind, Page, StoredIdentifiable
+from titan_core.store.rows import COLUMNS, as_stored, dump_json, select_row, update_row, write_asset_ids
 from titan_core.store.scoped_reads import readable_rows
 from titan_core.store.tables import attachments, identifiables, shell_asset_ids
 from titan_core.store.value_changes import value_changes
+from titan_core.store.write_types import ChangeRecorder, DocumentEdit
 
 ENTITY_OF_KIND = {"shell": "shell", "submodel": "submodel", "concept_description": "concept_description"}
-
-
-class ChangeRecorder(Protocol):
-    """Receives a write's changes inside its transaction (the event outbox implements this)."""
-
-    async def record(
-        self,
-        connection: AsyncConnection,
-        changes: Sequence[Change],
-        *,
-        origin: str,
-        subject: str | None = None,
-    ) -> None:
-        """`subject`: who made the change (the principal's subject), for the audit trail."""
-
-    def record_in(
-        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
-    ) -> None:
-        """The same for synchronous code (the group commit's transactions)."""
-
-
-# A document edit: given the current document (a private copy), return the new one and its changes.
-DocumentEdit = Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]
-
-
-def dump_json(document: Any) -> str:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 def encode_cursor(pk: int) -> str:
@@ -95,26 +63,28 @@ def decode_cursor(cursor: str) -> int:
 
 
 class IdentifiableStore:
-    def __init__(self, database: Database, *, recorder: ChangeRecorder | None = None) -> None:
+    """Reads, whole-identifiable writes and `edit`, the transaction every element and shell write uses.
+
+    One part of the `Repository`; the group commit runs the batchable edits it is handed.
+    """
+
+    def __init__(self, database: Database, recorder: ChangeRecorder, group_commit: GroupCommitter) -> None:
         self.database = database
-        self._group_commit = GroupCommitter(self)
-        # Every Repository records its events, `titan load` included: the outbox is not optional.
-        self.recorder: ChangeRecorder = recorder or OutboxRecorder()
+        self.recorder = recorder
+        self._group_commit = group_commit
 
     # ---------------------------------------------------------------- reads
 
-    async def get(
-        self, kind: Kind, identifier: str, *, principal: Principal = ANONYMOUS
-    ) -> StoredIdentifiable:
+    async def get(self, kind: Kind, identifier: str, *, principal: Principal) -> StoredIdentifiable:
         authorize_read(principal, identifier)
         rows = self.database.point_read(_POINT_READ, (kind, identifier))
         if rows is not None:
-            stored = _stored(kind, _Row(*rows[0])) if rows else None
+            stored = as_stored(kind, _Row(*rows[0])) if rows else None
         else:
             async with self.database.read() as connection:
                 stored = await self._select(connection, kind, identifier)
         if stored is None:
-            raise _not_found(kind, identifier)
+            raise not_found(kind, identifier)
         return stored
 
     async def page(
@@ -126,12 +96,12 @@ class IdentifiableStore:
         id_short: str | None = None,
         semantic_id: str | None = None,
         asset_ids: Sequence[tuple[str, str]] = (),
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
     ) -> Page:
         """One page in insertion order; filters combine with AND."""
         after = decode_cursor(cursor) if cursor else 0
         query = (
-            select(*_COLUMNS)
+            select(*COLUMNS)
             .where(identifiables.c.kind == kind, identifiables.c.pk > after)
             .order_by(identifiables.c.pk)
             .limit(limit + 1)
@@ -152,18 +122,18 @@ class IdentifiableStore:
             )
         async with self.database.read() as connection:
             rows = await readable_rows(connection, query, principal, limit=limit + 1)
-        items = [_stored(kind, row) for row in rows[:limit]]
+        items = [as_stored(kind, row) for row in rows[:limit]]
         next_cursor = encode_cursor(items[-1].pk) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)
 
     async def get_attachment(
-        self, kind: Kind, identifier: str, path: str, *, principal: Principal = ANONYMOUS
+        self, kind: Kind, identifier: str, path: str, *, principal: Principal
     ) -> Attachment:
         authorize_read(principal, identifier)
         async with self.database.read() as connection:
             stored = await self._select(connection, kind, identifier)
             if stored is None:
-                raise _not_found(kind, identifier)
+                raise not_found(kind, identifier)
             row = (
                 await connection.execute(
                     select(attachments.c.content_type, attachments.c.file_name, attachments.c.data).where(
@@ -184,7 +154,7 @@ class IdentifiableStore:
         document: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> StoredIdentifiable:
         """POST: a new identifiable; 409 if its id exists."""
@@ -201,7 +171,7 @@ class IdentifiableStore:
             stored = await self._insert(connection, kind, verified, facts)
             await self.recorder.record(
                 connection,
-                [_identifiable_change("created", kind, facts, verified)],
+                [identifiable_change("created", kind, facts, verified)],
                 origin=origin,
                 subject=principal.subject,
             )
@@ -214,7 +184,7 @@ class IdentifiableStore:
         document: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
         lenient: bool = False,
     ) -> tuple[StoredIdentifiable, bool]:
@@ -251,18 +221,18 @@ class IdentifiableStore:
     ) -> tuple[StoredIdentifiable, bool]:
         async with self.database.write() as connection:
             current = await self._select(connection, kind, identifier, lock=True)
-            _check_if_match(kind, identifier, current, if_match)
+            check_if_match(kind, identifier, current, if_match)
             if current is None:
                 stored = await self._insert(connection, kind, verified, facts)
-                changes = [_identifiable_change("created", kind, facts, verified)]
+                changes = [identifiable_change("created", kind, facts, verified)]
                 created = True
             else:
                 body = dump_json(verified)
                 if body == current.body:
                     return current, False
-                stored = await self._update(connection, current, verified, facts, body)
-                await self._drop_orphaned_attachments(connection, current, verified)
-                changes = [_identifiable_change("updated", kind, facts, verified)]
+                stored = await self.update_document(connection, current, verified, facts, body)
+                await self.drop_orphaned_attachments(connection, current, verified)
+                changes = [identifiable_change("updated", kind, facts, verified)]
                 if kind == "submodel":
                     changes += value_changes(identifier, current.document(), verified)
                 created = False
@@ -275,7 +245,7 @@ class IdentifiableStore:
         document: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         lenient: bool = False,
     ) -> tuple[StoredIdentifiable, bool]:
         """`titan load`: create or replace by the id in the document."""
@@ -293,15 +263,15 @@ class IdentifiableStore:
         identifier: str,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         authorize_write(principal, identifier)
         async with self.database.write() as connection:
             current = await self._select(connection, kind, identifier, lock=True)
             if current is None:
-                raise _not_found(kind, identifier)
-            _check_if_match(kind, identifier, current, if_match)
+                raise not_found(kind, identifier)
+            check_if_match(kind, identifier, current, if_match)
             document = current.document()
             await connection.execute(delete(attachments).where(attachments.c.owner_pk == current.pk))
             await connection.execute(delete(shell_asset_ids).where(shell_asset_ids.c.shell_pk == current.pk))
@@ -309,7 +279,7 @@ class IdentifiableStore:
             facts = facts_of(kind, document)
             await self.recorder.record(
                 connection,
-                [_identifiable_change("deleted", kind, facts, document)],
+                [identifiable_change("deleted", kind, facts, document)],
                 origin=origin,
                 subject=principal.subject,
             )
@@ -321,7 +291,7 @@ class IdentifiableStore:
         edit: DocumentEdit,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
         attachment_change: Callable[[AsyncConnection, StoredIdentifiable], Awaitable[None]] | None = None,
         batchable: bool = False,
@@ -341,8 +311,8 @@ class IdentifiableStore:
         async with self.database.write() as connection:
             current = await self._select(connection, kind, identifier, lock=True)
             if current is None:
-                raise _not_found(kind, identifier)
-            _check_if_match(kind, identifier, current, if_match)
+                raise not_found(kind, identifier)
+            check_if_match(kind, identifier, current, if_match)
             new_document, changes = edit(current.document())
             if attachment_change is not None:
                 await attachment_change(connection, current)
@@ -352,8 +322,8 @@ class IdentifiableStore:
             facts = facts_of(kind, new_document)
             if facts.identifier != identifier:
                 raise BadRequest(f"the id of a {KIND_LABELS[kind]} cannot be changed ({identifier!r})")
-            stored = await self._update(connection, current, new_document, facts, body)
-            await self._drop_orphaned_attachments(connection, current, new_document)
+            stored = await self.update_document(connection, current, new_document, facts, body)
+            await self.drop_orphaned_attachments(connection, current, new_document)
             await self.recorder.record(connection, changes, origin=origin, subject=principal.subject)
         return stored
 
@@ -388,35 +358,9 @@ class IdentifiableStore:
         )
         return int(result.rowcount or 0)
 
-    # ---------------------------------------------------------------- for group_commit
-
-    def select_for_update(
-        self, connection: Connection, kind: Kind, identifier: str
-    ) -> StoredIdentifiable | None:
-        """For the group commit, whose transactions run as synchronous code (inline on SQLite)."""
-        return self._select_in(connection, kind, identifier, lock=True)
-
-    def not_found(self, kind: Kind, identifier: str) -> NotFound:
-        return _not_found(kind, identifier)
-
-    def check_if_match(self, kind: Kind, identifier: str, etag: str, if_match: str | None) -> None:
-        _check_etag(kind, identifier, etag, if_match)
-
-    def store_update(
-        self,
-        connection: Connection,
-        current: StoredIdentifiable,
-        document: dict[str, Any],
-        facts: DocumentFacts,
-        *,
-        versions: int = 1,
-    ) -> StoredIdentifiable:
-        """For the group commit (synchronous, like `select_for_update`)."""
-        return self._update_in(connection, current, document, facts, dump_json(document), versions=versions)
-
     # ---------------------------------------------------------------- internals
 
-    async def _drop_orphaned_attachments(
+    async def drop_orphaned_attachments(
         self, connection: AsyncConnection, owner: StoredIdentifiable, document: dict[str, Any]
     ) -> None:
         """Delete stored file contents that no File element (or thumbnail) of `document` owns any more.
@@ -438,14 +382,7 @@ class IdentifiableStore:
     async def _select(
         self, connection: AsyncConnection, kind: Kind, identifier: str, *, lock: bool = False
     ) -> StoredIdentifiable | None:
-        return await connection.run_sync(self._select_in, kind, identifier, lock=lock)
-
-    def _select_in(
-        self, connection: Connection, kind: Kind, identifier: str, *, lock: bool = False
-    ) -> StoredIdentifiable | None:
-        query = _SELECT_FOR_UPDATE if lock else _SELECT
-        row = connection.execute(query, {"kind": kind, "identifier": identifier}).first()
-        return None if row is None else _stored(kind, row)
+        return await connection.run_sync(select_row, kind, identifier, lock=lock)
 
     async def _insert(
         self, connection: AsyncConnection, kind: Kind, document: dict[str, Any], facts: DocumentFacts
@@ -471,10 +408,10 @@ class IdentifiableStore:
         except IntegrityError:
             raise _InsertRace(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists") from None
         pk = int(result.scalar_one())
-        await connection.run_sync(_write_asset_ids, pk, facts)
+        await connection.run_sync(write_asset_ids, pk, facts)
         return StoredIdentifiable(pk, kind, facts.identifier, 1, body, facts.has_blob_values)
 
-    async def _update(
+    async def update_document(
         self,
         connection: AsyncConnection,
         current: StoredIdentifiable,
@@ -482,67 +419,12 @@ class IdentifiableStore:
         facts: DocumentFacts,
         body: str,
     ) -> StoredIdentifiable:
-        return await connection.run_sync(self._update_in, current, document, facts, body)
-
-    def _update_in(
-        self,
-        connection: Connection,
-        current: StoredIdentifiable,
-        document: dict[str, Any],
-        facts: DocumentFacts,
-        body: str,
-        *,
-        versions: int = 1,
-    ) -> StoredIdentifiable:
-        # `versions` > 1: a group commit applied several writes, each of which counts as one.
-        version = current.version + versions
-        connection.execute(
-            _UPDATE,
-            {
-                "updated_pk": current.pk,
-                "id_short": facts.id_short,
-                "semantic_id": facts.semantic_id,
-                "version": version,
-                "body": body,
-                "has_blob_values": facts.has_blob_values,
-                "updated_at": datetime.now(UTC),
-            },
-        )
-        if current.kind == "shell":
-            connection.execute(delete(shell_asset_ids).where(shell_asset_ids.c.shell_pk == current.pk))
-            _write_asset_ids(connection, current.pk, facts)
-        return StoredIdentifiable(
-            current.pk, current.kind, current.identifier, version, body, facts.has_blob_values
-        )
-
-
-def _write_asset_ids(connection: Connection, pk: int, facts: DocumentFacts) -> None:
-    if facts.asset_ids:
-        connection.execute(
-            insert(shell_asset_ids),
-            [{"shell_pk": pk, "name": name, "value": value} for name, value in facts.asset_ids],
-        )
+        """Store `document` (its JSON text `body`) over `current`, one version later."""
+        return await connection.run_sync(update_row, current, document, facts, body)
 
 
 class _InsertRace(Conflict):
     """The INSERT of a new identifiable lost to a concurrent one of the same id (a 409 unless retried)."""
-
-
-_COLUMNS = (
-    identifiables.c.pk,
-    identifiables.c.identifier,
-    identifiables.c.version,
-    identifiables.c.body,
-    identifiables.c.has_blob_values,
-)
-# Built once: building and keying a statement costs several times what SQLite takes to run it, and
-# value writes run these for every document they change.
-_SELECT = select(*_COLUMNS).where(
-    identifiables.c.kind == bindparam("kind"), identifiables.c.identifier == bindparam("identifier")
-)
-_SELECT_FOR_UPDATE = _SELECT.with_for_update()
-# Without .values(): the parameters of each execution name the columns to set.
-_UPDATE = update(identifiables).where(identifiables.c.pk == bindparam("updated_pk"))
 
 
 def _owns_attachment(document: dict[str, Any], path: str) -> bool:
@@ -568,45 +450,7 @@ class _Row(NamedTuple):
     has_blob_values: bool
 
 
-def _stored(kind: Kind, row: Any) -> StoredIdentifiable:
-    return StoredIdentifiable(
-        int(row.pk), kind, row.identifier, int(row.version), row.body, bool(row.has_blob_values)
-    )
-
-
-def _not_found(kind: Kind, identifier: str) -> NotFound:
-    return NotFound(f"{KIND_LABELS[kind]} with id {identifier!r} not found")
-
-
-def _check_if_match(
-    kind: Kind, identifier: str, current: StoredIdentifiable | None, if_match: str | None
-) -> None:
-    if if_match is None:
-        return
-    if current is None:
-        raise PreconditionFailed(
-            f"If-Match {if_match} does not match: {KIND_LABELS[kind]} {identifier!r} does not exist"
-        )
-    _check_etag(kind, identifier, current.etag, if_match)
-
-
-def _check_etag(kind: Kind, identifier: str, etag: str, if_match: str | None) -> None:
-    if if_match is None:
-        return
-    candidates = [tag.strip() for tag in if_match.split(",")]
-    if "*" in candidates:
-        return
-    # Weak comparison is not allowed for If-Match (RFC 9110 §13.1.1), but a W/ prefix added by a
-    # proxy should not make a client's write fail, so it is ignored.
-    normalised = {tag.removeprefix("W/") for tag in candidates}
-    if etag not in normalised:
-        raise PreconditionFailed(
-            f"If-Match {if_match} does not match the current ETag {etag} of "
-            f"{KIND_LABELS[kind]} {identifier!r}: it was changed by someone else; read it again"
-        )
-
-
-def _identifiable_change(
+def identifiable_change(
     change_type: Any, kind: Kind, facts: DocumentFacts, document: dict[str, Any]
 ) -> Change:
     entity: Any = ENTITY_OF_KIND[kind]

@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from titan_core.auth import ANONYMOUS, Principal, authorize_read, authorize_write
+from titan_core.auth import Principal, authorize_read, authorize_write
 from titan_core.errors import NotFound, TitanError
+from titan_core.store.database import Database
 from titan_core.store.environment_import import EnvironmentImport, ImportCounts
 from titan_core.store.identifiable_store import decode_cursor, encode_cursor
 from titan_core.store.records import Attachment, Kind
@@ -39,7 +40,14 @@ class StoredPackage:
     data: bytes
 
 
-class Packages(EnvironmentImport):
+class Packages:
+    """The AASX File Server's packages (one part of the `Repository`); their twins come in through
+    `environments`, in the package's transaction."""
+
+    def __init__(self, database: Database, environments: EnvironmentImport) -> None:
+        self.database = database
+        self._environments = environments
+
     async def save_package(
         self,
         package_id: str | None,
@@ -49,7 +57,7 @@ class Packages(EnvironmentImport):
         environment: dict[str, Any],
         files: Sequence[tuple[Kind, str, str, Attachment]],
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
     ) -> tuple[PackageDescription, bool, ImportCounts]:
         """Store (or, for an existing `package_id`, replace) a package and import its VERIFIED
         environment; returns (description, created, counts)."""
@@ -93,14 +101,14 @@ class Packages(EnvironmentImport):
                 await connection.execute(
                     insert(aasx_package_shells), [{"package_pk": pk, "aas_id": aas_id} for aas_id in aas_ids]
                 )
-            counts = await self.import_environment(
+            counts = await self._environments.import_environment(
                 environment, files=files, origin=origin, principal=principal, connection=connection
             )
         assert package_id is not None
         return PackageDescription(package_id, aas_ids), created, counts
 
     async def package_page(
-        self, *, limit: int, cursor: str | None, aas_id: str | None, principal: Principal = ANONYMOUS
+        self, *, limit: int, cursor: str | None, aas_id: str | None, principal: Principal
     ) -> tuple[list[PackageDescription], str | None]:
         """Packages in upload order; with `aas_id`, those holding that shell. A package is listed only
         to callers who may read every shell it holds, so a scoped caller's page may be shorter."""
@@ -123,7 +131,7 @@ class Packages(EnvironmentImport):
         next_cursor = encode_cursor(int(shown[-1].pk)) if len(rows) > limit else None
         return items, next_cursor
 
-    async def get_package(self, package_id: str, *, principal: Principal = ANONYMOUS) -> StoredPackage:
+    async def get_package(self, package_id: str, *, principal: Principal) -> StoredPackage:
         async with self.database.read() as connection:
             row = (
                 await connection.execute(
@@ -139,7 +147,7 @@ class Packages(EnvironmentImport):
             authorize_read(principal, aas_id)
         return StoredPackage(PackageDescription(package_id, aas_ids), row.file_name, bytes(row.data))
 
-    async def delete_package(self, package_id: str, *, principal: Principal = ANONYMOUS) -> None:
+    async def delete_package(self, package_id: str, *, principal: Principal) -> None:
         """Delete the stored package; the twins imported from it stay (see the module docstring)."""
         async with self.database.write() as connection:
             row = (

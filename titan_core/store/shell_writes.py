@@ -7,7 +7,7 @@ from aas_core3 import types as aas_types
 from aas_core3 import verification
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.auth import ANONYMOUS, Principal
+from titan_core.auth import Principal
 from titan_core.errors import Conflict, InvalidModel, NotFound
 from titan_core.eventtypes.change import Change
 from titan_core.model.paths import PathSegment
@@ -20,7 +20,12 @@ from titan_core.store.records import Attachment, StoredIdentifiable
 Path = tuple[PathSegment, ...]
 
 
-class ShellWrites(IdentifiableStore):
+class ShellWrites:
+    """Writes of a shell's parts, each an `edit` of the shell (one part of the `Repository`)."""
+
+    def __init__(self, store: IdentifiableStore) -> None:
+        self._store = store
+
     # ---------------------------------------------------------------- shells
 
     async def set_asset_information(
@@ -29,7 +34,7 @@ class ShellWrites(IdentifiableStore):
         asset_information: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         information = parse_and_verify("asset_information", asset_information).jsonable
@@ -47,7 +52,7 @@ class ShellWrites(IdentifiableStore):
         reference: Any,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> dict[str, Any]:
         verified = parse_and_verify("reference", reference)
@@ -69,7 +74,7 @@ class ShellWrites(IdentifiableStore):
         submodel_id: str,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         def remove(shell: dict[str, Any]) -> None:
@@ -90,7 +95,7 @@ class ShellWrites(IdentifiableStore):
         attachment: Attachment,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         path = file_value_of(attachment, "assetInformation.defaultThumbnail")
@@ -102,7 +107,7 @@ class ShellWrites(IdentifiableStore):
             }
 
         async def store(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
-            await self.store_attachment(connection, owner, "", attachment)
+            await self._store.store_attachment(connection, owner, "", attachment)
 
         await self._edit_shell(
             shell_id,
@@ -118,14 +123,14 @@ class ShellWrites(IdentifiableStore):
         shell_id: str,
         *,
         origin: str,
-        principal: Principal = ANONYMOUS,
+        principal: Principal,
         if_match: str | None = None,
     ) -> None:
         def clear(shell: dict[str, Any]) -> None:
             shell["assetInformation"].pop("defaultThumbnail", None)
 
         async def drop(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
-            if not await self.drop_attachments(connection, owner, ""):
+            if not await self._store.drop_attachments(connection, owner, ""):
                 raise NotFound(f"the shell {shell_id!r} has no thumbnail")
 
         await self._edit_shell(
@@ -140,7 +145,7 @@ class ShellWrites(IdentifiableStore):
                 return document, []
             return document, [Change(type="updated", entity="shell", identifier=shell_id, data=document)]
 
-        await self.edit("shell", shell_id, edit, **options)
+        await self._store.edit("shell", shell_id, edit, **options)
 
 
 def _require_submodel_reference(instance: aas_types.Class) -> None:

@@ -236,7 +236,7 @@ class Connection:
         bus = self.hub.bus
         cursor = bus.head() if request.since is None else request.since
         if event_filter.shell_ids is not None:
-            await event_filter.resolve(self.request.app[REPOSITORY])
+            await event_filter.resolve(self.request.app[REPOSITORY], self.principal)
             if self.closing:
                 return
         subscription = Subscription(sid, event_filter, cursor, request.throttle_ms, request.profile)

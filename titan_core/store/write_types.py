@@ -1,0 +1,33 @@
+"""What the Repository's write paths share: the recorder of changes and the shape of a document edit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from titan_core.eventtypes.change import Change
+
+# A document edit: given the current document (a private copy), return the new one and its changes.
+DocumentEdit = Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]
+
+
+class ChangeRecorder(Protocol):
+    """Receives a write's changes inside its transaction (the event outbox implements this)."""
+
+    async def record(
+        self,
+        connection: AsyncConnection,
+        changes: Sequence[Change],
+        *,
+        origin: str,
+        subject: str | None = None,
+    ) -> None:
+        """`subject`: who made the change (the principal's subject), for the audit trail."""
+
+    def record_in(
+        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
+    ) -> None:
+        """The same for synchronous code (the group commit's transactions)."""
