@@ -21,12 +21,13 @@ Path = tuple[PathSegment, ...]
 
 
 class ShellWrites:
-    """Writes of a shell's parts, each an `edit` of the shell (one part of the `Repository`)."""
+    """Writes of a shell's parts, each an `edit` of the shell (one part of the `Repository`).
+
+    The thumbnail is the shell's attachment at path "" (its elements have none).
+    """
 
     def __init__(self, store: IdentifiableStore) -> None:
         self._store = store
-
-    # ---------------------------------------------------------------- shells
 
     async def set_asset_information(
         self,
