@@ -358,8 +358,6 @@ class IdentifiableStore:
         )
         return int(result.rowcount or 0)
 
-    # ---------------------------------------------------------------- internals
-
     async def drop_orphaned_attachments(
         self, connection: AsyncConnection, owner: StoredIdentifiable, document: dict[str, Any]
     ) -> None:
@@ -378,6 +376,21 @@ class IdentifiableStore:
             await connection.execute(
                 delete(attachments).where(attachments.c.owner_pk == owner.pk, attachments.c.path.in_(orphans))
             )
+
+    # ---------------------------------------------------------------- for the other parts
+
+    async def update_document(
+        self,
+        connection: AsyncConnection,
+        current: StoredIdentifiable,
+        document: dict[str, Any],
+        facts: DocumentFacts,
+        body: str,
+    ) -> StoredIdentifiable:
+        """Store `document` (its JSON text `body`) over `current`, one version later."""
+        return await connection.run_sync(update_row, current, document, facts, body)
+
+    # ---------------------------------------------------------------- internals
 
     async def _select(
         self, connection: AsyncConnection, kind: Kind, identifier: str, *, lock: bool = False
@@ -410,17 +423,6 @@ class IdentifiableStore:
         pk = int(result.scalar_one())
         await connection.run_sync(write_asset_ids, pk, facts)
         return StoredIdentifiable(pk, kind, facts.identifier, 1, body, facts.has_blob_values)
-
-    async def update_document(
-        self,
-        connection: AsyncConnection,
-        current: StoredIdentifiable,
-        document: dict[str, Any],
-        facts: DocumentFacts,
-        body: str,
-    ) -> StoredIdentifiable:
-        """Store `document` (its JSON text `body`) over `current`, one version later."""
-        return await connection.run_sync(update_row, current, document, facts, body)
 
 
 class _InsertRace(Conflict):
