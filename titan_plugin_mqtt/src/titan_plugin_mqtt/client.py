@@ -449,7 +449,7 @@ class MqttClient(LinkState):
             self._wire = wire
             self.set_connected()
             log.info(
-                "%s connected to %s (%s, client id %s, %s session, at most %d messages in flight)%s",
+                "%s to %s is up (%s, client id %s, %s session, at most %d messages in flight)%s",
                 self.role, address.display, self.protocol_label, self.client_id,
                 "clean" if self.clean else "persistent", wire.capacity,
                 f"; subscribed to {', '.join(self.subscriptions)}" if self.subscriptions else "",

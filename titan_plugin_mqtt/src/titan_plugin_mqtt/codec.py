@@ -51,7 +51,7 @@ class ConnAck:
     server_keepalive: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per published message, and frozen costs 3 times as much
 class Ack:
     """A PUBACK, PUBREC, PUBREL or PUBCOMP: its type, packet id and reason code (0 in MQTT 3.1.1)."""
 

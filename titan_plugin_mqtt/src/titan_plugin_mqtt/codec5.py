@@ -8,6 +8,7 @@ only maps between its packet objects and the client's own types (codec.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import mqtt5
 
@@ -37,6 +38,7 @@ _ACK_CLASS = {
 }
 _ACK_KIND: dict[type, int] = {cls: kind for kind, cls in _ACK_CLASS.items()}
 _PING_RESP = PingResp()
+_AckPacket = mqtt5.PubAckPacket | mqtt5.PubRecPacket | mqtt5.PubRelPacket | mqtt5.PubCompPacket
 
 
 class Mqtt5Codec:
@@ -110,7 +112,10 @@ class Mqtt5Codec:
                     break
                 except ValueError as error:
                     raise ProtocolError(str(error)) from None
-                received.append(_received(packet))
+                if type(packet) is mqtt5.PubAckPacket:  # one per published message: the short way
+                    received.append(Ack(PUBACK, packet.packet_id, int(packet.reason_code)))
+                else:
+                    received.append(_received(packet))
                 position += used
         return received, position
 
@@ -118,10 +123,8 @@ class Mqtt5Codec:
 def _received(packet: mqtt5.Packet) -> Received:
     kind = _ACK_KIND.get(type(packet))
     if kind is not None:
-        assert isinstance(
-            packet, mqtt5.PubAckPacket | mqtt5.PubRecPacket | mqtt5.PubRelPacket | mqtt5.PubCompPacket
-        )
-        return Ack(kind, packet.packet_id, int(packet.reason_code))
+        ack = cast(_AckPacket, packet)
+        return Ack(kind, ack.packet_id, int(ack.reason_code))
     if isinstance(packet, mqtt5.PublishPacket):
         return _message(packet)
     if isinstance(packet, mqtt5.PingRespPacket):
