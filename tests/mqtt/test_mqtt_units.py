@@ -10,10 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.reasoncodes import ReasonCode
+from titan_plugin_mqtt.client import subscription_refusal
 from titan_plugin_mqtt.config import MqttConfig, broker_address
-from titan_plugin_mqtt.connection import Outgoing, PublishFailed, _refusal
+from titan_plugin_mqtt.connection import Outgoing, PublishFailed
 from titan_plugin_mqtt.publisher import Refused
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 from titan_plugin_mqtt.topics import event_topic, parse_value_topic, retained_topics_cleared_by
@@ -216,13 +215,10 @@ async def test_messages_the_broker_refuses_are_counted_and_logged_not_retried(
     assert "refused 2 message(s)" in caplog.text and "0x87 not authorized" in caplog.text
 
 
-def test_a_refused_subscription_is_recognised_in_mqtt5_and_311_subacks() -> None:
-    granted_v5 = [ReasonCode(PacketTypes.SUBACK, identifier=1)]  # type: ignore[no-untyped-call]
-    refused_v5 = [ReasonCode(PacketTypes.SUBACK, identifier=0x9E)]  # type: ignore[no-untyped-call]
-
-    assert (_refusal(granted_v5), _refusal((1,))) == ("", "")
-    assert _refusal(refused_v5) == "Shared subscription not supported"
-    assert _refusal((128,)) == "return code 128"
+def test_a_refused_subscription_is_named_in_mqtt5_and_311_terms() -> None:
+    assert subscription_refusal(0x9E, five=True) == "0x9e shared subscriptions not supported"
+    assert subscription_refusal(0x87, five=True) == "0x87 not authorized"
+    assert subscription_refusal(0x80, five=False) == "return code 128"
 
 
 class BrokenThenBackConnection:

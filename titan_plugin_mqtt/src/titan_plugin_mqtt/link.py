@@ -1,7 +1,7 @@
 """What both broker connections share: their state for `/ready` and the log, and the reconnect pause.
 
-The plugin holds two connections to the broker: the write-back connection (aiomqtt: subscription,
-device writes, replies) and the event publisher (every event, on a lean client of its own). Each
+The plugin holds two connections to the broker, both on its own client (client.py): the write-back
+connection (subscription, device writes, replies) and the event publisher (every event). Each
 keeps the same account of itself, so `/ready` and the log read alike for both.
 """
 

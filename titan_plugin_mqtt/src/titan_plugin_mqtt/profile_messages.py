@@ -14,9 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from titan_core.delivery.profiles import (
     AsyncAasOptions,
     BasyxOptions,
@@ -26,8 +23,9 @@ from titan_core.delivery.profiles import (
 )
 from titan_core.delivery.sink import Event
 from titan_core.eventtypes.envelope import short_type
+from titan_plugin_mqtt.client import Outgoing
+from titan_plugin_mqtt.codec import MessageProperties
 from titan_plugin_mqtt.config import MqttConfig
-from titan_plugin_mqtt.connection import Outgoing, new_properties
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
@@ -60,8 +58,8 @@ class ProfileMessages:
     async_aas: AsyncAasOptions | None
     async_aas_topic: str
     basyx: BasyxOptions | None
-    properties: Properties | None
-    json_properties: Properties | None
+    properties: MessageProperties | None
+    json_properties: MessageProperties | None
 
     @classmethod
     def for_config(cls, config: MqttConfig, *, async_aas: AsyncAasOptions | None) -> ProfileMessages | None:
@@ -97,8 +95,5 @@ class ProfileMessages:
         return result
 
 
-def _payload_properties(content_type: str) -> Properties:
-    properties = new_properties(PacketTypes.PUBLISH)
-    properties.ContentType = content_type
-    properties.PayloadFormatIndicator = 1  # UTF-8 text
-    return properties
+def _payload_properties(content_type: str) -> MessageProperties:
+    return MessageProperties(content_type=content_type, payload_format_indicator=1)  # UTF-8 text

@@ -27,14 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from titan_core.delivery.profiles import AsyncAasOptions
 from titan_core.delivery.sink import Event, Fanout
 from titan_core.delivery.stored_elements import StoredElements
+from titan_plugin_mqtt.client import Outgoing, PublishFailed
+from titan_plugin_mqtt.codec import MessageProperties
 from titan_plugin_mqtt.config import MqttConfig
-from titan_plugin_mqtt.connection import Outgoing, PublishFailed, new_properties
 from titan_plugin_mqtt.link import NotConnected
 from titan_plugin_mqtt.profile_messages import ProfileMessages
 from titan_plugin_mqtt.publisher import EventPublisher, Refused
@@ -104,12 +102,10 @@ class MqttSink:
         # Set on every (re)connect: the sink runner retries at once instead of finishing its backoff.
         self.retry_now = asyncio.Event()
         connection.on_connect = self._connected
-        self._event_properties: Properties | None = None
+        self._event_properties: MessageProperties | None = None
         if config.protocol == "5":
-            properties = new_properties(PacketTypes.PUBLISH)
-            properties.ContentType = CLOUDEVENTS_CONTENT_TYPE
-            properties.PayloadFormatIndicator = 1  # UTF-8 text
-            self._event_properties = properties
+            # UTF-8 text; one object for every event, so the codec sees the same properties.
+            self._event_properties = MessageProperties(CLOUDEVENTS_CONTENT_TYPE, payload_format_indicator=1)
 
     async def deliver(self, events: Sequence[Event]) -> None:
         async with self._lock:

@@ -26,16 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-
 from titan_core.auth import Principal, authorize_write
 from titan_core.errors import BadRequest, Forbidden, TitanError
 from titan_core.logsafe import loggable
 from titan_core.model.elements import find_element
 from titan_core.store.repository import Repository
+from titan_plugin_mqtt.codec import Message, MessageProperties
 from titan_plugin_mqtt.config import MqttConfig
-from titan_plugin_mqtt.connection import MqttConnection, Outgoing, new_properties
+from titan_plugin_mqtt.connection import MqttConnection, Outgoing
 from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_of, device_rules
 from titan_plugin_mqtt.link import NotConnected
 from titan_plugin_mqtt.replies import reply_refusal
@@ -114,7 +112,7 @@ class WriteBack:
         self._running: set[asyncio.Task[None]] = set()
         self._warned: dict[str, float] = {}
 
-    async def handle(self, message: aiomqtt.Message) -> None:
+    async def handle(self, message: Message) -> None:
         """Take one incoming message; returns once its write has reached the Repository's queue."""
         if message.retain or not message.payload:
             # A retained value is an old write replayed by the broker on subscribe, and an empty
@@ -141,9 +139,8 @@ class WriteBack:
         if not task.cancelled() and task.exception() is not None:
             log.error("MQTT write-back task failed", exc_info=task.exception())
 
-    async def _write_and_answer(self, message: aiomqtt.Message) -> None:
-        topic = message.topic.value
-        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+    async def _write_and_answer(self, message: Message) -> None:
+        topic, payload = message.topic, message.payload
         received = _shown(payload)
         reply_to: str | None = None
         try:
@@ -187,16 +184,15 @@ class WriteBack:
             )
         return Writer(device.principal, f"{prefix}/{DEVICE_LEVEL}/{name}", f"{replies}/{name}/")
 
-    def _reply_topic(self, message: aiomqtt.Message, writer: Writer) -> str | None:
+    def _reply_topic(self, message: Message, writer: Writer) -> str | None:
         """The checked MQTT 5 response topic (None: none given, or replies switched off)."""
-        properties = message.properties
-        response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
+        response_topic = message.properties.response_topic if message.properties is not None else None
         if not response_topic or not self.config.replies:
             return None
-        refusal = reply_refusal(str(response_topic), writer.replies_under)
+        refusal = reply_refusal(response_topic, writer.replies_under)
         if refusal is not None:
             raise WriteRefused("bad_response_topic", refusal)
-        return str(response_topic)
+        return response_topic
 
     async def _write(self, writer: Writer, topic: str, payload: bytes) -> None:
         try:
@@ -251,15 +247,12 @@ class WriteBack:
             return "wrong_type"
         return "no_value" if element.get("modelType") in _NO_VALUE_TYPES else "wrong_type"
 
-    async def _respond(self, message: aiomqtt.Message, reply_to: str | None, answer: Answer) -> None:
+    async def _respond(self, message: Message, reply_to: str | None, answer: Answer) -> None:
         """Send `answer` to the checked response topic `reply_to` (nothing when None)."""
         if reply_to is None:
             return
-        reply = new_properties(PacketTypes.PUBLISH)
-        correlation = getattr(message.properties, "CorrelationData", None)
-        if correlation is not None:
-            reply.CorrelationData = correlation
-        reply.ContentType = "application/json"
+        correlation = message.properties.correlation_data if message.properties is not None else None
+        reply = MessageProperties(content_type="application/json", correlation_data=correlation)
         await self._send(Outgoing(reply_to, answer.json(), self.config.qos, properties=reply))
 
     async def _send(self, message: Outgoing) -> None:
