@@ -46,6 +46,25 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
+# The AsyncAPI parser the test suite checks docs/asyncapi*.yaml with (tools/asyncapi, Node.js):
+# `npm ci` from its lock file, again only when the lock file changes. Without npm, Python work
+# still goes on; tests/test_asyncapi_documents.py then fails and says how to get it.
+install_asyncapi_parser() {
+  local tool=tools/asyncapi stamp=tools/asyncapi/node_modules/.titan-lock-sha256 lock
+  lock="$(sha256sum "$tool/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "bootstrap: npm not found; the AsyncAPI document tests need Node.js >= 18 and npm" >&2
+    return 0
+  fi
+  echo "bootstrap: installing the AsyncAPI parser into $tool/node_modules (npm ci)"
+  (cd "$tool" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  echo "$lock" >"$stamp"
+}
+install_asyncapi_parser
+
 wanted="$(fingerprint)"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$wanted" ]]; then
   echo "bootstrap: $VENV is up to date (${projects[*]})"

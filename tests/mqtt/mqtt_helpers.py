@@ -279,3 +279,26 @@ async def publish_v5(url: str, topic: str, payload: bytes, *, qos: int = 1, **op
     host, port = broker_host_port(url)
     async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5, **client_options) as device:
         await device.publish(topic, payload, qos=qos, properties=properties)
+
+
+ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
+
+
+async def call(client: AppClient, method: str, url: str, expected: int, **kwargs: Any) -> None:
+    response = await client.request(method, url, **kwargs)
+    assert response.status == expected, f"{method} {url}: {response.status} {await response.text()}"
+
+
+async def lifecycle(client: AppClient, mqtt_url: str, prefix: str) -> None:
+    """created/updated/valueChanged/deleted of a shell, a submodel and an element, REST and MQTT."""
+    await call(client, "POST", "/shells", 201, json=shell())
+    await call(client, "PUT", f"/shells/{b64(SHELL_ID)}", 204, json={**shell(), "idShort": "Renamed"})
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    await call(client, "PUT", f"/submodels/{b64(SM_ID)}", 204, json={**submodel(), "idShort": "Renamed"})
+    await call(client, "POST", ELEMENTS, 201, json=prop("Added", "2"))
+    await call(client, "PUT", f"{ELEMENTS}/Added", 204, json=prop("Added", "3"))
+    await call(client, "PATCH", f"{ELEMENTS}/Added/$value", 204, json=4.5)
+    await publish_v5(mqtt_url, f"{prefix}/element/{b64(SM_ID)}/Temperature/value", b"21.5")
+    await call(client, "DELETE", f"{ELEMENTS}/Added", 204)
+    await call(client, "DELETE", f"/submodels/{b64(SM_ID)}", 204)
+    await call(client, "DELETE", f"/shells/{b64(SHELL_ID)}", 204)

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
 
 import pytest
-from mqtt_helpers import SHELL_ID, SM_ID, MqttAppFactory, Recorder, b64, prop, publish_v5, shell, submodel
-from support.app import AppClient
+from mqtt_helpers import ELEMENTS, SHELL_ID, SM_ID, MqttAppFactory, Recorder, b64, call, lifecycle, submodel
 from support.async_aas import assert_async_aas_event
 from titan_plugin_mqtt.config import MqttConfig
 
@@ -18,28 +16,7 @@ from titan_core.settings import SettingsError
 
 BASE = "https://twins.example.com"
 SOURCE_SM = f"{BASE}/submodels/{b64(SM_ID)}"
-ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 ENTITY_OF_SOURCE = {"shells": "shell", "submodels": "submodel"}
-
-
-async def call(client: AppClient, method: str, url: str, expected: int, **kwargs: Any) -> None:
-    response = await client.request(method, url, **kwargs)
-    assert response.status == expected, f"{method} {url}: {response.status} {await response.text()}"
-
-
-async def lifecycle(client: AppClient, mqtt_url: str, prefix: str) -> None:
-    """created/updated/valueChanged/deleted of a shell, a submodel and an element, REST and MQTT."""
-    await call(client, "POST", "/shells", 201, json=shell())
-    await call(client, "PUT", f"/shells/{b64(SHELL_ID)}", 204, json={**shell(), "idShort": "Renamed"})
-    await call(client, "POST", "/submodels", 201, json=submodel())
-    await call(client, "PUT", f"/submodels/{b64(SM_ID)}", 204, json={**submodel(), "idShort": "Renamed"})
-    await call(client, "POST", ELEMENTS, 201, json=prop("Added", "2"))
-    await call(client, "PUT", f"{ELEMENTS}/Added", 204, json=prop("Added", "3"))
-    await call(client, "PATCH", f"{ELEMENTS}/Added/$value", 204, json=4.5)
-    await publish_v5(mqtt_url, f"{prefix}/element/{b64(SM_ID)}/Temperature/value", b"21.5")
-    await call(client, "DELETE", f"{ELEMENTS}/Added", 204)
-    await call(client, "DELETE", f"/submodels/{b64(SM_ID)}", 204)
-    await call(client, "DELETE", f"/shells/{b64(SHELL_ID)}", 204)
 
 
 def entity_of(source: str) -> str:
