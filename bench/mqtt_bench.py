@@ -6,7 +6,8 @@ latency:    value writes through the Repository at --rate per second (open loop)
             wall-clock times of one machine.
 publish:    --events ready-made events injected into a memory bus, drained by the sink runner into
             the MQTT sink (QoS --qos); events/s until the broker acknowledged the last one, and until
-            a subscriber process had received the last one.
+            a subscriber process had received the last one. --profiles titan,async-aas (or
+            titan,basyx) publishes each event in those profiles too; CPU per event in the output.
 rest:       REST p99 under a fixed open-loop load (bench/openloop.py, GET of a submodel at --rest-rate)
             without, then with, events injected into the app's bus at --rate per second for the MQTT
             sink to publish (relay paused, no subscriber): how much publishing costs the REST API.
@@ -19,6 +20,7 @@ writeback:  a device process publishes --events values (QoS 1) as fast as it can
 Usage (figures in docs/performance.md, "MQTT"):
   .venv/bin/python bench/mqtt_bench.py latency --rate 500 --seconds 10 --tuned-broker
   .venv/bin/python bench/mqtt_bench.py publish --events 50000 --tuned-broker
+  .venv/bin/python bench/mqtt_bench.py publish --events 20000 --tuned-broker --profiles titan,async-aas
   .venv/bin/python bench/mqtt_bench.py rest --rate 5000 --rest-rate 300 --seconds 10 --tuned-broker --titan-cpus 0
   .venv/bin/python bench/mqtt_bench.py writeback --events 10000 --tuned-broker
 Each prints one JSON line. Topics live under a random prefix; nothing is retained. --tuned-broker
@@ -66,7 +68,10 @@ from titan_plugin_mqtt.sink import MqttSink, MqttStats
 from titan_core.app import create_app
 from titan_core.auth import ANONYMOUS
 from titan_core.delivery.bus import MemoryBus, OutgoingEvent
+from titan_core.delivery.profiles import AsyncAasOptions
 from titan_core.delivery.runner import SinkRunner
+from titan_core.delivery.sink import Event
+from titan_core.delivery.stored_elements import StoredElements
 from titan_core.gc_tuning import tune_for_serving
 from titan_core.keys import BUS, REPOSITORY
 from titan_core.model.identifiers import encode_identifier
@@ -247,15 +252,44 @@ def _envelope(seq: int) -> bytes:
     return json.dumps(envelope, separators=(",", ":")).encode()
 
 
-async def measure_publish(url: str, events: int, qos: int, batch: int, protocol: str) -> dict[str, Any]:
+# The element each benchmark valueChanged is about, as the outbox would store it.
+_BENCH_ELEMENT = {
+    "modelType": "Property", "idShort": "Value", "valueType": "xs:int", "value": "0",
+    "semanticId": {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "0173-1#02-AAO677#002"}]},
+}  # fmt: skip
+
+
+class _ElementsInMemory(StoredElements):
+    """The stored element of every benchmark event, without a database: `publish --profiles` measures
+    the CPU of building and publishing the profiles' messages, not the outbox read (one indexed
+    query per batch of valueChanged events, done by the database, not by Titan)."""
+
+    def __init__(self) -> None:  # no database
+        pass
+
+    async def of(self, events: Sequence[Event]) -> dict[int, dict[str, Any]]:
+        return {event.titanseq: {**_BENCH_ELEMENT, "value": str(event.titanseq)} for event in events}
+
+
+async def measure_publish(
+    url: str, events: int, qos: int, batch: int, protocol: str, profiles: str = "titan"
+) -> dict[str, Any]:
     prefix = f"bench-{secrets.token_hex(4)}"
     config = MqttConfig.from_section(
-        {"url": url, "prefix": prefix, "qos": str(qos), "protocol": protocol, "batch_size": str(batch)}
-    )
+        {"url": url, "prefix": prefix, "qos": str(qos), "protocol": protocol, "batch_size": str(batch),
+         "profiles": profiles, "async_aas_topic": f"{prefix}-ce", "basyx_aas_repo": f"{prefix}-aas",
+         "basyx_sm_repo": f"{prefix}-sm"}
+    )  # fmt: skip
     stats = MqttStats()
 
     connection = EventPublisher(config)
-    sink = MqttSink(config, connection, stats, publish_timeout=5)
+    async_aas = (
+        AsyncAasOptions(base_url="https://twins.example.com") if "async-aas" in config.profiles else None
+    )
+    memory = _ElementsInMemory()
+    sink = MqttSink(
+        config, connection, stats, publish_timeout=5, async_aas=async_aas, elements=lambda: memory
+    )
     bus = MemoryBus(retention=events + 10, backlog_limit=events + 10)
     runner = SinkRunner(
         bus, [sink], batch_size=100, timeout_s=10, retry_max_s=1
@@ -286,7 +320,8 @@ async def measure_publish(url: str, events: int, qos: int, batch: int, protocol:
         "events": events, "qos": qos, "sink_batch": batch, "protocol": protocol,
         "acknowledged_per_s": round(events / (acknowledged - started)),
         "received": len(arrivals), "received_per_s": round(len(arrivals) / (received_last - started)),
-        "titan_cpu_seconds": round(cpu, 2),
+        "titan_cpu_seconds": round(cpu, 2), "profiles": list(config.profiles),
+        "titan_cpu_us_per_event": round(1e6 * cpu / events, 1),
     }  # fmt: skip
 
 
@@ -640,6 +675,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rest: alternating quiet / publishing phases")
     parser.add_argument("--batch", type=int, default=1000, help="publish: the MQTT sink's batch_size setting")
     parser.add_argument(
+        "--profiles", default="titan", help="publish: the MQTT profiles (mqtt.profiles), e.g. titan,async-aas"
+    )
+    parser.add_argument(
         "--titan-nagle", action="store_true", help="latency: Titan's socket without TCP_NODELAY"
     )
     parser.add_argument("--sub-qos", type=int, default=1, help="latency: the subscriber's QoS")
@@ -701,7 +739,9 @@ def _measure(args: argparse.Namespace) -> int:
             )
         )
     elif args.what == "publish":
-        result = asyncio.run(measure_publish(args.url, args.events, args.qos, args.batch, args.protocol))
+        result = asyncio.run(
+            measure_publish(args.url, args.events, args.qos, args.batch, args.protocol, args.profiles)
+        )
     else:
         result = asyncio.run(measure_writeback(args.url, database_url, args.events))
     load = os.getloadavg()[0]
