@@ -59,7 +59,8 @@ def _rows(start: int, count: int) -> tuple[list[dict[str, Any]], list[dict[str, 
         rows.append({"id": seq, "event_id": event_id, "envelope": dump_envelope(envelope), "created_at": moment,
                      "seq": seq, "element": stored_element(change), "feed_type": feed_type("element", "valueChanged"),
                      "titan_id": change.identifier})  # fmt: skip
-        keys.append({"outbox_id": seq, "value": RARE if rare else COMMON})
+        # seq as the relay sets it when it numbers the row (migration 0007).
+        keys.append({"outbox_id": seq, "value": RARE if rare else COMMON, "seq": seq})
     return rows, keys
 
 

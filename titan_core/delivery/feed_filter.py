@@ -54,28 +54,35 @@ MAX_FILTER_LENGTH = 4096
 class _KeyedRows(ColumnElement[bool]):
     """Outbox rows with one of `values` among their semanticId keys.
 
-    On PostgreSQL as `id = ANY(ARRAY(SELECT …))`: the key index yields the (few) matching ids once,
-    and the rows are fetched by primary key. A plain `IN (SELECT …)` let the planner walk the seq
-    index and probe the keys of every row instead: 120 ms a page of 100 for a 1% filter over
-    100,000 events, against about a millisecond (docs/performance.md, "Event Feed").
+    On PostgreSQL as `seq = ANY(ARRAY(SELECT seq …))`: the matching seqs come from the key table's
+    (value, seq) index alone, and the page walks the outbox's seq index in order, stopping after
+    `limit` rows. A plain `IN (SELECT …)` let the planner walk the seq index and probe the keys of
+    every row (120 ms a page of 100 for a 1% filter over 100,000 events); matching by outbox id
+    made it fetch every matching row to order them (76-90 ms under load): docs/performance.md,
+    "Event Feed". Key rows not numbered yet have no seq, nor have their outbox rows: the feed
+    shows only numbered rows either way.
     """
 
     inherit_cache = False
     type = Boolean()
 
     def __init__(self, values: list[str]) -> None:
-        self.subquery = select(event_semantic_keys.c.outbox_id).where(event_semantic_keys.c.value.in_(values))
+        self.values = values
 
 
 @compiles(_KeyedRows)
 def _keyed_rows(element: _KeyedRows, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(event_outbox.c.id.in_(element.subquery), **kw))
+    ids = select(event_semantic_keys.c.outbox_id).where(event_semantic_keys.c.value.in_(element.values))
+    return str(compiler.process(event_outbox.c.id.in_(ids), **kw))
 
 
 @compiles(_KeyedRows, "postgresql")
 def _keyed_rows_postgresql(element: _KeyedRows, compiler: Any, **kw: Any) -> str:
-    ids = compiler.process(element.subquery.scalar_subquery().self_group(), **kw)
-    return f"{compiler.process(event_outbox.c.id, **kw)} = ANY(ARRAY{ids})"
+    seqs = select(event_semantic_keys.c.seq).where(
+        event_semantic_keys.c.value.in_(element.values), event_semantic_keys.c.seq.is_not(None)
+    )
+    subquery = compiler.process(seqs.scalar_subquery().self_group(), **kw)
+    return f"{compiler.process(event_outbox.c.seq, **kw)} = ANY(ARRAY{subquery})"
 
 
 def _equal_any(field: str) -> Callable[[list[str]], ColumnElement[bool]]:

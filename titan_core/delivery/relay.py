@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from titan_core.delivery.bus import BusUnavailable, EventBus, OutgoingEvent
 from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.store.database import Database
-from titan_core.store.tables import event_outbox, event_relay, event_sinks
+from titan_core.store.tables import event_outbox, event_relay, event_semantic_keys, event_sinks
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class Relay:
 
     def _assign_in(self, connection: Connection, now: int, limit: int) -> list[OutgoingEvent] | None:
         """The statements of `_assign` in one transaction; None when the lease is no longer ours."""
-        renew, number, advance = self._assign_statements(limit)
+        renew, number, advance, keys = self._assign_statements(limit)
         lease = connection.execute(
             renew,
             {"me": self.instance_id, "new_expires_at": now + self.lease_ms, "published": self._bus_head or 0},
@@ -285,10 +285,11 @@ class Relay:
         rows = sorted(connection.execute(number, {"last": last}).all(), key=lambda row: int(row.seq))
         if rows:
             connection.execute(advance, {"new_last_seq": last + len(rows)})
+            connection.execute(keys, {"last": last, "new_last_seq": last + len(rows)})
         return [OutgoingEvent(int(row.seq), with_titanseq(row.envelope, int(row.seq))) for row in rows]
 
     @functools.cache  # noqa: B019 - two limits per relay, and the relay lives as long as the app
-    def _assign_statements(self, limit: int) -> tuple[Update, Update, Update]:
+    def _assign_statements(self, limit: int) -> tuple[Update, Update, Update, Update]:
         """Built once: building and keying a statement costs more than SQLite takes to run it."""
         published = bindparam("published", type_=BigInteger)
         stored = event_relay.c.published_seq
@@ -323,7 +324,18 @@ class Relay:
             .where(event_relay.c.name == _LEASE)
             .values(last_seq=bindparam("new_last_seq", type_=BigInteger))
         )
-        return renew, number, advance
+        # The Event Feed's semanticId filter reads seq from the key rows (migration 0007): the rows
+        # just numbered get theirs in the same transaction, found through the outbox's seq index.
+        keys = (
+            update(event_semantic_keys)
+            .where(
+                event_semantic_keys.c.outbox_id == event_outbox.c.id,
+                event_outbox.c.seq > bindparam("last", type_=BigInteger),
+                event_outbox.c.seq <= bindparam("new_last_seq", type_=BigInteger),
+            )
+            .values(seq=event_outbox.c.seq)
+        )
+        return renew, number, advance, keys
 
     async def _publish_backlog(self) -> None:
         """Publish rows that have a titanseq but are not on the bus (a crash, a bus that lost data)."""

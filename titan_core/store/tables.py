@@ -120,8 +120,12 @@ event_semantic_keys = Table(
     metadata,
     Column("outbox_id", PrimaryKey, ForeignKey("event_outbox.id", ondelete="CASCADE"), nullable=False),
     Column("value", Text, nullable=False),
+    # The outbox row's seq, set by the relay when it numbers the row (NULL until then): the
+    # semanticId filter reads the matching seqs from the (value, seq) index alone (0007).
+    Column("seq", BigInteger, nullable=True),
 )
 Index("ix_event_semantic_keys_value_outbox_id", event_semantic_keys.c.value, event_semantic_keys.c.outbox_id)
+Index("ix_event_semantic_keys_value_seq", event_semantic_keys.c.value, event_semantic_keys.c.seq)
 Index("ix_event_semantic_keys_outbox_id", event_semantic_keys.c.outbox_id)
 # The relay's one query: unassigned rows in insert-id order (a partial index stays tiny).
 Index(
