@@ -25,8 +25,8 @@ from support.asyncapi_docs import (
 from titan_plugin_mqtt.profile_messages import async_aas_channel
 from titan_plugin_ws.protocol import WS_PROFILES
 
-from titan_core.events.envelope import ENTITIES, EVENT_TYPE_PREFIX
-from titan_core.events.profiles import PROFILES, BasyxOptions, basyx_message
+from titan_core.delivery.profiles import PROFILES, BasyxOptions, basyx_message
+from titan_core.eventtypes.envelope import ENTITIES, EVENT_TYPE_PREFIX
 
 UNIQUE = sorted(set(DOCUMENTS.values()))
 # A document the parser must refuse: the titan one with the MQTT QoS put on a message binding (MQTT
