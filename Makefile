@@ -37,7 +37,9 @@ services:
 run: venv
 	exec $(VENV)/bin/titan serve --demo $(SERVE_ARGS)
 
-test: venv services
+# services first: it installs missing OS packages, among them the npm that `venv` needs for the
+# AsyncAPI parser.
+test: services venv
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Needs no PostgreSQL, Redis or Mosquitto: tests that use them are deselected by their lane marker.

@@ -44,6 +44,12 @@ ensure_os_packages() {
       missing+=("$package")
     fi
   done
+  # Node.js and npm (the AsyncAPI parser in tools/asyncapi, installed by scripts/bootstrap.sh) are
+  # checked by command, not by package: a Node.js from NodeSource bundles npm in its `nodejs`
+  # package, and Debian's `npm` package would conflict with it.
+  if ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+  fi
   if [[ ${#missing[@]} -eq 0 ]]; then
     return 0
   fi
