@@ -10,18 +10,19 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
-from support.app import AppClient
-from support.live_server import LiveServer, LiveServerFactory
-from support.mosquitto import ThrowawayMosquitto, mqtt_answers, mqtt_connect_code
-from support.postgres import (
+
+from tests.support.app import AppClient
+from tests.support.live_server import LiveServer, LiveServerFactory
+from tests.support.mosquitto import ThrowawayMosquitto, mqtt_answers, mqtt_connect_code
+from tests.support.postgres import (
     DATABASE_PREFIX,
     PostgresServer,
     ThrowawayPostgres,
     asyncpg_dsn,
     fresh_database,
 )
-from support.redis import RedisClient, ThrowawayRedis, redis_answers, redis_key_prefix
-from support.services import ServiceError, port_is_open
+from tests.support.redis import RedisClient, ThrowawayRedis, redis_answers, redis_key_prefix
+from tests.support.services import ServiceError, port_is_open
 
 
 async def _table_names(url: str) -> list[str]:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from aas_core3 import jsonization, xmlization
-from support.app import AppClientFactory
-from support.data import IDTA_DIR, data_file
-from support.live_server import server_environment
+
+from tests.support.app import AppClientFactory
+from tests.support.data import IDTA_DIR, data_file
+from tests.support.live_server import server_environment
 
 from .helpers import cd_url, get_json, prop, shell_url, submodel, submodel_url
 

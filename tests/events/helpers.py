@@ -7,16 +7,24 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json
-from support import twins
-from support.app import AppClient
-from support.twins import b64 as b64  # re-exported: the area's tests import it from here
 
-from titan_core.delivery.sink import Event, Fanout
+from tests.support import twins
+from tests.support.app import AppClient
+from tests.support.twins import b64 as b64  # re-exported: the area's tests import it from here
+from titan_core.delivery.sink import Event, EventSink, Fanout
 from titan_core.eventtypes.schema import validate_envelope
+from titan_core.settings import Settings
+
+
+class EventsClientFactory(Protocol):
+    async def __call__(
+        self, settings: Settings | None = None, /, *, sinks: Sequence[EventSink] = ()
+    ) -> AppClient: ...
+
 
 PREFIX = "io.admin-shell.events.v1."
 _markers = count(1)

@@ -9,8 +9,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support.live_server import LiveServerFactory
-from support.redis import RedisClient, ThrowawayRedis
+
+from tests.support.live_server import LiveServerFactory
+from tests.support.redis import RedisClient, ThrowawayRedis
 
 from .helpers import SM_ID, assert_valid_event, b64, prop, submodel
 

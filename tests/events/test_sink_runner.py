@@ -6,13 +6,12 @@ import asyncio
 import time
 
 import pytest
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.delivery.pipeline import event_status
 from titan_core.settings import Settings
 
-from .conftest import EventsClientFactory
-from .helpers import SM_ID, RecordingSink, b64, call, submodel, wait_events
+from .helpers import SM_ID, EventsClientFactory, RecordingSink, b64, call, submodel, wait_events
 
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 LIVENESS_S = 2.0

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from aiohttp import FormData
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.settings import Settings
 
 from .helpers import (

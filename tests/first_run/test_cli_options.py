@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from support.live_server import server_environment
-from support.services import LOOPBACK, free_port, kill_process, stop_process, wait_until
+
+from tests.support.live_server import server_environment
+from tests.support.services import LOOPBACK, free_port, kill_process, stop_process, wait_until
 
 SUBCOMMANDS = ("serve", "load", "migrate", "plugins", "keys")
 

@@ -18,8 +18,8 @@ from aas_python_http_client import (
 from aas_python_http_client.util import string_to_base64url
 from basyx.aas import model
 from basyx_client import AASClient
-from support.live_server import LiveServerFactory
 
+from tests.support.live_server import LiveServerFactory
 from titan_core.demo import DEMO_ENVIRONMENT
 from titan_core.model.identifiers import encode_identifier
 

@@ -9,12 +9,13 @@ import secrets
 from typing import Any
 
 import pytest
-from mqtt_helpers import SHELL_ID, SM_ID, MqttAppFactory, Recorder, b64, prop, publish_v5, shell, submodel
-from support.app import AppClient
-from support.async_aas import assert_async_aas_event
 from titan_plugin_mqtt.config import MqttConfig
 
+from tests.support.app import AppClient
+from tests.support.async_aas import assert_async_aas_event
 from titan_core.settings import SettingsError
+
+from .mqtt_helpers import SHELL_ID, SM_ID, MqttAppFactory, Recorder, b64, prop, publish_v5, shell, submodel
 
 BASE = "https://twins.example.com"
 SOURCE_SM = f"{BASE}/submodels/{b64(SM_ID)}"

@@ -9,11 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from fake_distributions import FakeDistributions
-from support.app import AppClientFactory
 
+from tests.support.app import AppClientFactory
 from titan_core.plugins import PluginLoadError, PluginRecord, get_plugin_manager
 from titan_core.settings import Settings, load_settings
+
+from .fake_distributions import FakeDistributions
 
 GREETER = """
     from aiohttp import web

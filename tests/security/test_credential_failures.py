@@ -21,9 +21,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from support.app import AppClientFactory
-from support.live_server import start_live_server
 
+from tests.support.app import AppClientFactory
+from tests.support.live_server import start_live_server
 from titan_core import hookimpl
 from titan_core.auth import Principal
 from titan_core.credentials import jwks as jwks_module

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.live_server import LiveServer
+
+from tests.support.live_server import LiveServer
 
 from .live import get, module_server, unhandled_errors
 from .twins import KEYS

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.live_server import server_environment
-from support.services import free_port
 from titan_plugin_mqtt.topics import event_topic
 
+from tests.support.live_server import server_environment
+from tests.support.services import free_port
 from titan_core.cli import bind_refusal, is_loopback
 from titan_core.model.identifiers import encode_identifier
 from titan_core.settings import Settings, load_settings
