@@ -31,7 +31,11 @@ _markers = count(1)
 
 
 class RecordingSink:
-    """A sink that keeps what it was given; it can fail its first calls, or hang, on request."""
+    """A sink that keeps what it was given; it can fail its first calls, hang, or wait at a gate, on request.
+
+    `gate`: every call waits until the event is set, so a test can let events pile up behind a busy
+    sink whatever the machine's speed, then open it.
+    """
 
     def __init__(
         self,
@@ -41,8 +45,10 @@ class RecordingSink:
         fail_first: int = 0,
         hang: bool = False,
         delay: float = 0.0,
+        gate: asyncio.Event | None = None,
     ) -> None:
         self.name = name
+        self.gate = gate
         self.fanout: Fanout = fanout
         self.fail_first = fail_first
         self.hang = hang
@@ -58,6 +64,8 @@ class RecordingSink:
             await asyncio.Event().wait()
         if self.calls <= self.fail_first:
             raise RuntimeError(f"sink {self.name} refuses call {self.calls}")
+        if self.gate is not None:
+            await self.gate.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         now = time.perf_counter()
