@@ -28,6 +28,7 @@ import pytest
 
 from tests.support.data import MissingTestData, data_files
 from tests.support.lanes import LANES
+from tests.support.parallel import shares_a_module_fixture
 
 TESTS = Path(__file__).resolve().parent
 NO_ASSERT = re.compile(r"#\s*no-assert:\s*\S")
@@ -186,3 +187,22 @@ def test_lane_markers_are_declared_in_pyproject() -> None:
 def test_an_empty_data_set_fails_instead_of_giving_zero_cases(tmp_path: Path) -> None:
     with pytest.raises(MissingTestData, match="expected at least 1 files"):
         data_files(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_resource() -> str:
+    """Stands in for an expensive module-scoped fixture (wheels, a live server)."""
+    return "built once per module"
+
+
+def test_tests_sharing_a_module_fixture_stay_on_one_xdist_worker(
+    module_resource: str, request: pytest.FixtureRequest
+) -> None:
+    assert shares_a_module_fixture(request.node)
+    mark = request.node.get_closest_marker("xdist_group")
+    assert mark is not None and mark.args == ("tests/test_suite_hygiene.py",)
+
+
+def test_tests_without_one_may_go_to_any_worker(request: pytest.FixtureRequest) -> None:
+    assert not shares_a_module_fixture(request.node)
+    assert request.node.get_closest_marker("xdist_group") is None
