@@ -135,6 +135,7 @@ async def test_app_client_serves_the_service_description(app_client: AppClient) 
     ), body
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 def test_live_server_answers_over_http_and_stops_on_sigterm(
     start_live_server: LiveServerFactory,
 ) -> None:
@@ -146,6 +147,7 @@ def test_live_server_answers_over_http_and_stops_on_sigterm(
     assert not port_is_open(server.host, server.port)
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_live_server_that_cannot_start_reports_its_output(start_live_server: LiveServerFactory) -> None:
     with socket.socket() as taken:

@@ -382,6 +382,7 @@ async def test_refused_writes_emit_nothing(events_client: AppClient) -> None:
     assert await events_caused_by(events_client, refused) == []
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 async def test_titan_load_upserts_emit_created_then_updated_with_origin_load(
     events_client: AppClient, settings: Settings, tmp_path: Path
 ) -> None:

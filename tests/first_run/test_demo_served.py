@@ -23,6 +23,9 @@ from tests.support.live_server import LiveServerFactory
 from titan_core.demo import DEMO_ENVIRONMENT
 from titan_core.model.identifiers import encode_identifier
 
+# each test starts `titan serve --demo` as a process: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 SAMPLE: dict[str, Any] = json.loads(DEMO_ENVIRONMENT.read_text(encoding="utf-8"))
 SHELL_ID = SAMPLE["assetAdministrationShells"][0]["id"]

@@ -93,6 +93,7 @@ async def test_a_failing_receiver_shows_in_ready_without_failing_it(
     assert f"{receiver.url} ({sink.name}): 0 delivered; failing: HTTP 503" in webhook["detail"]
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 async def test_webhook_delivers_a_rest_change_end_to_end_and_retries_on_5xx(
     receiver: WebhookReceiver, database_url: str, tmp_path: Path
 ) -> None:
