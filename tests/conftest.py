@@ -15,27 +15,30 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from support.app import AppClient, AppClientFactory
-from support.lanes import mark_lanes
-from support.live_server import LiveServer, LiveServerFactory
-from support.live_server import start_live_server as launch_live_server
-from support.mosquitto import ThrowawayMosquitto, shared_mqtt_url
-from support.postgres import (
+
+from tests.support.app import AppClient, AppClientFactory
+from tests.support.lanes import mark_lanes
+from tests.support.live_server import LiveServer, LiveServerFactory
+from tests.support.live_server import start_live_server as launch_live_server
+from tests.support.mosquitto import ThrowawayMosquitto, shared_mqtt_url
+from tests.support.parallel import group_shared_fixtures
+from tests.support.postgres import (
     PostgresServer,
     ThrowawayPostgres,
     shared_postgres_url,
     sqlalchemy_url,
 )
-from support.redis import ThrowawayRedis, redis_key_prefix, shared_redis_url
-from support.workers import worker_id
-
+from tests.support.redis import ThrowawayRedis, redis_key_prefix, shared_redis_url
+from tests.support.workers import worker_id
 from titan_core.settings import Settings
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Lane markers (`postgresql`, `redis`, `mqtt`, `fault`, ...) by what each test uses: support/lanes.py."""
+    """Lane markers (`postgresql`, `redis`, `mqtt`, `fault`, ...) by what each test uses: support/lanes.py;
+    one xdist worker per module whose tests share a module-scoped fixture: support/parallel.py."""
     mark_lanes(items)
+    group_shared_fixtures(items)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.asyncapi_docs import (
+from titan_plugin_mqtt.profile_messages import async_aas_channel
+from titan_plugin_ws.protocol import WS_PROFILES
+
+from tests.support.asyncapi_docs import (
     DOCUMENTS,
     address_pattern,
     channel_messages,
@@ -22,9 +25,6 @@ from support.asyncapi_docs import (
     payload_errors,
     run_asyncapi_parser,
 )
-from titan_plugin_mqtt.profile_messages import async_aas_channel
-from titan_plugin_ws.protocol import WS_PROFILES
-
 from titan_core.delivery.profiles import PROFILES, BasyxOptions, basyx_message
 from titan_core.eventtypes.envelope import ENTITIES, EVENT_TYPE_PREFIX
 

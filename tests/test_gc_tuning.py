@@ -7,7 +7,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from titan_core.gc_tuning import SERVING_THRESHOLDS
+
+# a child Python process that imports the whole app (about 1 s of CPU): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 PROBE = """
 import gc, json

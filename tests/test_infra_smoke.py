@@ -10,18 +10,19 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
-from support.app import AppClient
-from support.live_server import LiveServer, LiveServerFactory
-from support.mosquitto import ThrowawayMosquitto, mqtt_answers, mqtt_connect_code
-from support.postgres import (
+
+from tests.support.app import AppClient
+from tests.support.live_server import LiveServer, LiveServerFactory
+from tests.support.mosquitto import ThrowawayMosquitto, mqtt_answers, mqtt_connect_code
+from tests.support.postgres import (
     DATABASE_PREFIX,
     PostgresServer,
     ThrowawayPostgres,
     asyncpg_dsn,
     fresh_database,
 )
-from support.redis import RedisClient, ThrowawayRedis, redis_answers, redis_key_prefix
-from support.services import ServiceError, port_is_open
+from tests.support.redis import RedisClient, ThrowawayRedis, redis_answers, redis_key_prefix
+from tests.support.services import ServiceError, port_is_open
 
 
 async def _table_names(url: str) -> list[str]:
@@ -134,6 +135,7 @@ async def test_app_client_serves_the_service_description(app_client: AppClient) 
     ), body
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 def test_live_server_answers_over_http_and_stops_on_sigterm(
     start_live_server: LiveServerFactory,
 ) -> None:
@@ -145,6 +147,7 @@ def test_live_server_answers_over_http_and_stops_on_sigterm(
     assert not port_is_open(server.host, server.port)
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_live_server_that_cannot_start_reports_its_output(start_live_server: LiveServerFactory) -> None:
     with socket.socket() as taken:

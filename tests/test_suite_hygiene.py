@@ -1,4 +1,5 @@
-"""Checks on the suite itself: every test can fail, and the lane markers are declared.
+"""Checks on the suite itself: every test can fail, helpers are imported as package modules, and the
+lane markers are declared.
 
 A test function counts as asserting when its body (nested functions included) has any of:
 
@@ -9,6 +10,11 @@ A test function counts as asserting when its body (nested functions included) ha
   with `check_` (`_check_submodel_filters`). A helper that raises AssertionError gets such a name;
 - a comment `# no-assert: <why>` in the body, for a test whose assertion lives in a helper that cannot
   be named that way; the reason is mandatory.
+
+Imports (docs/testing.md, "Helpers"): every folder of tests/ with Python files is a package of
+`tests`, so helpers are imported as `tests.support.<module>` or relatively within an area, never by a
+bare name that only works because pytest put the folder on `sys.path`. No module imports a conftest
+(pytest loads those; shared code goes to a helpers module) or a `test_*` module.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support.data import MissingTestData, data_files
-from support.lanes import LANES
+
+from tests.support.data import MissingTestData, data_files
+from tests.support.lanes import LANES
+from tests.support.parallel import shares_a_module_fixture
 
 TESTS = Path(__file__).resolve().parent
 NO_ASSERT = re.compile(r"#\s*no-assert:\s*\S")
@@ -90,6 +98,86 @@ def test_the_scan_sees_a_test_without_assertion() -> None:
     assert not _asserts(function, ["async def test_x(client):", "    await client.get('/')"])
 
 
+def _imported_modules(path: Path, tree: ast.Module) -> list[tuple[int, list[str]]]:
+    """Per import statement of the module at `path`: its line and the dotted names it may load
+    (`from a import b` may load `a.b`), relative imports resolved against the `tests` package."""
+    package = path.relative_to(TESTS.parent).parent.parts
+    found: list[tuple[int, list[str]]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, [alias.name]) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parent = package[: len(package) - node.level + 1] if node.level else ()
+            base = ".".join(part for part in (*parent, *(node.module or "").split(".")) if part)
+            found.append((node.lineno, [base, *(f"{base}.{alias.name}" for alias in node.names)]))
+    return found
+
+
+def _import_problem(module: str, areas: set[str]) -> str | None:
+    parts = module.split(".")
+    ours = parts[0] == "tests" or len(parts) == 1  # a bare `conftest` or `test_x` only pytest's path finds
+    if ours and parts[-1] == "conftest":
+        return f"imports a conftest ({module}): move what it needs to a helpers module"
+    if ours and parts[-1].startswith("test_"):
+        return f"imports a test module ({module}): move what it needs to a helpers module"
+    if parts[0] in areas:
+        return f"imports {module} by a bare name: use tests.{module} or a relative import"
+    return None
+
+
+def import_problems(path: Path, text: str) -> list[str]:
+    """What is wrong with the imports of the module at `path` (a file under tests/), one line each."""
+    areas = {folder.name for folder in TESTS.iterdir() if folder.is_dir()} - {
+        "data",
+        "fixtures",
+        "__pycache__",
+    }
+    problems = []
+    for line, modules in _imported_modules(path, ast.parse(text)):
+        found = [problem for module in modules if (problem := _import_problem(module, areas))]
+        if found:
+            problems.append(f"{path.relative_to(TESTS.parent)}:{line} {found[0]}")
+    return problems
+
+
+def test_helpers_are_imported_as_package_modules_never_conftests_or_test_modules() -> None:
+    problems = []
+    for path in sorted(TESTS.rglob("*.py")):
+        problems += import_problems(path, path.read_text(encoding="utf-8"))
+    assert not problems, "\n".join(problems)
+
+
+def test_every_folder_with_python_files_is_a_package() -> None:
+    """Without `__init__.py`, pytest would put the folder on `sys.path` and bare imports would work again."""
+    folders = {path.parent for path in TESTS.rglob("*.py")}
+    missing = sorted(
+        str(folder.relative_to(TESTS.parent)) for folder in folders if not (folder / "__init__.py").is_file()
+    )
+    assert not missing, f"folders of tests/ without __init__.py: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("source", "complaint"),
+    [
+        ("from conftest import WsServer", "imports a conftest (conftest)"),
+        ("from .conftest import load_twins", "imports a conftest (tests.ws.conftest)"),
+        ("from tests.ws import conftest", "imports a conftest (tests.ws.conftest)"),
+        ("from .test_ws_auth import READER", "imports a test module (tests.ws.test_ws_auth)"),
+        ("import tests.api.test_shells", "imports a test module (tests.api.test_shells)"),
+        ("from support.app import AppClient", "imports support.app by a bare name"),
+        ("from events.helpers import submodel", "imports events.helpers by a bare name"),
+    ],
+)
+def test_the_import_scan_sees_each_kind_of_bad_import(source: str, complaint: str) -> None:
+    (problem,) = import_problems(TESTS / "ws" / "test_example.py", source)
+    assert complaint in problem
+
+
+def test_the_import_scan_accepts_package_imports() -> None:
+    source = "from tests.support.app import AppClient\nfrom .helpers import WsServer\nimport redis\n"
+    assert import_problems(TESTS / "ws" / "test_example.py", source) == []
+
+
 def test_lane_markers_are_declared_in_pyproject() -> None:
     pyproject = tomllib.loads((TESTS.parent / "pyproject.toml").read_text(encoding="utf-8"))
     declared = {line.split(":", 1)[0] for line in pyproject["tool"]["pytest"]["ini_options"]["markers"]}
@@ -99,3 +187,22 @@ def test_lane_markers_are_declared_in_pyproject() -> None:
 def test_an_empty_data_set_fails_instead_of_giving_zero_cases(tmp_path: Path) -> None:
     with pytest.raises(MissingTestData, match="expected at least 1 files"):
         data_files(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_resource() -> str:
+    """Stands in for an expensive module-scoped fixture (wheels, a live server)."""
+    return "built once per module"
+
+
+def test_tests_sharing_a_module_fixture_stay_on_one_xdist_worker(
+    module_resource: str, request: pytest.FixtureRequest
+) -> None:
+    assert shares_a_module_fixture(request.node)
+    mark = request.node.get_closest_marker("xdist_group")
+    assert mark is not None and mark.args == ("tests/test_suite_hygiene.py",)
+
+
+def test_tests_without_one_may_go_to_any_worker(request: pytest.FixtureRequest) -> None:
+    assert not shares_a_module_fixture(request.node)
+    assert request.node.get_closest_marker("xdist_group") is None

@@ -12,9 +12,10 @@ import json
 from typing import Any
 
 from aiohttp import ClientResponse, FormData
-from support.app import AppClient
-from support.twins import b64 as b64  # re-exported for the API tests
-from support.twins import prop as prop
+
+from tests.support.app import AppClient
+from tests.support.twins import b64 as b64  # re-exported for the API tests
+from tests.support.twins import prop as prop
 
 JsonDict = dict[str, Any]
 

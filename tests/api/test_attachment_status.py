@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.app import AppClient
+from tests.support.app import AppClient
 
 from .helpers import SHELL_ID, SM_ID, b64, element_url, get_json, shell_url, upload
 

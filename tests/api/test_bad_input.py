@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.settings import Settings
 
 from .helpers import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.app import AppClient
+from tests.support.app import AppClient
 
 from .helpers import (
     CD_ID,

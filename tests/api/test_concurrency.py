@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from support.app import AppClient
+from tests.support.app import AppClient
 
 from .helpers import (
     SM_ID,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from support.app import AppClient
+
+from tests.support.app import AppClient
 
 from .helpers import (
     SM_ID,

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import ClientResponse
-from support.app import AppClient
+
+from tests.support.app import AppClient
 
 from .helpers import (
     CD_ID,

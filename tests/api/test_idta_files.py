@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.app import AppClientFactory
-from support.data import IDTA_DIR, data_file, data_files
 
+from tests.support.app import AppClientFactory
+from tests.support.data import IDTA_DIR, data_file, data_files
 from titan_core.auth import ANONYMOUS
 from titan_core.loader import load_environment, load_paths
 from titan_core.model.verify import parse_and_verify

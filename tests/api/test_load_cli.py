@@ -10,11 +10,15 @@ from typing import Any
 
 import pytest
 from aas_core3 import jsonization, xmlization
-from support.app import AppClientFactory
-from support.data import IDTA_DIR, data_file
-from support.live_server import server_environment
+
+from tests.support.app import AppClientFactory
+from tests.support.data import IDTA_DIR, data_file
+from tests.support.live_server import server_environment
 
 from .helpers import cd_url, get_json, prop, shell_url, submodel, submodel_url
+
+# each test runs `titan load` as a process (about 1 s of CPU each): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 VALID_FILE = data_file(IDTA_DIR, "IDTA_02008-1-1_Template_TimeSeriesData.json")  # no violations
 INVALID_FILE = data_file(IDTA_DIR, "IDTA_02035-3_DBP-Part-3_ProductCarbonFootprint.json")  # 4 violations

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import ClientResponse
-from support.app import AppClient
 from yarl import URL
+
+from tests.support.app import AppClient
 
 from .helpers import (
     SM_ID,

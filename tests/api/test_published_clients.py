@@ -13,6 +13,9 @@ from basyx_client import AASClient
 
 from .helpers import SM_ID, b64, element_url, every_element_submodel
 
+# each test starts `titan serve` as a process for the published clients: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 HTTP_TIMEOUT = 30.0
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiohttp import FormData
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.settings import Settings
 
 from .helpers import (

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.app import AppClient
+
+from tests.support.app import AppClient
 
 from .helpers import (
     SHELL_ID,

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from support.app import AppClient
-from support.data import TESTGEN_DIR, data_files
+from tests.support.app import AppClient
+from tests.support.data import TESTGEN_DIR, data_files
 
 from .helpers import get_json, submodel_url
 

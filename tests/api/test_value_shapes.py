@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
-from support.app import AppClient
+
+from tests.support.app import AppClient
 
 from .helpers import (
     SHELL_ID,

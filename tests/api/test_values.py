@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from support.app import AppClient
+from tests.support.app import AppClient
 
 from .helpers import (
     SM_ID,

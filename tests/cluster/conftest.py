@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import Cluster, Observers
-
-ClusterFactory = Callable[..., Cluster]
+from .harness import Cluster, ClusterFactory, Observers
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import json
 import secrets
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +24,11 @@ from typing import Any
 
 import aiohttp
 import aiomqtt
-from support.live_server import LiveServer, start_live_server
-from support.mosquitto import ThrowawayMosquitto
-from support.postgres import ThrowawayPostgres
-from support.redis import ThrowawayRedis
 
+from tests.support.live_server import LiveServer, start_live_server
+from tests.support.mosquitto import ThrowawayMosquitto
+from tests.support.postgres import ThrowawayPostgres
+from tests.support.redis import ThrowawayRedis
 from titan_core.model.identifiers import encode_identifier
 
 SUBMODEL_ID = "https://example.com/ids/sm/cluster"
@@ -151,6 +151,10 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(f"--- instance {i}\n{s.log_tail(60)}" for i, s in enumerate(self.servers))
+
+
+# `make_cluster(env=None) -> Cluster`, the fixture in tests/cluster/conftest.py.
+ClusterFactory = Callable[..., Cluster]
 
 
 @dataclass

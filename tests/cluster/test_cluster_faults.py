@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import ClusterFactory
-from .harness import Cluster, Observers, describe
+from .harness import Cluster, ClusterFactory, Observers, describe
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.timeout(240)]
 

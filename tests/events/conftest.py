@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.app import create_app
 from titan_core.delivery.pipeline import add_event_sink
 from titan_core.delivery.sink import EventSink
 from titan_core.settings import Settings
 
-
-class EventsClientFactory(Protocol):
-    async def __call__(
-        self, settings: Settings | None = None, /, *, sinks: Sequence[EventSink] = ()
-    ) -> AppClient: ...
+from .helpers import EventsClientFactory
 
 
 @pytest.fixture

@@ -7,23 +7,35 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json
-from support import twins
-from support.app import AppClient
-from support.twins import b64 as b64  # re-exported: the area's tests import it from here
 
-from titan_core.delivery.sink import Event, Fanout
+from tests.support import twins
+from tests.support.app import AppClient
+from tests.support.twins import b64 as b64  # re-exported: the area's tests import it from here
+from titan_core.delivery.sink import Event, EventSink, Fanout
 from titan_core.eventtypes.schema import validate_envelope
+from titan_core.settings import Settings
+
+
+class EventsClientFactory(Protocol):
+    async def __call__(
+        self, settings: Settings | None = None, /, *, sinks: Sequence[EventSink] = ()
+    ) -> AppClient: ...
+
 
 PREFIX = "io.admin-shell.events.v1."
 _markers = count(1)
 
 
 class RecordingSink:
-    """A sink that keeps what it was given; it can fail its first calls, or hang, on request."""
+    """A sink that keeps what it was given; it can fail its first calls, hang, or wait at a gate, on request.
+
+    `gate`: every call waits until the event is set, so a test can let events pile up behind a busy
+    sink whatever the machine's speed, then open it.
+    """
 
     def __init__(
         self,
@@ -33,8 +45,10 @@ class RecordingSink:
         fail_first: int = 0,
         hang: bool = False,
         delay: float = 0.0,
+        gate: asyncio.Event | None = None,
     ) -> None:
         self.name = name
+        self.gate = gate
         self.fanout: Fanout = fanout
         self.fail_first = fail_first
         self.hang = hang
@@ -50,6 +64,8 @@ class RecordingSink:
             await asyncio.Event().wait()
         if self.calls <= self.fail_first:
             raise RuntimeError(f"sink {self.name} refuses call {self.calls}")
+        if self.gate is not None:
+            await self.gate.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         now = time.perf_counter()

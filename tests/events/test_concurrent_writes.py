@@ -9,12 +9,20 @@ import json
 from random import Random
 
 import pytest
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.settings import Settings
 
-from .conftest import EventsClientFactory
-from .helpers import RecordingSink, assert_valid_event, b64, call, prop, submodel, write_marker
+from .helpers import (
+    EventsClientFactory,
+    RecordingSink,
+    assert_valid_event,
+    b64,
+    call,
+    prop,
+    submodel,
+    write_marker,
+)
 
 SUBMODELS = 20
 CLIENTS = 10

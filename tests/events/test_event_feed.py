@@ -9,8 +9,7 @@ import asyncio
 import secrets
 from typing import Any
 
-from support.app import AppClient
-
+from tests.support.app import AppClient
 from titan_core.auth import ANONYMOUS
 from titan_core.credentials.api_keys import config_entry, hash_api_key
 from titan_core.keys import REPOSITORY

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from support.app import AppClient
-from support.async_aas import SCHEMAS, assert_async_aas_event, message_schema_names
 
+from tests.support.app import AppClient
+from tests.support.async_aas import SCHEMAS, assert_async_aas_event, message_schema_names
 from titan_core.delivery.profiles import (
     DATASCHEMA_V30,
     AsyncAasOptions,

@@ -21,8 +21,7 @@ from titan_core.credentials.api_keys import config_entry, hash_api_key, new_api_
 from titan_core.settings import Settings
 from titan_core.store.tables import event_outbox
 
-from .conftest import EventsClientFactory
-from .helpers import RecordingSink, assert_valid_event, call, submodel
+from .helpers import EventsClientFactory, RecordingSink, assert_valid_event, call, submodel
 
 SUBJECT = "line1-gateway"
 

@@ -7,15 +7,15 @@ import time
 from typing import Any
 
 import pytest
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.settings import Settings
 
-from .conftest import EventsClientFactory
 from .helpers import (
     SHELL_ID,
     SM2_ID,
     SM_ID,
+    EventsClientFactory,
     b64,
     call,
     prop,

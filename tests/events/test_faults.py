@@ -9,8 +9,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support.live_server import LiveServerFactory
-from support.redis import RedisClient, ThrowawayRedis
+
+from tests.support.live_server import LiveServerFactory
+from tests.support.redis import RedisClient, ThrowawayRedis
 
 from .helpers import SM_ID, assert_valid_event, b64, prop, submodel
 
@@ -63,6 +64,7 @@ async def test_writes_succeed_while_redis_is_down_and_every_event_arrives_after_
         assert redis.command("XLEN", "titan:events") == 31
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_an_event_committed_just_before_a_crash_is_published_after_the_restart(
     start_live_server: LiveServerFactory,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.app import AppClient
+from tests.support.app import AppClient
 
 from .helpers import CD_ID, SM_ID, b64, call, concept_description, events_caused_by, submodel
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from support.redis import ThrowawayRedis
 
+from tests.support.redis import ThrowawayRedis
 from titan_core.delivery.pipeline import EventPipeline
 from titan_core.delivery.sink import Event, Fanout
 from titan_core.delivery.sink_lease import SinkLease
@@ -22,8 +22,7 @@ from titan_core.settings import Settings
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox, event_sinks
 
-from .conftest import EventsClientFactory
-from .helpers import SM_ID, RecordingSink, b64, call, prop, submodel
+from .helpers import SM_ID, EventsClientFactory, RecordingSink, b64, call, prop, submodel
 
 VALUE = f"/submodels/{b64(SM_ID)}/submodel-elements/Speed/$value"
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -15,8 +15,7 @@ from titan_core.settings import Settings
 from titan_core.store.database import WriterBusy
 from titan_core.store.tables import event_outbox
 
-from .conftest import EventsClientFactory
-from .helpers import SM_ID, b64, call, read_events, submodel, summary, wait_events
+from .helpers import SM_ID, EventsClientFactory, b64, call, read_events, submodel, summary, wait_events
 
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 

@@ -6,13 +6,12 @@ import asyncio
 import time
 
 import pytest
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.delivery.pipeline import event_status
 from titan_core.settings import Settings
 
-from .conftest import EventsClientFactory
-from .helpers import SM_ID, RecordingSink, b64, call, submodel, wait_events
+from .helpers import SM_ID, EventsClientFactory, RecordingSink, b64, call, submodel, wait_events
 
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 LIVENESS_S = 2.0
@@ -80,13 +79,18 @@ async def test_a_new_sink_starts_at_the_head_and_advances_batch_by_batch(
 async def test_a_sink_with_a_batch_size_of_its_own_gets_batches_of_that_size(
     make_events_client: EventsClientFactory, settings: Settings
 ) -> None:
-    own = RecordingSink("own", delay=0.05)
+    # Both sinks hold their first batch at the gate until all 12 events are committed, so the rest
+    # pile up behind them however fast this machine writes.
+    gate = asyncio.Event()
+    own = RecordingSink("own", gate=gate)
     own.batch_size = 5  # type: ignore[attr-defined]
-    general = RecordingSink("general", delay=0.05)
+    general = RecordingSink("general", gate=gate)
     client = await make_events_client(settings.replace(sink_batch_size=2), sinks=[own, general])
     await call(client, "POST", "/submodels", 201, json=submodel())
-    for value in range(11):  # events pile up while the slow sinks deliver
+    for value in range(11):
         await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=100 + value)
+    await wait_events(client, 0, 12)  # all 12 published: the sinks' backlog is complete
+    gate.set()
     await own.wait_for(lambda events: len(events) == 12)
     await general.wait_for(lambda events: len(events) == 12)
     assert max(own.batch_sizes) == 5

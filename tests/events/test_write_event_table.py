@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from aiohttp import FormData
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.settings import Settings
 
 from .helpers import (
@@ -382,6 +382,7 @@ async def test_refused_writes_emit_nothing(events_client: AppClient) -> None:
     assert await events_caused_by(events_client, refused) == []
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 async def test_titan_load_upserts_emit_created_then_updated_with_origin_load(
     events_client: AppClient, settings: Settings, tmp_path: Path
 ) -> None:

@@ -102,6 +102,7 @@ def test_highly_compressible_small_parts_are_accepted() -> None:
     assert read_aasx(io.BytesIO(data), "small.aasx").parts["/aasx/files/log.txt"].data == b"a" * 500_000
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 @pytest.mark.parametrize("name", ["zip bomb", "path traversal", "duplicate parts", "XXE", "truncated zip"])
 def test_titan_load_refuses_a_hostile_package_and_stores_nothing(name: str, tmp_path: Path) -> None:
     data, rule = HOSTILE[name]

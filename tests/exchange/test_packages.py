@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 from aiohttp import FormData
-from api.helpers import assert_idta_error, b64, get_json, shell, submodel
-from support.app import AppClient
 
+from tests.api.helpers import assert_idta_error, b64, get_json, shell, submodel
+from tests.support.app import AppClient
 from titan_core.exchange.aasx import read_aasx
 
 from .packages import XXE, build_zip, package, package_entries

@@ -15,6 +15,9 @@ import yaml
 
 from titan_core.api.openapi import official_documents
 
+# schemathesis as a process for up to a minute: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SPEC = Path(__file__).parent.parent / "data" / "openapi" / "AasxFileServer-V3.1_SSP-001.yaml"
 _REMOTE = re.compile(
     r"^https://api\.swaggerhub\.com/domains/Plattform_i40/Part[12]-[A-Za-z]+-Schemas/[^#]*(#.*)$"

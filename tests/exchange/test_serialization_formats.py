@@ -7,9 +7,9 @@ import json
 
 import pytest
 from aas_core3 import jsonization
-from api.helpers import assert_idta_error, b64, shell, submodel, upload
-from support.app import AppClient
 
+from tests.api.helpers import assert_idta_error, b64, shell, submodel, upload
+from tests.support.app import AppClient
 from titan_core.api.serialization import negotiate
 from titan_core.errors import NotAcceptable
 from titan_core.exchange.aasx import AASX_MEDIA_TYPE, read_aasx

@@ -12,8 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from support.live_server import server_environment
-from support.services import LOOPBACK, free_port, kill_process, stop_process, wait_until
+
+from tests.support.live_server import server_environment
+from tests.support.services import LOOPBACK, free_port, kill_process, stop_process, wait_until
+
+# each test starts `titan` as a process (1-2 s of CPU for its imports): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 SUBCOMMANDS = ("serve", "load", "migrate", "plugins", "keys")
 

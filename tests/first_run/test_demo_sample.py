@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from support.app import AppClientFactory
 
+from tests.support.app import AppClientFactory
 from titan_core.demo import DEMO_ENVIRONMENT, load_demo_into_unused_database
 from titan_core.model.identifiers import encode_identifier
 from titan_core.model.verify import parse_and_verify

@@ -18,10 +18,13 @@ from aas_python_http_client import (
 from aas_python_http_client.util import string_to_base64url
 from basyx.aas import model
 from basyx_client import AASClient
-from support.live_server import LiveServerFactory
 
+from tests.support.live_server import LiveServerFactory
 from titan_core.demo import DEMO_ENVIRONMENT
 from titan_core.model.identifiers import encode_identifier
+
+# each test starts `titan serve --demo` as a process: not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 SAMPLE: dict[str, Any] = json.loads(DEMO_ENVIRONMENT.read_text(encoding="utf-8"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import titan_plugin_ws.plugin
-from support.app import AppClientFactory
 
+from tests.support.app import AppClientFactory
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 

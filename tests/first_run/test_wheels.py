@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.fresh_venv import DISTRIBUTIONS, build_wheels, new_venv, pip
-from support.live_server import LiveServer, server_environment
-from support.services import LOOPBACK, ServiceError, free_port, wait_until
+
+from tests.support.fresh_venv import DISTRIBUTIONS, build_wheels, new_venv, pip
+from tests.support.live_server import LiveServer, server_environment
+from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 

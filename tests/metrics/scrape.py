@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from support.app import AppClient
+
+from tests.support.app import AppClient
 
 
 @dataclass

@@ -3,12 +3,11 @@ counters move as the tests drive them (a write, a delivered event, a lagging sin
 
 from __future__ import annotations
 
-from events.helpers import SM_ID, RecordingSink, b64, prop, submodel
-
+from tests.events.helpers import SM_ID, RecordingSink, b64, prop, submodel
 from titan_core.credentials.api_keys import config_entry, hash_api_key, new_api_key
 from titan_core.settings import Settings
 
-from .conftest import MetricsAppFactory
+from .helpers import MetricsAppFactory
 from .scrape import scrape, scrape_until
 
 VALUE_ROUTE = "/submodels/{submodelIdentifier}/submodel-elements/{idShortPath}/$value"

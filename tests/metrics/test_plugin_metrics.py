@@ -10,11 +10,11 @@ from pathlib import Path
 
 import titan_plugin_mqtt.plugin
 import titan_plugin_ws.plugin
-from support.services import free_port
 
+from tests.support.services import free_port
 from titan_core.settings import Settings
 
-from .conftest import MetricsAppFactory
+from .helpers import MetricsAppFactory
 from .scrape import scrape, scrape_until
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"

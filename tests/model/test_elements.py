@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.data import IDTA_DIR, data_files
 
+from tests.support.data import IDTA_DIR, data_files
 from titan_core.errors import BadRequest, Conflict, NotFound
 from titan_core.model.elements import (
     child_containers,

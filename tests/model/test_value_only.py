@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from aas_core3 import jsonization, verification
-from support.data import IDTA_DIR, TESTGEN_DIR, data_files
 
+from tests.support.data import IDTA_DIR, TESTGEN_DIR, data_files
 from titan_core.errors import BadRequest
 from titan_core.model.value_only import (
     apply_element_value,

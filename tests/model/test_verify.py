@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from aas_core3 import types
-from support.data import IDTA_DIR, TESTGEN_DIR, data_file, data_files
 
+from tests.support.data import IDTA_DIR, TESTGEN_DIR, data_file, data_files
 from titan_core.errors import BadRequest, InvalidModel
 from titan_core.model.verify import MAX_LISTED_VIOLATIONS, check_json_depth, parse_and_verify
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from mqtt_helpers import MqttAppFactory, build_app
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.settings import Settings
+
+from .mqtt_helpers import MqttAppFactory, build_app
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.mosquitto import ThrowawayMosquitto
-from support.services import LOOPBACK, free_port
+from tests.support.mosquitto import ThrowawayMosquitto
+from tests.support.services import LOOPBACK, free_port
 
 MQTT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "mqtt.md"
 

@@ -18,10 +18,10 @@ import aiomqtt
 import titan_plugin_mqtt.plugin
 from aiohttp import web
 from cloudevents.core.formats.json import JSONFormat
-from support import twins
-from support.app import AppClient
-from support.twins import b64 as b64  # re-exported: the area's tests import it from here
 
+from tests.support import twins
+from tests.support.app import AppClient
+from tests.support.twins import b64 as b64  # re-exported: the area's tests import it from here
 from titan_core.app import create_app
 from titan_core.eventtypes.schema import validate_envelope
 from titan_core.plugins import get_plugin_manager

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.publish as paho_publish
-from mqtt_brokers import acl_mosquitto, documented_acl, password_of
-from mqtt_helpers import MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
-from support.app import AppClient
+
+from tests.support.app import AppClient
+
+from .mqtt_brokers import acl_mosquitto, documented_acl, password_of
+from .mqtt_helpers import MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
 
 PRESS = "https://example.com/ids/sm/press-7"
 OTHER = "https://example.com/ids/sm/other"

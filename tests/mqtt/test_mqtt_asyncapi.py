@@ -12,9 +12,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from mqtt_helpers import CD_ID, MqttAppFactory, Received, Recorder, b64, call, concept_description, lifecycle
-from support.async_aas import assert_async_aas_event, assert_valid_element
-from support.asyncapi_docs import (
+from titan_plugin_mqtt.config import MqttConfig
+
+from tests.support.async_aas import assert_async_aas_event, assert_valid_element
+from tests.support.asyncapi_docs import (
     DOCUMENTS,
     assert_examples_look_like,
     assert_payload_matches,
@@ -23,7 +24,8 @@ from support.asyncapi_docs import (
     examples,
     load,
 )
-from titan_plugin_mqtt.config import MqttConfig
+
+from .mqtt_helpers import CD_ID, MqttAppFactory, Received, Recorder, b64, call, concept_description, lifecycle
 
 BASE = "https://twins.example.com"
 TITAN = DOCUMENTS[("mqtt", "titan")]

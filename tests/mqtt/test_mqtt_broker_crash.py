@@ -16,9 +16,11 @@ from collections import defaultdict
 
 import aiomqtt
 import pytest
-from mqtt_brokers import durable_mosquitto
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, prop, submodel
-from support.app import AppClient
+
+from tests.support.app import AppClient
+
+from .mqtt_brokers import durable_mosquitto
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, prop, submodel
 
 ELEMENTS = [f"E{index}" for index in range(5)]
 WRITES_PER_ELEMENT = 100

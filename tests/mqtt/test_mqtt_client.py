@@ -11,12 +11,13 @@ from typing import Any
 
 import aiomqtt
 import pytest
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, submodel
 from titan_plugin_mqtt.client import _Wire
 from titan_plugin_mqtt.codec import Message
 from titan_plugin_mqtt.codec5 import Mqtt5Codec
 from titan_plugin_mqtt.codec311 import Mqtt311Codec
 from titan_plugin_mqtt.plugin import PLUGIN
+
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, submodel
 
 
 @pytest.mark.parametrize("protocol", ["5", "3.1.1"])

@@ -14,14 +14,15 @@ from typing import Any
 import paho.mqtt.publish as paho_publish
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from mqtt_brokers import make_certificates, tls_mosquitto
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, build_app, prop, submodel
-from support.app import AppClient
-from support.mosquitto import ThrowawayMosquitto
 from titan_plugin_mqtt.sink import MqttSink
 
+from tests.support.app import AppClient
+from tests.support.mosquitto import ThrowawayMosquitto
 from titan_core.keys import EVENT_SINKS
 from titan_core.settings import Settings
+
+from .mqtt_brokers import make_certificates, tls_mosquitto
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, build_app, prop, submodel
 
 
 async def call(client: AppClient, method: str, url: str, expected: int, **kwargs: Any) -> None:

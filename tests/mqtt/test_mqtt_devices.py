@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mqtt_brokers import acl_mosquitto, password_of
-from mqtt_helpers import MqttAppFactory, Recorder, b64, prop, publish_v5, submodel
-from support.app import AppClient
+from tests.support.app import AppClient
+
+from .mqtt_brokers import acl_mosquitto, password_of
+from .mqtt_helpers import MqttAppFactory, Recorder, b64, prop, publish_v5, submodel
 
 LINE1 = "https://example.com/ids/sm/line1/press"
 PRESS = "https://example.com/ids/sm/press-7"

@@ -15,10 +15,12 @@ from pathlib import Path
 import aiohttp
 import paho.mqtt.publish as paho_publish
 import pytest
-from mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
-from support.fresh_venv import install_core_and_plugin
-from support.live_server import LiveServer, server_environment
-from support.services import LOOPBACK, ServiceError, free_port, wait_until
+
+from tests.support.fresh_venv import install_core_and_plugin
+from tests.support.live_server import LiveServer, server_environment
+from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
+
+from .mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = ROOT / "titan_plugin_mqtt"

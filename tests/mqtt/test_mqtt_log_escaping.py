@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, publish_v5, submodel
+
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, publish_v5, submodel
 
 FORGED = "WARNING titan_core: admin logged in"
 

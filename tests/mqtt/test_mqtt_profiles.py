@@ -8,11 +8,12 @@ import json
 import secrets
 
 import pytest
-from mqtt_helpers import ELEMENTS, SHELL_ID, SM_ID, MqttAppFactory, Recorder, b64, call, lifecycle, submodel
-from support.async_aas import assert_async_aas_event
 from titan_plugin_mqtt.config import MqttConfig
 
+from tests.support.async_aas import assert_async_aas_event
 from titan_core.settings import SettingsError
+
+from .mqtt_helpers import ELEMENTS, SHELL_ID, SM_ID, MqttAppFactory, Recorder, b64, call, lifecycle, submodel
 
 BASE = "https://twins.example.com"
 SOURCE_SM = f"{BASE}/submodels/{b64(SM_ID)}"

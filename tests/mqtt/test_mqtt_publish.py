@@ -6,7 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mqtt_helpers import (
+from tests.support.app import AppClient
+from titan_core.model.identifiers import encode_identifier
+
+from .mqtt_helpers import (
     CD_ID,
     SHELL_ID,
     SM_ID,
@@ -20,9 +23,6 @@ from mqtt_helpers import (
     shell,
     submodel,
 )
-from support.app import AppClient
-
-from titan_core.model.identifiers import encode_identifier
 
 
 async def call(client: AppClient, method: str, url: str, expected: int, **kwargs: Any) -> None:

@@ -12,11 +12,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from mqtt_helpers import Recorder
-from support.mosquitto import ThrowawayMosquitto
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import Outgoing
 from titan_plugin_mqtt.publisher import EventPublisher
+
+from tests.support.mosquitto import ThrowawayMosquitto
+
+from .mqtt_helpers import Recorder
 
 
 def broker_with(*lines: str) -> ThrowawayMosquitto:

@@ -10,9 +10,11 @@ import logging
 from typing import Any
 
 import pytest
-from mqtt_brokers import acl_mosquitto, password_of
-from mqtt_helpers import MqttAppFactory, Recorder, assert_cloudevent, b64, prop, publish_v5, submodel
-from support.app import AppClient
+
+from tests.support.app import AppClient
+
+from .mqtt_brokers import acl_mosquitto, password_of
+from .mqtt_helpers import MqttAppFactory, Recorder, assert_cloudevent, b64, prop, publish_v5, submodel
 
 PRESS = "https://example.com/ids/sm/press-7"
 OTHER = "https://example.com/ids/sm/other"

@@ -12,9 +12,10 @@ import asyncio
 import time
 from typing import Any
 
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, prop, submodel
-from support.app import AppClient
-from support.mosquitto import ThrowawayMosquitto
+from tests.support.app import AppClient
+from tests.support.mosquitto import ThrowawayMosquitto
+
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, prop, submodel
 
 PREFIX = "again"
 

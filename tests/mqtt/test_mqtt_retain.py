@@ -11,9 +11,11 @@ import secrets
 from typing import Any
 
 import paho.mqtt.publish as paho_publish
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
-from support.app import AppClient
-from support.mosquitto import ThrowawayMosquitto
+
+from tests.support.app import AppClient
+from tests.support.mosquitto import ThrowawayMosquitto
+
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
 
 PREFIX = "retain-test"
 

@@ -9,8 +9,9 @@ import json
 from collections import Counter
 
 import paho.mqtt.publish as paho_publish
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
 from titan_plugin_mqtt.plugin import PLUGIN
+
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
 
 
 async def test_two_instances_publish_each_event_once_and_share_the_device_writes(

@@ -12,12 +12,13 @@ import paho.mqtt.publish as paho_publish
 import titan_plugin_mqtt.plugin
 import titan_plugin_ws.plugin
 from aiohttp.test_utils import TestClient, TestServer
-from mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.app import create_app
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
+
+from .mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:

@@ -12,13 +12,14 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.publish as paho_publish
 import pytest
-from mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, mqtt_barrier, submodel
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from support.app import AppClient
 from titan_plugin_mqtt.plugin import PLUGIN
 
+from tests.support.app import AppClient
 from titan_core.keys import REPOSITORY
+
+from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, mqtt_barrier, submodel
 
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support.live_server import LiveServerFactory
-from support.postgres import ThrowawayPostgres
 
+from tests.support.live_server import LiveServerFactory
+from tests.support.postgres import ThrowawayPostgres
 from titan_core.model.identifiers import encode_identifier
 
 SUBMODEL_ID = "https://example.com/ids/sm/outage"

@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
-from support.postgres import asyncpg_dsn
 
+from tests.support.postgres import asyncpg_dsn
 from titan_core.eventtypes.change import Change
 from titan_core.store.database import Database
 from titan_core.store.outage import database_unavailable

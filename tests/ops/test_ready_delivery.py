@@ -10,10 +10,10 @@ import time
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from events.helpers import RecordingSink, submodel
 from sqlalchemy import update
-from support.app import AppClient, AppClientFactory
 
+from tests.events.helpers import RecordingSink, submodel
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.app import create_app
 from titan_core.delivery.pipeline import add_event_sink
 from titan_core.keys import DATABASE, EVENT_PIPELINE

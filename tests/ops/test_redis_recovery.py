@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from events.helpers import SM_ID, RecordingSink, b64, submodel
-from support.app import AppClient
-from support.redis import ThrowawayRedis
 
+from tests.events.helpers import SM_ID, RecordingSink, b64, submodel
+from tests.support.app import AppClient
+from tests.support.redis import ThrowawayRedis
 from titan_core.app import create_app
 from titan_core.delivery.pipeline import add_event_sink
 from titan_core.settings import Settings

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_distributions import FakeDistributions
 
 from titan_core.plugins import TitanPluginManager, get_plugin_manager
 from titan_core.settings import Settings
+
+from .fake_distributions import FakeDistributions
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from support.app import AppClientFactory
-from support.postgres import ThrowawayPostgres
 
+from tests.support.app import AppClientFactory
+from tests.support.postgres import ThrowawayPostgres
 from titan_core import __version__, hookimpl
 from titan_core.plugins import TitanPluginManager, get_plugin_manager
 from titan_core.settings import Settings

@@ -12,8 +12,8 @@ from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core import hookimpl
 from titan_core.auth import Principal
 from titan_core.delivery.sink import Event, EventSink, Fanout

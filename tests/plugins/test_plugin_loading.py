@@ -9,11 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from fake_distributions import FakeDistributions
-from support.app import AppClientFactory
 
+from tests.support.app import AppClientFactory
 from titan_core.plugins import PluginLoadError, PluginRecord, get_plugin_manager
 from titan_core.settings import Settings, load_settings
+
+from .fake_distributions import FakeDistributions
 
 GREETER = """
     from aiohttp import web
@@ -214,6 +215,7 @@ def run_titan(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )  # fmt: skip
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 def test_titan_plugins_lists_name_version_hooks_and_state(fake_distributions: FakeDistributions) -> None:
     fake_distributions.add("greeter", GREETER, version="1.2.3")
     fake_distributions.add("idle", IDLE, version="0.0.1")
@@ -237,6 +239,7 @@ def test_titan_plugins_lists_name_version_hooks_and_state(fake_distributions: Fa
     assert rows["health"][1:] == ["titan_setup_app", "loaded"]
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 def test_titan_plugins_json_reports_failures_and_exits_1(fake_distributions: FakeDistributions) -> None:
     fake_distributions.add("greeter", GREETER, version="1.2.3")
     module = fake_distributions.add("broken", "import titan_no_such_dependency\n", version="0.9.0")

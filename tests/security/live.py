@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.live_server import LiveServer, start_live_server
+
+from tests.support.live_server import LiveServer, start_live_server
 
 from .twins import API_KEY_ENTRIES, KEYS, OTHER_SHELL_ID, OTHER_SM_ID, SHELL_ID, SM_ID, shell, submodel
 

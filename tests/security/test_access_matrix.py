@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.keys import SETTINGS
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 
-from .conftest import load_twins, snapshot
 from .routes import PUBLIC, ROOT_ONLY, UNNAMED, RouteRequest, route_request, served_routes
+from .stored import load_twins, snapshot
 from .twins import CD_ID, KEYS, SCOPE, SHELL_ID, SM_ID, api_key, bearer, token
 
 

@@ -7,8 +7,8 @@ import io
 import re
 
 import pytest
-from support.app import AppClient
 
+from tests.support.app import AppClient
 from titan_core.auth import ROLE_WRITER
 from titan_core.cli import main
 from titan_core.credentials.api_keys import ApiKeyTable, hash_api_key, new_api_key, parse_api_key

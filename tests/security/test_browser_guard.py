@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
-from support.live_server import LiveServer, start_live_server
 
+from tests.support.live_server import LiveServer, start_live_server
 from titan_core.api.browser_guard import BrowserPolicy
 from titan_core.settings import Settings
 

@@ -21,9 +21,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from support.app import AppClientFactory
-from support.live_server import start_live_server
 
+from tests.support.app import AppClientFactory
+from tests.support.live_server import start_live_server
 from titan_core import hookimpl
 from titan_core.auth import Principal
 from titan_core.credentials import jwks as jwks_module
@@ -77,6 +77,7 @@ async def test_a_newline_in_the_path_reaches_the_log_escaped(
 # --- L3: an algorithm that does not fit the key ---------------------------------------------------
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 def test_a_forged_es256_token_against_an_rsa_key_is_refused_401_in_one_line(tmp_path: Path) -> None:
     rsa_key = rsa.generate_private_key(65537, 2048)
     key_file = tmp_path / "public.pem"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 
 import pytest
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 
-from .conftest import load_twins
+from .stored import load_twins
 from .twins import SHELL_ID, SM_ID, b64
 
 

@@ -9,7 +9,8 @@ import re
 import time
 
 import pytest
-from support.app import AppClient
+
+from tests.support.app import AppClient
 
 from .twins import OTHER_SHELL_ID, OTHER_SM_ID, SHELL_ID, SM_ID, api_key, b64, bearer, token
 

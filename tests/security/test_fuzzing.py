@@ -17,10 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.live_server import LiveServer
+
+from tests.support.live_server import LiveServer
 
 from .live import get, module_server, unhandled_errors
 from .twins import KEYS
+
+# a live server fuzzed by schemathesis for up to 90 s: not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 # Enough for schemathesis to reach every operation on a slow 2-core machine (checked below), and
 # short enough to keep the whole suite well under 15 minutes there.

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.app import create_app
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings, SettingsError

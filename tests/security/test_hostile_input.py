@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from support.live_server import LiveServer
+
+from tests.support.live_server import LiveServer
 
 from .live import ADMIN, get, module_server, raw_exchange, read_answer, unhandled_errors
 from .twins import SHELL_ID, SM_ID, b64

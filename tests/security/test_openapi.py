@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp import web
-from support.app import AppClient, AppClientFactory
-from support.data import TEST_DATA
 
+from tests.support.app import AppClient, AppClientFactory
+from tests.support.data import TEST_DATA
 from titan_core import hookimpl
 from titan_core.api.openapi import SPEC_DIRECTORY
 from titan_core.keys import SETTINGS

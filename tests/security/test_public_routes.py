@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core import hookimpl
 from titan_core.api.context import principal, repository
 from titan_core.auth import public
@@ -16,7 +16,7 @@ from titan_core.errors import TitanError
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 
-from .conftest import load_twins
+from .stored import load_twins
 from .twins import SHELL_ID, api_key
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

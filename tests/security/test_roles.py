@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from support.app import AppClientFactory
 
+from tests.support.app import AppClientFactory
 from titan_core import hookimpl
 from titan_core.auth import (
     ANONYMOUS,

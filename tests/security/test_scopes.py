@@ -8,8 +8,8 @@ import itertools
 from typing import Any
 
 import pytest
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.auth import ANONYMOUS, ROLE_READER, ROLE_WRITER, Principal
 from titan_core.errors import Forbidden
 from titan_core.keys import REPOSITORY
@@ -18,7 +18,7 @@ from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 from titan_core.store.records import Attachment
 
-from .conftest import snapshot
+from .stored import snapshot
 from .twins import (
     OTHER_SHELL_ID,
     OTHER_SM_ID,

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.live_server import server_environment
-from support.services import free_port
 from titan_plugin_mqtt.topics import event_topic
 
+from tests.support.live_server import server_environment
+from tests.support.services import free_port
 from titan_core.cli import bind_refusal, is_loopback
 from titan_core.model.identifiers import encode_identifier
 from titan_core.settings import Settings, load_settings
@@ -52,6 +52,7 @@ def run_titan(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
                           env=server_environment(env), timeout=60)  # fmt: skip
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 def test_titan_serve_on_all_interfaces_without_authentication_refuses_and_says_why(tmp_path: Path) -> None:
     result = run_titan("serve", "--host", "0.0.0.0", "--port", str(free_port()),
                        "--database-url", f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3")  # fmt: skip
@@ -61,6 +62,7 @@ def test_titan_serve_on_all_interfaces_without_authentication_refuses_and_says_w
     assert "--insecure-no-auth" in result.stderr
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 def test_titan_serve_refuses_unusable_credential_settings(tmp_path: Path) -> None:
     result = run_titan("serve", "--port", str(free_port()), "--database-url", f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3",
                        env={"TITAN_AUTH_ENABLED": "true", "TITAN_JWT_SECRET": "short", "TITAN_JWT_ISSUER": "i",

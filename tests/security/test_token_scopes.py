@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.app import AppClient, AppClientFactory
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.auth import ROLE_READER, Principal
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 
-from .conftest import load_twins
+from .stored import load_twins
 from .twins import OTHER_SM_ID, SM_ID, api_key, b64, bearer, shell, token
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

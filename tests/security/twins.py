@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import jwt
-from support.twins import b64 as b64  # re-exported for the security tests
-from support.twins import prop
 
+from tests.support.twins import b64 as b64  # re-exported for the security tests
+from tests.support.twins import prop
 from titan_core.credentials.api_keys import config_entry, hash_api_key
 
 JsonDict = dict[str, Any]

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Protocol
 
 import titan_core
-from support.services import (
+from tests.support.services import (
     LOOPBACK,
     ServiceError,
     free_port,

@@ -11,11 +11,11 @@ import socket
 import struct
 from urllib.parse import urlsplit
 
-from support.services import (
+from tests.support.services import (
     LOOPBACK,
     find_program,
 )
-from support.throwaway import ThrowawayProcess
+from tests.support.throwaway import ThrowawayProcess
 
 DEFAULT_TEST_MQTT = "mqtt://127.0.0.1:1883"
 

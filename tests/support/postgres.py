@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from support.services import (
+from tests.support.services import (
     LOOPBACK,
     ServiceError,
     as_user,
@@ -30,8 +30,8 @@ from support.services import (
     log_tail,
     wait_until,
 )
-from support.throwaway import ThrowawayService
-from support.workers import worker_id
+from tests.support.throwaway import ThrowawayService
+from tests.support.workers import worker_id
 
 DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DATABASE_PREFIX = "titan_test_"

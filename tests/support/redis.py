@@ -16,13 +16,13 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from support.services import (
+from tests.support.services import (
     LOOPBACK,
     ServiceError,
     find_program,
 )
-from support.throwaway import ThrowawayProcess
-from support.workers import worker_id
+from tests.support.throwaway import ThrowawayProcess
+from tests.support.workers import worker_id
 
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/0"
 

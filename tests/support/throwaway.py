@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from support.services import free_port, kill_process, log_tail, stop_process, wait_until
+from tests.support.services import free_port, kill_process, log_tail, stop_process, wait_until
 
 
 class ThrowawayService(ABC):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from conftest import SM_ID, WsServer, WsServerFactory
-from support.async_aas import assert_async_aas_event
-from ws_clients import events, receive_type, subscribe
-
+from tests.support.async_aas import assert_async_aas_event
 from titan_core.model.identifiers import encode_identifier
 from titan_core.settings import Settings
+
+from .helpers import SM_ID, WsServer, WsServerFactory
+from .ws_clients import events, receive_type, subscribe
 
 BASE = "https://twins.example.com/api/v3.0"
 

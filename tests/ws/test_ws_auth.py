@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import WsServer, WsServerFactory
-from ws_clients import expect_close, receive_type, subscribe
-
 from titan_core.auth import ALL_ROLES, ROLE_READER
 from titan_core.credentials.api_keys import config_entry, hash_api_key
 from titan_core.settings import Settings
 
+from .helpers import WsServer, WsServerFactory
+from .ws_clients import expect_close, receive_type, subscribe
+
 REQUIRE_AUTH = {"require_auth": True}
-# The principals the token plugin (conftest.PRINCIPALS) and the core's API key give.
+# The principals the token plugin (helpers.PRINCIPALS) and the core's API key give.
 READER = ("reader", frozenset({ROLE_READER}))
 KEY_HOLDER = ("dashboard", frozenset({ROLE_READER}))
 

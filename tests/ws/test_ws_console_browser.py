@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHELL_ID, SM_ID, operation_submodel, shell
 from playwright.async_api import Browser, Locator, Page, Route, ViewportSize, async_playwright, expect
-from support.live_server import LiveServerFactory
 
+from tests.support.live_server import LiveServerFactory
 from titan_core.model.identifiers import encode_identifier
+
+from .helpers import SHELL_ID, SM_ID, operation_submodel, shell
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -9,11 +9,12 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import OTHER_SM_ID, SM_ID, WsServer, WsServerFactory
-from support.redis import ThrowawayRedis
-from ws_clients import WsClient, events, expect_close, receive_type, subscribe
 
+from tests.support.redis import ThrowawayRedis
 from titan_core.settings import Settings
+
+from .helpers import OTHER_SM_ID, SM_ID, WsServer, WsServerFactory
+from .ws_clients import WsClient, events, expect_close, receive_type, subscribe
 
 
 async def welcomed(server: WsServer, kind: str, **connect: object) -> WsClient:

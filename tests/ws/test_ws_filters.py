@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import OTHER_SM_ID, SHELL_ID, SM_ID, TEMPERATURE_SEMANTIC_ID, WsServer, shell
-from ws_clients import WsClient, events, no_message, receive_type, subscribe
-
 from titan_core.model.identifiers import encode_identifier
+
+from .helpers import OTHER_SM_ID, SHELL_ID, SM_ID, TEMPERATURE_SEMANTIC_ID, WsServer, shell
+from .ws_clients import WsClient, events, no_message, receive_type, subscribe
 
 
 async def subscribed_client(server: WsServer, kind: str, **fields: object) -> WsClient:

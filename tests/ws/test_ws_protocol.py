@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import SHELL_ID, SM_ID, WsServer
-from ws_clients import events, no_message, receive_type, subscribe
-
 from titan_core import __version__
 from titan_core.model.identifiers import encode_identifier
+
+from .helpers import SHELL_ID, SM_ID, WsServer
+from .ws_clients import events, no_message, receive_type, subscribe
 
 
 async def test_welcome_names_head_oldest_server_and_version(ws_server: WsServer, client_kind: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import WsServer, WsServerFactory
-from ws_clients import events, no_message, receive_type, subscribe
-
 from titan_core.settings import Settings
+
+from .helpers import WsServer, WsServerFactory
+from .ws_clients import events, no_message, receive_type, subscribe
 
 
 async def test_a_client_that_reconnects_with_since_gets_exactly_the_100_missed_events_then_live_ones(

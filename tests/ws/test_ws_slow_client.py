@@ -10,11 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import websockets
-from conftest import WsServerFactory
 from titan_plugin_ws.plugin import HUB
-from ws_clients import Closed, WebsocketsClient, events, receive_type, subscribe
 
 from titan_core.model.identifiers import encode_identifier
+
+from .helpers import WsServerFactory
+from .ws_clients import Closed, WebsocketsClient, events, receive_type, subscribe
 
 BIG_SM_ID = "https://example.com/ids/sm/ws-big"
 PROPERTIES = 100

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import aiohttp
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
-from support.live_server import LiveServer, server_environment
-from support.services import LOOPBACK, ServiceError, free_port, wait_until
 from titan_plugin_webhook import SIGNATURE_HEADER, verify_signature
-from webhook_receiver import WebhookReceiver
 
+from tests.support.live_server import LiveServer, server_environment
+from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
 from titan_core.model.identifiers import encode_identifier
+
+from .webhook_receiver import WebhookReceiver
 
 SECRET = "end-to-end-secret"
 SHELL_ID = "https://example.com/ids/aas/webhook-e2e"

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import tomllib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
-from support.fresh_venv import install_core_and_plugin
-from webhook_receiver import WebhookReceiver
+
+from tests.support.fresh_venv import install_core_and_plugin
+
+from .end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
+from .webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN_DIR = ROOT / "plugins" / "titan_plugin_webhook"
@@ -24,14 +25,6 @@ pytestmark = pytest.mark.slow
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with `pip install <core> <plugin>` (about 20 s with pip's cache warm)."""
     return install_core_and_plugin(tmp_path_factory.mktemp("fresh-venv"), PLUGIN_DIR)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def test_titan_plugins_in_a_fresh_venv_lists_the_webhook_plugin(fresh_venv: Path) -> None:

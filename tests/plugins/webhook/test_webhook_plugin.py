@@ -4,28 +4,21 @@ its health, and delivering a REST change end to end from a real `titan serve`.""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
-from support.app import AppClientFactory
 from titan_plugin_webhook.sink import WebhookDeliveryError, WebhookSink
-from webhook_receiver import WebhookReceiver
 
+from tests.support.app import AppClientFactory
 from titan_core.keys import EVENT_SINKS
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 
+from .end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
+from .sample_events import make_event  # the same hand-built events as the sink tests
+from .webhook_receiver import WebhookReceiver
+
 PLUGIN_DIR = Path(__file__).resolve().parents[3] / "plugins" / "titan_plugin_webhook"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def test_webhook_plugin_is_discovered_through_its_entry_point(settings: Settings) -> None:
@@ -90,8 +83,6 @@ async def test_a_failing_receiver_shows_in_ready_without_failing_it(
     sink = next(sink for sink in client.app[EVENT_SINKS] if isinstance(sink, WebhookSink))
     receiver.answer(503)
 
-    from test_webhook_sink import make_event  # the same hand-built events as the sink tests
-
     with pytest.raises(WebhookDeliveryError):
         await sink.deliver([make_event(1)])
     response = await client.get("/ready")
@@ -102,6 +93,7 @@ async def test_a_failing_receiver_shows_in_ready_without_failing_it(
     assert f"{receiver.url} ({sink.name}): 0 delivered; failing: HTTP 503" in webhook["detail"]
 
 
+@pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 async def test_webhook_delivers_a_rest_change_end_to_end_and_retries_on_5xx(
     receiver: WebhookReceiver, database_url: str, tmp_path: Path
 ) -> None:

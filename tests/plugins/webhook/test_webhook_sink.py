@@ -4,51 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
-from support.services import free_port
 from titan_plugin_webhook import SIGNATURE_HEADER, SignatureError, verify_signature
 from titan_plugin_webhook.config import WebhookConfig
 from titan_plugin_webhook.sink import WebhookDeliveryError, WebhookSink
-from webhook_receiver import HANG, WebhookReceiver
 
-from titan_core.delivery.sink import Event, EventSink
+from tests.support.services import free_port
+from titan_core.delivery.sink import EventSink
 from titan_core.settings import SettingsError
 
+from .sample_events import make_event
+from .webhook_receiver import HANG, WebhookReceiver
+
 SECRET = "s3cr3t-for-tests"
-
-
-def make_event(seq: int, value: Any = 23.5) -> Event:
-    envelope = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "type": "io.admin-shell.events.v1.valueChanged",
-        "source": "/submodels/aHR0cHM6Ly9leGFtcGxlLmNvbS9pZHMvc20vNDcxMQ/submodel-elements/Temperature",
-        "time": "2026-11-27T05:25:48.123456Z",
-        "datacontenttype": "application/json",
-        "titanseq": str(seq),
-        "titanentity": "element",
-        "titanid": "https://example.com/ids/sm/4711",
-        "titanpath": "Temperature",
-        "titanorigin": "rest",
-        "data": value,
-    }
-    return Event(envelope=envelope, json=json.dumps(envelope, separators=(",", ":")).encode())
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
