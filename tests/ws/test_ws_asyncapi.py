@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ws_clients import events, receive_type
-
 from tests.support.async_aas import assert_async_aas_event
 from tests.support.asyncapi_docs import DOCUMENTS, assert_examples_look_like, assert_payload_matches, examples
 from titan_core.model.identifiers import encode_identifier
 from titan_core.settings import Settings
 
 from .helpers import SM_ID, WsServer, WsServerFactory
+from .ws_clients import events, receive_type
 
 BASE = "https://twins.example.com/api/v3.0"
 TITAN = DOCUMENTS[("ws", "titan")]
