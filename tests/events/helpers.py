@@ -1,8 +1,8 @@
-"""Helpers of the event tests: recording sinks, reading `/events`, validating envelopes, documents."""
+"""Helpers of the event tests: reading `/events`, validating envelopes, documents. The recording sink
+is the kit's (`titan_core.testing.RecordingSink`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -15,62 +15,10 @@ from support import twins
 from support.app import AppClient
 from support.twins import b64 as b64  # re-exported: the area's tests import it from here
 
-from titan_core.delivery.sink import Event, Fanout
 from titan_core.eventtypes.schema import validate_envelope
 
 PREFIX = "io.admin-shell.events.v1."
 _markers = count(1)
-
-
-class RecordingSink:
-    """A sink that keeps what it was given; it can fail its first calls, or hang, on request."""
-
-    def __init__(
-        self,
-        name: str,
-        fanout: Fanout = "once",
-        *,
-        fail_first: int = 0,
-        hang: bool = False,
-        delay: float = 0.0,
-    ) -> None:
-        self.name = name
-        self.fanout: Fanout = fanout
-        self.fail_first = fail_first
-        self.hang = hang
-        self.delay = delay
-        self.events: list[Event] = []
-        self.batch_sizes: list[int] = []
-        self.calls = 0
-        self.arrival: dict[int, float] = {}
-
-    async def deliver(self, events: Sequence[Event]) -> None:
-        self.calls += 1
-        if self.hang:
-            await asyncio.Event().wait()
-        if self.calls <= self.fail_first:
-            raise RuntimeError(f"sink {self.name} refuses call {self.calls}")
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        now = time.perf_counter()
-        for item in events:
-            self.arrival.setdefault(item.titanseq, now)
-        self.events.extend(events)
-        self.batch_sizes.append(len(events))
-
-    @property
-    def seqs(self) -> list[int]:
-        return [item.titanseq for item in self.events]
-
-    async def wait_for(self, condition: Callable[[list[Event]], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition(self.events):
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"sink {self.name} did not get what was expected in {timeout} s: "
-                    f"{len(self.events)} events, last seq {self.seqs[-1:]}"
-                )
-            await asyncio.sleep(0.01)
 
 
 def assert_valid_event(published: bytes | Mapping[str, Any]) -> dict[str, Any]:

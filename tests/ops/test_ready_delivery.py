@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from events.helpers import RecordingSink, submodel
+from events.helpers import submodel
 from sqlalchemy import update
 from support.app import AppClient, AppClientFactory
 
@@ -19,6 +19,7 @@ from titan_core.delivery.pipeline import add_event_sink
 from titan_core.keys import DATABASE, EVENT_PIPELINE
 from titan_core.settings import Settings
 from titan_core.store.tables import event_relay
+from titan_core.testing import RecordingSink
 
 
 async def _relay_check(client: AppClient) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import tomllib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
 from support.fresh_venv import install_core_and_plugin
-from webhook_receiver import WebhookReceiver
+
+from titan_core.testing import HttpReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN_DIR = ROOT / "plugins" / "titan_plugin_webhook"
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.slow
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with `pip install <core> <plugin>` (about 20 s with pip's cache warm)."""
     return install_core_and_plugin(tmp_path_factory.mktemp("fresh-venv"), PLUGIN_DIR)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def test_titan_plugins_in_a_fresh_venv_lists_the_webhook_plugin(fresh_venv: Path) -> None:
@@ -51,17 +43,17 @@ def test_titan_plugins_in_a_fresh_venv_lists_the_webhook_plugin(fresh_venv: Path
 
 
 async def test_webhook_from_a_fresh_venv_delivers_signed_events_and_retries_on_5xx(
-    fresh_venv: Path, receiver: WebhookReceiver, tmp_path: Path
+    fresh_venv: Path, http_receiver: HttpReceiver, tmp_path: Path
 ) -> None:
     server = start_titan(
         [str(fresh_venv / "bin" / "titan")],
         f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3",
         log_dir=tmp_path,
-        env=webhook_environment(receiver),
+        env=webhook_environment(http_receiver),
         isolated=True,
     )
     try:
-        await create_shell_and_expect_its_webhook(server.base_url, receiver)
+        await create_shell_and_expect_its_webhook(server.base_url, http_receiver)
     finally:
         server.stop()
         print(server.log_tail(100))
