@@ -16,9 +16,10 @@ STAMP="$VENV/.titan-install-stamp"
 INSTALLED="$VENV/.titan-installed-projects"
 
 # The distributions to install: the core first, then each first-party plugin directory with a
-# pyproject.toml. New plugins are picked up here, so the Makefile never needs an edit for them.
+# pyproject.toml, then the third-party examples (examples/*/: not shipped, but their tests run in
+# `make test`). New plugins are picked up here, so the Makefile never needs an edit for them.
 projects=(.)
-for dir in titan_plugin_ws titan_plugin_mqtt plugins/*/; do
+for dir in titan_plugin_ws titan_plugin_mqtt plugins/*/ examples/*/; do
   dir="${dir%/}"
   if [[ -f "$dir/pyproject.toml" ]]; then
     projects+=("./$dir")

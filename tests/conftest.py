@@ -11,10 +11,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.app import AppClient, AppClientFactory
 from tests.support.lanes import mark_lanes
@@ -31,6 +29,7 @@ from tests.support.postgres import (
 from tests.support.redis import ThrowawayRedis, redis_key_prefix, shared_redis_url
 from tests.support.workers import worker_id
 from titan_core.settings import Settings
+from titan_core.testing import INSTALLED, TitanClients
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
@@ -127,26 +126,24 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def make_app_client(settings: Settings) -> AsyncIterator[AppClientFactory]:
-    """Factory of aiohttp test clients for `create_app(settings, plugin_manager=...)`, closed after.
+def titan_settings(settings: Settings) -> Settings:
+    """The kit's apps (`make_titan_client`, titan_core.testing) use this suite's `settings`: every
+    backend of `database_url`, and each area's own variants."""
+    return settings
 
-    Defaults to this test's `settings`; pass other settings or a plugin manager to build an app
-    with exactly the plugins a test wants. Each client starts its app (migrations included).
+
+@pytest.fixture
+async def make_app_client(settings: Settings) -> AsyncIterator[TitanClients]:
+    """Factory of started aiohttp test clients (the kit's, titan_core.testing), closed after the test.
+
+    Unlike the kit's `make_titan_client` (built-ins only), its apps load every installed plugin as
+    `titan serve` does. `make_app_client(settings=None, *, plugins=INSTALLED, sinks=(),
+    plugin_manager=None)`: pass other settings, plugins or a plugin manager to build an app with
+    exactly the plugins a test wants. Each client starts its app (migrations included).
     """
-    from titan_core.app import create_app  # imported late: collection must not need the app
-
-    clients: list[AppClient] = []
-
-    async def make(custom: Settings | None = None, *, plugin_manager: Any = None) -> AppClient:
-        app = create_app(custom or settings, plugin_manager=plugin_manager)
-        client: AppClient = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in reversed(clients):
-        await client.close()
+    clients = TitanClients(settings, plugins=INSTALLED)
+    yield clients
+    await clients.close()
 
 
 @pytest.fixture

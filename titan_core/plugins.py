@@ -25,6 +25,7 @@ from titan_core.delivery.sink import EventSink
 from titan_core.health import HealthReport
 from titan_core.hookspecs import PROJECT_NAME
 from titan_core.keys import EVENT_SINKS, HOOKS, PLUGIN_MANAGER
+from titan_core.plugin_compat import requirement_problem
 from titan_core.runtime_hooks import await_implementation, call_implementation, first_result, implementations
 from titan_core.settings import Settings
 
@@ -98,6 +99,10 @@ class TitanPluginManager(pluggy.PluginManager):
             self.fail(
                 record, f"the name {name!r} is already taken by {taken.distribution or 'another plugin'}"
             )
+            return record
+        incompatible = requirement_problem(plugin)
+        if incompatible:
+            self.fail(record, incompatible)
             return record
         try:
             self.register(plugin, name=name)

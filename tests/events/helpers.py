@@ -1,13 +1,13 @@
-"""Helpers of the event tests: recording sinks, reading `/events`, validating envelopes, documents."""
+"""Helpers of the event tests: reading `/events`, validating envelopes, documents. The recording sink
+is the kit's (`titan_core.testing.RecordingSink`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from itertools import count
-from typing import Any, Protocol
+from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json
@@ -15,78 +15,10 @@ from cloudevents.v1.http import from_json
 from tests.support import twins
 from tests.support.app import AppClient
 from tests.support.twins import b64 as b64  # re-exported: the area's tests import it from here
-from titan_core.delivery.sink import Event, EventSink, Fanout
 from titan_core.eventtypes.schema import validate_envelope
-from titan_core.settings import Settings
-
-
-class EventsClientFactory(Protocol):
-    async def __call__(
-        self, settings: Settings | None = None, /, *, sinks: Sequence[EventSink] = ()
-    ) -> AppClient: ...
-
 
 PREFIX = "io.admin-shell.events.v1."
 _markers = count(1)
-
-
-class RecordingSink:
-    """A sink that keeps what it was given; it can fail its first calls, hang, or wait at a gate, on request.
-
-    `gate`: every call waits until the event is set, so a test can let events pile up behind a busy
-    sink whatever the machine's speed, then open it.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        fanout: Fanout = "once",
-        *,
-        fail_first: int = 0,
-        hang: bool = False,
-        delay: float = 0.0,
-        gate: asyncio.Event | None = None,
-    ) -> None:
-        self.name = name
-        self.gate = gate
-        self.fanout: Fanout = fanout
-        self.fail_first = fail_first
-        self.hang = hang
-        self.delay = delay
-        self.events: list[Event] = []
-        self.batch_sizes: list[int] = []
-        self.calls = 0
-        self.arrival: dict[int, float] = {}
-
-    async def deliver(self, events: Sequence[Event]) -> None:
-        self.calls += 1
-        if self.hang:
-            await asyncio.Event().wait()
-        if self.calls <= self.fail_first:
-            raise RuntimeError(f"sink {self.name} refuses call {self.calls}")
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        now = time.perf_counter()
-        for item in events:
-            self.arrival.setdefault(item.titanseq, now)
-        self.events.extend(events)
-        self.batch_sizes.append(len(events))
-
-    @property
-    def seqs(self) -> list[int]:
-        return [item.titanseq for item in self.events]
-
-    async def wait_for(self, condition: Callable[[list[Event]], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition(self.events):
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"sink {self.name} did not get what was expected in {timeout} s: "
-                    f"{len(self.events)} events, last seq {self.seqs[-1:]}"
-                )
-            await asyncio.sleep(0.01)
 
 
 def assert_valid_event(published: bytes | Mapping[str, Any]) -> dict[str, Any]:

@@ -12,17 +12,9 @@ import pytest
 
 from tests.support.app import AppClient
 from titan_core.settings import Settings
+from titan_core.testing import RecordingSink, TitanClients
 
-from .helpers import (
-    EventsClientFactory,
-    RecordingSink,
-    assert_valid_event,
-    b64,
-    call,
-    prop,
-    submodel,
-    write_marker,
-)
+from .helpers import assert_valid_event, b64, call, prop, submodel, write_marker
 
 SUBMODELS = 20
 CLIENTS = 10
@@ -39,14 +31,14 @@ def value_url(index: int) -> str:
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_thousand_concurrent_writes_reach_every_sink_as_documented(
-    make_events_client: EventsClientFactory, settings: Settings, redis_url: str, redis_prefix: str
+    make_titan_client: TitanClients, settings: Settings, redis_url: str, redis_prefix: str
 ) -> None:
     shared = settings.replace(bus=redis_url, bus_prefix=redis_prefix)
     fan = [RecordingSink("fan", fanout="each_instance"), RecordingSink("fan", fanout="each_instance")]
     once = [RecordingSink("mq"), RecordingSink("mq")]
     instances = [
-        await make_events_client(shared, sinks=[fan[0], once[0]]),
-        await make_events_client(shared, sinks=[fan[1], once[1]]),
+        await make_titan_client(shared, sinks=[fan[0], once[0]]),
+        await make_titan_client(shared, sinks=[fan[1], once[1]]),
     ]
     for index in range(SUBMODELS):
         document = submodel(submodel_id(index), [prop("Value", "-1", value_type="xs:int")])

@@ -40,12 +40,12 @@ async def all_records(client: AppClient, **params: Any) -> list[dict[str, Any]]:
 
 
 async def test_paging_through_10000_events_loses_and_repeats_nothing(
-    make_events_client: Any, settings: Settings
+    make_titan_client: Any, settings: Settings
 ) -> None:
     # Retention above the count: this is about paging, not about expiry.
-    events_client = await make_events_client(settings.replace(event_retention=20_000))
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
-    repository = events_client.app[REPOSITORY]
+    titan_client = await make_titan_client(settings.replace(event_retention=20_000))
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
+    repository = titan_client.app[REPOSITORY]
     path = parse_id_short_path("Speed")
     for start in range(1, 10_001, 100):  # concurrent writes, committed in groups, as devices make them
         await asyncio.gather(
@@ -54,12 +54,12 @@ async def test_paging_through_10000_events_loses_and_repeats_nothing(
                 for value in range(start, start + 100)
             )
         )
-    last = await write_marker(events_client)
+    last = await write_marker(titan_client)
 
     seen: list[int] = []
     cursor: str | None = None
     while True:
-        page = await feed(events_client, limit=997, **({"cursor": cursor} if cursor else {}))
+        page = await feed(titan_client, limit=997, **({"cursor": cursor} if cursor else {}))
         seen += [int(record["titanseq"]) for record in page["records"]]
         if not page["records"]:
             break
@@ -67,18 +67,18 @@ async def test_paging_through_10000_events_loses_and_repeats_nothing(
     assert seen == list(range(1, last + 1))
 
 
-async def test_compact_and_full_presentations(events_client: AppClient) -> None:
+async def test_compact_and_full_presentations(titan_client: AppClient) -> None:
     element = {**prop("Tagged", "1"), "semanticId": SEMANTIC_A}
-    await call(events_client, "POST", "/submodels", 201, json=submodel(elements=[element]))
+    await call(titan_client, "POST", "/submodels", 201, json=submodel(elements=[element]))
     await call(
-        events_client, "PATCH", f"/submodels/{b64(SM_ID)}/submodel-elements/Tagged/$value", 204, json=2.5
+        titan_client, "PATCH", f"/submodels/{b64(SM_ID)}/submodel-elements/Tagged/$value", 204, json=2.5
     )
-    await write_marker(events_client)
+    await write_marker(titan_client)
 
-    full = (await feed(events_client, filter="type==io.admin-shell.submodelelement.valuechanged.v1"))[
+    full = (await feed(titan_client, filter="type==io.admin-shell.submodelelement.valuechanged.v1"))[
         "records"
     ]
-    compact = (await feed(events_client, presentation="COMPACT", filter=f"subject=='{SM_ID}'"))["records"]
+    compact = (await feed(titan_client, presentation="COMPACT", filter=f"subject=='{SM_ID}'"))["records"]
 
     (changed,) = full
     assert (changed["data"]["idShort"], changed["data"]["value"], changed["semanticid"]) == (
@@ -95,43 +95,43 @@ async def test_compact_and_full_presentations(events_client: AppClient) -> None:
     assert compact[1]["data"] == {"id": SM_ID, "idShortPath": "Tagged", "semanticId": SEMANTIC_A}
 
 
-async def test_the_filter_returns_exactly_the_matching_events(events_client: AppClient) -> None:
+async def test_the_filter_returns_exactly_the_matching_events(titan_client: AppClient) -> None:
     tagged = {**prop("Tagged", "1"), "semanticId": SEMANTIC_A}
-    await call(events_client, "POST", "/submodels", 201, json=submodel(elements=[tagged, prop("Speed", "1")]))
-    await call(events_client, "POST", "/submodels", 201, json=submodel(OTHER_SM))
+    await call(titan_client, "POST", "/submodels", 201, json=submodel(elements=[tagged, prop("Speed", "1")]))
+    await call(titan_client, "POST", "/submodels", 201, json=submodel(OTHER_SM))
     elements = f"/submodels/{b64(SM_ID)}/submodel-elements"
     for value in (2, 3):
-        await call(events_client, "PATCH", f"{elements}/Tagged/$value", 204, json=value)
-        await call(events_client, "PATCH", f"{elements}/Speed/$value", 204, json=value)
-    await write_marker(events_client)
+        await call(titan_client, "PATCH", f"{elements}/Tagged/$value", 204, json=value)
+        await call(titan_client, "PATCH", f"{elements}/Speed/$value", 204, json=value)
+    await write_marker(titan_client)
 
-    by_key = await all_records(events_client, filter="data.semanticId.keys[*].value==urn:sem:A")
+    by_key = await all_records(titan_client, filter="data.semanticId.keys[*].value==urn:sem:A")
     assert [(r["type"], r["data"].get("value")) for r in by_key] == [
         ("io.admin-shell.submodelelement.valuechanged.v1", "2"),
         ("io.admin-shell.submodelelement.valuechanged.v1", "3"),
     ]
-    created = await all_records(events_client, filter="type==io.admin-shell.submodel.created.v1")
+    created = await all_records(titan_client, filter="type==io.admin-shell.submodel.created.v1")
     assert [r["subject"] for r in created] == [SM_ID, OTHER_SM]
     either = await all_records(
-        events_client,
+        titan_client,
         filter="type==io.admin-shell.submodel.created.v1,data.semanticId.keys[*].value=in=(urn:first)",
     )
     assert len(either) == 4
     neither = await all_records(
-        events_client,
+        titan_client,
         filter="type!=io.admin-shell.submodelelement.valuechanged.v1;subject==" + f"'{OTHER_SM}'",
     )
     assert [r["type"] for r in neither] == ["io.admin-shell.submodel.created.v1"]
 
 
 async def test_scopes_hide_other_twins_and_filters_do_not_reveal_them(
-    make_events_client: Any, settings: Settings
+    make_titan_client: Any, settings: Settings
 ) -> None:
     key = secrets.token_urlsafe(24)
     entry = config_entry(hash_api_key(key), "scoped", ["reader", "writer"], [OTHER_SM])
     admin_key = secrets.token_urlsafe(24)
     admin = config_entry(hash_api_key(admin_key), "admin", ["admin"])
-    client = await make_events_client(
+    client = await make_titan_client(
         settings.replace(auth_enabled=True, api_keys=(entry, admin), insecure_no_auth=True)
     )
     as_admin = {"X-API-Key": admin_key}
@@ -154,7 +154,7 @@ async def test_scopes_hide_other_twins_and_filters_do_not_reveal_them(
     ]
 
 
-async def test_bad_parameters_are_refused_with_what_is_accepted(events_client: AppClient) -> None:
+async def test_bad_parameters_are_refused_with_what_is_accepted(titan_client: AppClient) -> None:
     cases = {
         "presentation": ("SHORT", "accepted: FULL, COMPACT"),
         "limit": ("0", "from 1 to 1000"),
@@ -164,15 +164,15 @@ async def test_bad_parameters_are_refused_with_what_is_accepted(events_client: A
         "after": ("1", "accepted: cursor, limit, since, filter, presentation"),
     }
     for name, (value, message) in cases.items():
-        body = await feed(events_client, 400, **{name: value})
+        body = await feed(titan_client, 400, **{name: value})
         assert message in body["messages"][0]["text"], (name, body)
 
 
-async def test_discovery_describes_the_feed(events_client: AppClient) -> None:
-    described = await call(events_client, "GET", "/.well-known/event-feed.json", 200)
+async def test_discovery_describes_the_feed(titan_client: AppClient) -> None:
+    described = await call(titan_client, "GET", "/.well-known/event-feed.json", 200)
     assert described["feed"].endswith("/event-feed")
     assert "io.admin-shell.submodel.updated.v1" in described["eventTypes"]
     assert "data.semanticId.keys[*].value" in described["filter"]["filterableFields"]
     assert described["presentation"] == {"supported": ["FULL", "COMPACT"], "default": "FULL"}
-    schema = await call(events_client, "GET", "/event-feed/schemas/compact.v1.json", 200)
+    schema = await call(titan_client, "GET", "/event-feed/schemas/compact.v1.json", 200)
     assert schema["required"] == ["id"]

@@ -61,7 +61,7 @@ def test_the_schema_table_covers_every_event_message_of_the_async_aas_files() ->
         assert named == used, file
 
 
-async def test_every_write_of_the_table_becomes_a_valid_async_aas_event(events_client: AppClient) -> None:
+async def test_every_write_of_the_table_becomes_a_valid_async_aas_event(titan_client: AppClient) -> None:
     sm = submodel()
     writes: list[tuple[str, str, int, Any]] = [
         ("POST", "/shells", 201, shell()),
@@ -77,11 +77,11 @@ async def test_every_write_of_the_table_becomes_a_valid_async_aas_event(events_c
     for method, url, status, body in writes:
 
         async def write(method: str = method, url: str = url, status: int = status, body: Any = body) -> None:
-            await call(events_client, method, url, status, **({} if body is None else {"json": body}))
+            await call(titan_client, method, url, status, **({} if body is None else {"json": body}))
 
-        envelopes = await events_caused_by(events_client, write)
+        envelopes = await events_caused_by(titan_client, write)
         for (event, _element), envelope in zip(
-            await profile_forms(events_client, envelopes), envelopes, strict=True
+            await profile_forms(titan_client, envelopes), envelopes, strict=True
         ):
             seen.append((envelope["titanentity"], short_type(envelope["type"])))
             assert event["source"] == BASE + envelope["source"]
@@ -98,22 +98,22 @@ async def test_every_write_of_the_table_becomes_a_valid_async_aas_event(events_c
 
 
 async def test_a_value_change_carries_the_whole_element_as_the_change_left_it(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
     semantic = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "first"},
                                                       {"type": "GlobalReference", "value": "last"}]}  # fmt: skip
     element = {**prop("Temp", "1"), "semanticId": semantic}
-    await call(events_client, "POST", "/submodels", 201, json=submodel(elements=[element]))
+    await call(titan_client, "POST", "/submodels", 201, json=submodel(elements=[element]))
 
     async def patch(value: float) -> list[dict[str, Any]]:
         async def write() -> None:
-            await call(events_client, "PATCH", f"{ELEMENTS}/Temp/$value", 204, json=value)
+            await call(titan_client, "PATCH", f"{ELEMENTS}/Temp/$value", 204, json=value)
 
-        return await events_caused_by(events_client, write)
+        return await events_caused_by(titan_client, write)
 
     first = await patch(2.5)
     await patch(3.5)  # a later change must not show through the first event
-    ((event, element),) = await profile_forms(events_client, first)
+    ((event, element),) = await profile_forms(titan_client, first)
     assert first[0]["data"] == 2.5  # the titan profile keeps the bare value
     assert element is not None and element["value"] == "2.5"
     assert event["data"]["value"] == "2.5" and event["data"]["idShort"] == "Temp"
@@ -123,17 +123,17 @@ async def test_a_value_change_carries_the_whole_element_as_the_change_left_it(
     assert event["source"] == f"{BASE}/submodels/{b64(SM_ID)}/submodel-elements/Temp"
 
 
-async def test_slim_events_carry_no_data_and_still_validate(events_client: AppClient) -> None:
+async def test_slim_events_carry_no_data_and_still_validate(titan_client: AppClient) -> None:
     async def post() -> None:
-        await call(events_client, "POST", "/submodels", 201, json=submodel())
+        await call(titan_client, "POST", "/submodels", 201, json=submodel())
 
-    (envelope,) = await events_caused_by(events_client, post)
+    (envelope,) = await events_caused_by(titan_client, post)
     slim = async_aas_envelope(envelope, AsyncAasOptions(base_url=BASE, slim=True))
     assert "data" not in slim
     assert_async_aas_event(json.dumps(slim).encode(), entity="submodel", kind="created")
 
 
-async def test_basyx_messages_use_basyx_topics_and_whole_json(events_client: AppClient) -> None:
+async def test_basyx_messages_use_basyx_topics_and_whole_json(titan_client: AppClient) -> None:
     options = BasyxOptions(aas_repo_id="aas-r", sm_repo_id="sm-r")
     sm_topic = f"sm-repository/sm-r/submodels/{b64(SM_ID)}/submodelElements"
     cases: list[tuple[str, str, int, Any, list[str]]] = [
@@ -146,10 +146,10 @@ async def test_basyx_messages_use_basyx_topics_and_whole_json(events_client: App
     for method, url, status, body, topics in cases:
 
         async def write(method: str = method, url: str = url, status: int = status, body: Any = body) -> None:
-            await call(events_client, method, url, status, **({} if body is None else {"json": body}))
+            await call(titan_client, method, url, status, **({} if body is None else {"json": body}))
 
-        envelopes = await events_caused_by(events_client, write)
-        stored = await StoredElements(events_client.app[DATABASE]).of(as_events(envelopes))
+        envelopes = await events_caused_by(titan_client, write)
+        stored = await StoredElements(titan_client.app[DATABASE]).of(as_events(envelopes))
         messages = [basyx_message(e, options, element=stored.get(int(e["titanseq"]))) for e in envelopes]
         assert [m.topic for m in messages if m is not None] == topics
         for message, envelope in zip(messages, envelopes, strict=True):

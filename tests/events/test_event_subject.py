@@ -20,8 +20,9 @@ from titan_core.cli import main as titan_main
 from titan_core.credentials.api_keys import config_entry, hash_api_key, new_api_key
 from titan_core.settings import Settings
 from titan_core.store.tables import event_outbox
+from titan_core.testing import RecordingSink, TitanClients
 
-from .helpers import EventsClientFactory, RecordingSink, assert_valid_event, call, submodel
+from .helpers import assert_valid_event, call, submodel
 
 SUBJECT = "line1-gateway"
 
@@ -40,7 +41,7 @@ async def outbox_rows(database_url: str) -> list[tuple[dict[str, Any], str | Non
 
 
 async def write_with_api_key(
-    make_events_client: EventsClientFactory, settings: Settings, *, include_subject: bool
+    make_titan_client: TitanClients, settings: Settings, *, include_subject: bool
 ) -> dict[str, Any]:
     """POST a submodel with a fresh API key of SUBJECT; returns the published `created` envelope."""
     key = new_api_key()
@@ -50,7 +51,7 @@ async def write_with_api_key(
         events_include_subject=include_subject,
     )
     sink = RecordingSink("audit")
-    client = await make_events_client(secure, sinks=[sink])
+    client = await make_titan_client(secure, sinks=[sink])
     await call(client, "POST", "/submodels", 201, json=submodel(), headers={"X-API-Key": key})
     await sink.wait_for(lambda events: len(events) >= 1)
     (event,) = sink.events
@@ -58,16 +59,16 @@ async def write_with_api_key(
 
 
 async def test_a_rest_write_with_an_api_key_carries_the_key_subject_as_titansubject(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    envelope = await write_with_api_key(make_events_client, settings, include_subject=True)
+    envelope = await write_with_api_key(make_titan_client, settings, include_subject=True)
 
     assert (envelope["titanorigin"], envelope["titansubject"]) == ("rest", SUBJECT)
     assert [subject for _, subject in await outbox_rows(settings.database_url)] == [SUBJECT]
 
 
 async def test_a_rest_write_with_a_jwt_carries_its_sub_as_titansubject(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
     secret = secrets.token_urlsafe(32)
     claims = {"sub": "alice@example.com", "iss": "https://idp.example", "aud": "titan", "roles": ["writer"],
@@ -77,7 +78,7 @@ async def test_a_rest_write_with_a_jwt_carries_its_sub_as_titansubject(
         events_include_subject=True,
     )  # fmt: skip
     sink = RecordingSink("audit")
-    client = await make_events_client(secure, sinks=[sink])
+    client = await make_titan_client(secure, sinks=[sink])
     bearer = {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
     await call(client, "POST", "/submodels", 201, json=submodel(), headers=bearer)
     await sink.wait_for(lambda events: len(events) >= 1)
@@ -86,9 +87,9 @@ async def test_a_rest_write_with_a_jwt_carries_its_sub_as_titansubject(
 
 
 async def test_without_the_setting_the_envelope_has_no_titansubject_but_the_outbox_records_it(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    envelope = await write_with_api_key(make_events_client, settings, include_subject=False)
+    envelope = await write_with_api_key(make_titan_client, settings, include_subject=False)
 
     assert "titansubject" not in envelope
     ((stored, subject),) = await outbox_rows(settings.database_url)

@@ -10,12 +10,12 @@ import pytest
 
 from tests.support.app import AppClient
 from titan_core.settings import Settings
+from titan_core.testing import TitanClients
 
 from .helpers import (
     SHELL_ID,
     SM2_ID,
     SM_ID,
-    EventsClientFactory,
     b64,
     call,
     prop,
@@ -44,16 +44,16 @@ async def _populate(client: AppClient) -> list[dict[str, Any]]:
     return await wait_events(client, 0, 6)
 
 
-async def test_events_come_in_titanseq_order_and_page_by_cursor(events_client: AppClient) -> None:
-    everything = await _populate(events_client)
+async def test_events_come_in_titanseq_order_and_page_by_cursor(titan_client: AppClient) -> None:
+    everything = await _populate(titan_client)
     assert [int(e["titanseq"]) for e in everything] == [1, 2, 3, 4, 5, 6]
-    first, cursor = await read_events(events_client, after=0, limit=4)
+    first, cursor = await read_events(titan_client, after=0, limit=4)
     assert [e["titanseq"] for e in first] == ["1", "2", "3", "4"] and cursor == "4"
-    rest, cursor = await read_events(events_client, after=cursor, limit=4)
+    rest, cursor = await read_events(titan_client, after=cursor, limit=4)
     assert [e["titanseq"] for e in rest] == ["5", "6"] and cursor == "6"
-    nothing, cursor = await read_events(events_client, after=6)
+    nothing, cursor = await read_events(titan_client, after=6)
     assert nothing == [] and cursor == "6"
-    all_retained, _ = await read_events(events_client)  # no `after`: from the oldest retained event
+    all_retained, _ = await read_events(titan_client)  # no `after`: from the oldest retained event
     assert len(all_retained) == 6
 
 
@@ -74,60 +74,58 @@ async def test_events_come_in_titanseq_order_and_page_by_cursor(events_client: A
     ],
 )  # fmt: skip
 async def test_filters_combine_with_and_across_keys_and_or_within_a_list(
-    events_client: AppClient, params: dict[str, str], expected: list[tuple[str, str, str | None]]
+    titan_client: AppClient, params: dict[str, str], expected: list[tuple[str, str, str | None]]
 ) -> None:
-    await _populate(events_client)
-    found, cursor = await read_events(events_client, after=0, **params)
+    await _populate(titan_client)
+    found, cursor = await read_events(titan_client, after=0, **params)
     assert summary(found) == expected
     assert cursor == "6"  # the cursor moves past what the filter skipped
 
 
-async def test_list_filters_may_also_repeat_the_parameter(events_client: AppClient) -> None:
-    await _populate(events_client)
-    response = await events_client.get(
+async def test_list_filters_may_also_repeat_the_parameter(titan_client: AppClient) -> None:
+    await _populate(titan_client)
+    response = await titan_client.get(
         "/events", params=[("after", "0"), ("ids", SM_ID), ("ids", SM2_ID), ("types", "created")]
     )
     body = await response.json()
     assert [e["titanid"] for e in body["result"]] == [SM_ID, SM2_ID]
 
 
-async def test_shell_filter_follows_submodels_the_shell_references_later(events_client: AppClient) -> None:
-    await _populate(events_client)
-    await call(events_client, "POST", f"/shells/{b64(SHELL_ID)}/submodel-refs", 201, json=reference(SM2_ID))
-    await call(
-        events_client, "PATCH", f"/submodels/{b64(SM2_ID)}/submodel-elements/Other/$value", 204, json=5
-    )
-    found = await wait_events(events_client, 6, 2, shell_ids=SHELL_ID)
+async def test_shell_filter_follows_submodels_the_shell_references_later(titan_client: AppClient) -> None:
+    await _populate(titan_client)
+    await call(titan_client, "POST", f"/shells/{b64(SHELL_ID)}/submodel-refs", 201, json=reference(SM2_ID))
+    await call(titan_client, "PATCH", f"/submodels/{b64(SM2_ID)}/submodel-elements/Other/$value", 204, json=5)
+    found = await wait_events(titan_client, 6, 2, shell_ids=SHELL_ID)
     assert summary(found) == [("updated", "shell", None), ("valueChanged", "element", "Other")]
 
 
-async def test_wait_long_polls_until_an_event_arrives(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
-    await wait_events(events_client, 0, 1)
+async def test_wait_long_polls_until_an_event_arrives(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
+    await wait_events(titan_client, 0, 1)
 
     async def write_soon() -> None:
         await asyncio.sleep(0.3)
-        await call(events_client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=42)
+        await call(titan_client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=42)
 
     started = time.monotonic()
     writer = asyncio.create_task(write_soon())
-    found, cursor = await read_events(events_client, after=1, wait=10)
+    found, cursor = await read_events(titan_client, after=1, wait=10)
     await writer
     assert summary(found) == [("valueChanged", "element", "Speed")] and cursor == "2"
     assert time.monotonic() - started < 5
 
 
-async def test_wait_returns_empty_when_nothing_comes(events_client: AppClient) -> None:
+async def test_wait_returns_empty_when_nothing_comes(titan_client: AppClient) -> None:
     started = time.monotonic()
-    found, cursor = await read_events(events_client, after=0, wait=0.3)
+    found, cursor = await read_events(titan_client, after=0, wait=0.3)
     assert found == [] and cursor == "0"
     assert 0.25 <= time.monotonic() - started < 3
 
 
 async def test_after_older_than_retention_is_410_with_the_idta_error_body(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    client = await make_events_client(settings.replace(event_retention=3))
+    client = await make_titan_client(settings.replace(event_retention=3))
     await call(client, "POST", "/submodels", 201, json=submodel())
     for value in range(5):
         await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value + 10)
@@ -153,43 +151,43 @@ async def test_after_older_than_retention_is_410_with_the_idta_error_body(
     ],
 )
 async def test_bad_feed_parameters_are_400_saying_what_is_accepted(
-    events_client: AppClient, query: str, fragment: str
+    titan_client: AppClient, query: str, fragment: str
 ) -> None:
-    response = await events_client.get(f"/events?{query}")
+    response = await titan_client.get(f"/events?{query}")
     assert response.status == 400
     assert fragment in (await response.json())["messages"][0]["text"]
 
 
 async def test_rest_gets_carry_the_newest_titanseq_and_reading_then_following_has_no_gap(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
-    response = await events_client.get("/shells")
+    response = await titan_client.get("/shells")
     assert response.headers["X-Titan-Seq"] == "0"
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
-    await wait_events(events_client, 0, 1)
-    read = await events_client.get(f"/submodels/{b64(SM_ID)}")
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
+    await wait_events(titan_client, 0, 1)
+    read = await titan_client.get(f"/submodels/{b64(SM_ID)}")
     seq = read.headers["X-Titan-Seq"]
     assert seq == "1"
-    missing = await events_client.get(f"/submodels/{b64(SM2_ID)}")
+    missing = await titan_client.get(f"/submodels/{b64(SM2_ID)}")
     assert missing.status == 404 and missing.headers["X-Titan-Seq"] == "1"
-    posted = await events_client.post(
+    posted = await titan_client.post(
         "/concept-descriptions", json={"modelType": "ConceptDescription", "id": "x"}
     )
     assert "X-Titan-Seq" not in posted.headers
-    await call(events_client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=5)
-    after_read = await wait_events(events_client, int(seq), 1, ids=SM_ID)
+    await call(titan_client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=5)
+    after_read = await wait_events(titan_client, int(seq), 1, ids=SM_ID)
     assert summary(after_read) == [("valueChanged", "element", "Speed")]
 
 
 async def test_history_survives_a_restart_on_the_memory_bus(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    first = await make_events_client()
+    first = await make_titan_client()
     await call(first, "POST", "/submodels", 201, json=submodel())
     await call(first, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=5)
     before = await wait_events(first, 0, 2)
     await first.close()
-    second = await make_events_client()
+    second = await make_titan_client()
     again, _ = await read_events(second, after=0)
     assert [e["id"] for e in again] == [e["id"] for e in before]
     await call(second, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=6)

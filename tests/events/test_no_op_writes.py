@@ -25,22 +25,22 @@ def reordered(document: Any) -> Any:
     return document
 
 
-async def test_identical_writes_on_the_remaining_paths_emit_nothing(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
-    await call(events_client, "POST", "/concept-descriptions", 201, json=concept_description())
-    stored = await call(events_client, "GET", SUBMODEL, 200)
-    speed = await call(events_client, "GET", f"{ELEMENTS}/Speed", 200)
+async def test_identical_writes_on_the_remaining_paths_emit_nothing(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
+    await call(titan_client, "POST", "/concept-descriptions", 201, json=concept_description())
+    stored = await call(titan_client, "GET", SUBMODEL, 200)
+    speed = await call(titan_client, "GET", f"{ELEMENTS}/Speed", 200)
 
     async def no_ops() -> None:
         await call(
-            events_client, "PUT", f"/concept-descriptions/{b64(CD_ID)}", 204, json=concept_description()
+            titan_client, "PUT", f"/concept-descriptions/{b64(CD_ID)}", 204, json=concept_description()
         )
-        await call(events_client, "PATCH", SUBMODEL, 204, json=submodel())
-        await call(events_client, "PUT", SUBMODEL, 204, json=reordered(submodel()))
-        await call(events_client, "PUT", f"{ELEMENTS}/Speed", 204, json=reordered(speed))
-        await call(events_client, "PATCH", f"{ELEMENTS}/Speed", 204, json=speed)
-        await call(events_client, "PATCH", f"{SUBMODEL}/$metadata", 204, json={"idShort": stored["idShort"]})
-        await call(events_client, "PATCH", f"{ELEMENTS}/Speed/$metadata", 204, json={"idShort": "Speed"})
+        await call(titan_client, "PATCH", SUBMODEL, 204, json=submodel())
+        await call(titan_client, "PUT", SUBMODEL, 204, json=reordered(submodel()))
+        await call(titan_client, "PUT", f"{ELEMENTS}/Speed", 204, json=reordered(speed))
+        await call(titan_client, "PATCH", f"{ELEMENTS}/Speed", 204, json=speed)
+        await call(titan_client, "PATCH", f"{SUBMODEL}/$metadata", 204, json={"idShort": stored["idShort"]})
+        await call(titan_client, "PATCH", f"{ELEMENTS}/Speed/$metadata", 204, json={"idShort": "Speed"})
 
-    caused = await events_caused_by(events_client, no_ops)
+    caused = await events_caused_by(titan_client, no_ops)
     assert caused == [], [(e["type"], e.get("titanpath"), e.get("data")) for e in caused]

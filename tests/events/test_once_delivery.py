@@ -21,8 +21,9 @@ from titan_core.keys import BUS, DATABASE, EVENT_PIPELINE
 from titan_core.settings import Settings
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox, event_sinks
+from titan_core.testing import RecordingSink, TitanClients
 
-from .helpers import SM_ID, EventsClientFactory, RecordingSink, b64, call, prop, submodel
+from .helpers import SM_ID, b64, call, prop, submodel
 
 VALUE = f"/submodels/{b64(SM_ID)}/submodel-elements/Speed/$value"
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -76,11 +77,11 @@ def _redis_settings(settings: Settings, url: str, **changes: object) -> Settings
 
 
 async def test_a_once_sink_resumes_from_its_durable_position_after_redis_restarts_empty(
-    make_events_client: EventsClientFactory, settings: Settings, throwaway_redis: ThrowawayRedis
+    make_titan_client: TitanClients, settings: Settings, throwaway_redis: ThrowawayRedis
 ) -> None:
     custom = _redis_settings(settings, throwaway_redis.url)
     sinks = [RecordingSink("mq"), RecordingSink("mq")]  # the same sink on two instances
-    clients = [await make_events_client(custom, sinks=[sink]) for sink in sinks]
+    clients = [await make_titan_client(custom, sinks=[sink]) for sink in sinks]
     await call(
         clients[0],
         "POST",
@@ -145,14 +146,14 @@ async def test_only_the_lease_holder_delivers_and_a_new_one_waits_lease_plus_bat
 
 
 async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_restarts_empty(
-    make_events_client: EventsClientFactory,
+    make_titan_client: TitanClients,
     settings: Settings,
     throwaway_redis: ThrowawayRedis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     custom = _redis_settings(settings, throwaway_redis.url, event_retention=5, sink_batch_size=1)
     sink = GatedSink("mq")
-    client = await make_events_client(custom, sinks=[sink])
+    client = await make_titan_client(custom, sinks=[sink])
     await call(
         client, "POST", "/submodels", 201, json=submodel(elements=[prop("Speed", "0", value_type="xs:int")])
     )
@@ -183,7 +184,7 @@ async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_resta
 
 
 async def test_events_trimmed_beyond_the_backlog_limit_are_counted_exactly_and_logged_once(
-    make_events_client: EventsClientFactory,
+    make_titan_client: TitanClients,
     settings: Settings,
     redis_url: str,
     redis_prefix: str,
@@ -192,7 +193,7 @@ async def test_events_trimmed_beyond_the_backlog_limit_are_counted_exactly_and_l
     custom = _redis_settings(settings, redis_url, bus_prefix=redis_prefix, event_retention=5,
                              event_backlog_limit=10, sink_batch_size=1)  # fmt: skip
     sink = GatedSink("mq")
-    client = await make_events_client(custom, sinks=[sink])
+    client = await make_titan_client(custom, sinks=[sink])
     await call(
         client, "POST", "/submodels", 201, json=submodel(elements=[prop("Speed", "0", value_type="xs:int")])
     )
@@ -219,13 +220,13 @@ async def test_events_trimmed_beyond_the_backlog_limit_are_counted_exactly_and_l
 
 
 async def test_a_commit_on_any_instance_wakes_the_relay_without_waiting_for_its_poll(
-    make_events_client: EventsClientFactory, settings: Settings, redis_url: str, redis_prefix: str
+    make_titan_client: TitanClients, settings: Settings, redis_url: str, redis_prefix: str
 ) -> None:
     # A poll of a minute: only a wake-up can publish within the deadline below.
     slow_poll = settings.replace(bus=redis_url, bus_prefix=redis_prefix, relay_poll_ms=60_000,
                                  relay_lease_ms=300_000)  # fmt: skip
-    leader = await make_events_client(slow_poll)
-    other = await make_events_client(slow_poll)
+    leader = await make_titan_client(slow_poll)
+    other = await make_titan_client(slow_poll)
     assert leader.app[EVENT_PIPELINE].relay.leader and not other.app[EVENT_PIPELINE].relay.leader
     await _until(lambda: other.app[EVENT_PIPELINE].listener.listening, "the other instance listening")
     await call(

@@ -11,8 +11,7 @@ import pytest
 from titan_core.delivery.bus import BusUnavailable, HistoryExpired, OutgoingEvent
 from titan_core.delivery.redis_bus import RedisBus
 from titan_core.delivery.runner import SinkRunner
-
-from .helpers import RecordingSink
+from titan_core.testing import RecordingSink
 
 BusFactory = Callable[..., "asyncio.Future[RedisBus]"]
 

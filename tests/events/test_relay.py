@@ -14,17 +14,18 @@ from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.settings import Settings
 from titan_core.store.database import WriterBusy
 from titan_core.store.tables import event_outbox
+from titan_core.testing import TitanClients
 
-from .helpers import SM_ID, EventsClientFactory, b64, call, read_events, submodel, summary, wait_events
+from .helpers import SM_ID, b64, call, read_events, submodel, summary, wait_events
 
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_two_transactions_committing_out_of_insert_id_order_are_both_delivered(
-    make_events_client: EventsClientFactory,
+    make_titan_client: TitanClients,
 ) -> None:
-    client = await make_events_client()
+    client = await make_titan_client()
     await call(client, "POST", "/submodels", 201, json=submodel())
     await wait_events(client, 0, 1)
     database, recorder = client.app[DATABASE], client.app[REPOSITORY].recorder
@@ -54,11 +55,11 @@ async def test_two_transactions_committing_out_of_insert_id_order_are_both_deliv
 
 @pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
 async def test_only_one_relay_publishes_and_another_takes_over_when_it_stops(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
     fast_lease = settings.replace(relay_lease_ms=600)
-    first = await make_events_client(fast_lease)
-    second = await make_events_client(fast_lease)
+    first = await make_titan_client(fast_lease)
+    second = await make_titan_client(fast_lease)
     for index, client in enumerate([first, second, first, second]):
         await call(client, "POST", "/concept-descriptions", 201,
                    json={"modelType": "ConceptDescription", "id": f"urn:cd:{index}"})  # fmt: skip
@@ -79,9 +80,9 @@ async def test_only_one_relay_publishes_and_another_takes_over_when_it_stops(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_published_outbox_rows_beyond_retention_are_deleted(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    client = await make_events_client(settings.replace(event_retention=2))
+    client = await make_titan_client(settings.replace(event_retention=2))
     await call(client, "POST", "/submodels", 201, json=submodel())
     for value in range(5):
         await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value + 10)
@@ -94,9 +95,9 @@ async def test_published_outbox_rows_beyond_retention_are_deleted(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_paused_relay_leaves_events_in_the_outbox_until_a_relay_runs(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    paused = await make_events_client(settings.replace(relay_paused=True))
+    paused = await make_titan_client(settings.replace(relay_paused=True))
     await call(paused, "POST", "/submodels", 201, json=submodel())
     # No relay runs at all (it is not started), so there is nothing to wait for: the event is in
     # the outbox without a titanseq, and /events has nothing.
@@ -107,19 +108,19 @@ async def test_a_paused_relay_leaves_events_in_the_outbox_until_a_relay_runs(
     assert waiting == 1
     assert (await read_events(paused, after=0))[0] == []
     await paused.close()
-    running = await make_events_client()
+    running = await make_titan_client()
     (event,) = await wait_events(running, 0, 1)
     assert summary([event]) == [("created", "submodel", None)]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_relay_waits_for_another_process_holding_the_sqlite_write_lock(
-    make_events_client: EventsClientFactory, settings: Settings, database_url: str
+    make_titan_client: TitanClients, settings: Settings, database_url: str
 ) -> None:
     # The relay assigns titanseqs in a transaction run on the event loop, which must not wait
     # for SQLite's lock there: when another process (`titan load`) holds it, the relay waits in a
     # worker thread instead, and nothing is lost or assigned twice.
-    client = await make_events_client(settings.replace(relay_paused=True))
+    client = await make_titan_client(settings.replace(relay_paused=True))
     pipeline, database = client.app[EVENT_PIPELINE], client.app[DATABASE]
     await call(client, "POST", "/submodels", 201, json=submodel())
     assert await pipeline.relay.run_once() == 1  # takes the lease
@@ -163,11 +164,11 @@ connection.execute("COMMIT")
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_backlog_is_taken_in_full_batches_after_a_small_inline_round(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
     # Rounds on the event loop take at most 64 rows: a bulk load's events carry whole submodels,
     # and a 500-row transaction on the loop would hold up every request meanwhile.
-    client = await make_events_client(settings.replace(relay_paused=True, relay_batch_size=100))
+    client = await make_titan_client(settings.replace(relay_paused=True, relay_batch_size=100))
     pipeline, database, recorder = (
         client.app[EVENT_PIPELINE],
         client.app[DATABASE],

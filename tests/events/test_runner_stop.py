@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from titan_core.delivery.bus import MemoryBus, OutgoingEvent
 from titan_core.delivery.runner import SinkRunner
 from titan_core.delivery.sink import Event
-
-from .helpers import RecordingSink
+from titan_core.testing import RecordingSink
 
 
 class _SignallingSink(RecordingSink):

@@ -46,16 +46,16 @@ KINDS: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_post_put_delete_of_an_identifiable_emit_created_updated_deleted(
-    events_client: AppClient, kind: str
+    titan_client: AppClient, kind: str
 ) -> None:
     collection, identifier, make = KINDS[kind]
     one = f"{collection}/{b64(identifier)}"
     document = make()
 
     async def post() -> None:
-        await call(events_client, "POST", collection, 201, json=document)
+        await call(titan_client, "POST", collection, 201, json=document)
 
-    (created,) = await events_caused_by(events_client, post)
+    (created,) = await events_caused_by(titan_client, post)
     assert (created["type"], created["titanentity"], created["titanid"]) == (
         "io.admin-shell.events.v1.created",
         kind,
@@ -65,39 +65,37 @@ async def test_post_put_delete_of_an_identifiable_emit_created_updated_deleted(
     assert created["data"]["id"] == identifier
 
     changed = {**document, "idShort": "Renamed"}
-    updates = await events_caused_by(
-        events_client, lambda: call(events_client, "PUT", one, 204, json=changed)
-    )
+    updates = await events_caused_by(titan_client, lambda: call(titan_client, "PUT", one, 204, json=changed))
     assert summary(updates)[0] == ("updated", kind, None)
     assert updates[0]["data"]["idShort"] == "Renamed"
 
-    (deleted,) = await events_caused_by(events_client, lambda: call(events_client, "DELETE", one, 204))
+    (deleted,) = await events_caused_by(titan_client, lambda: call(titan_client, "DELETE", one, 204))
     assert summary([deleted]) == [("deleted", kind, None)]
     assert deleted["data"]["idShort"] == "Renamed"  # the last state, so consumers can clean up
 
 
-async def test_put_of_a_new_identifiable_emits_created(events_client: AppClient) -> None:
+async def test_put_of_a_new_identifiable_emits_created(titan_client: AppClient) -> None:
     events = await events_caused_by(
-        events_client,
+        titan_client,
         lambda: call(
-            events_client, "PUT", f"/concept-descriptions/{b64(CD_ID)}", 201, json=concept_description()
+            titan_client, "PUT", f"/concept-descriptions/{b64(CD_ID)}", 201, json=concept_description()
         ),
     )
     assert summary(events) == [("created", "concept_description", None)]
 
 
-async def test_deleted_submodel_is_one_event_carrying_its_elements(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
-    events = await events_caused_by(events_client, lambda: call(events_client, "DELETE", SUBMODEL, 204))
+async def test_deleted_submodel_is_one_event_carrying_its_elements(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
+    events = await events_caused_by(titan_client, lambda: call(titan_client, "DELETE", SUBMODEL, 204))
     assert summary(events) == [("deleted", "submodel", None)]
     assert [e["idShort"] for e in events[0]["data"]["submodelElements"]][:2] == ["Temperature", "Speed"]
     assert events[0]["semanticid"] == "urn:sm-semantic"
 
 
 async def test_put_of_a_whole_submodel_emits_updated_and_value_changed_per_changed_element(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
     document = submodel()
     elements = document["submodelElements"]
     elements[0]["value"] = "21.5"  # Temperature changes
@@ -105,7 +103,7 @@ async def test_put_of_a_whole_submodel_emits_updated_and_value_changed_per_chang
     elements[3]["value"][1]["value"] = "9"  # Series[1] changes
     elements.append(prop("Added", "5"))  # new: not a value change
     events = await events_caused_by(
-        events_client, lambda: call(events_client, "PUT", SUBMODEL, 204, json=document)
+        titan_client, lambda: call(titan_client, "PUT", SUBMODEL, 204, json=document)
     )
     assert summary(events) == [
         ("updated", "submodel", None),
@@ -118,52 +116,52 @@ async def test_put_of_a_whole_submodel_emits_updated_and_value_changed_per_chang
     assert events[3]["source"] == f"{ELEMENTS}/Series%5B1%5D"
 
 
-async def test_patch_of_a_whole_submodel_emits_updated_and_value_changed(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+async def test_patch_of_a_whole_submodel_emits_updated_and_value_changed(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
     elements = submodel()["submodelElements"]
     elements[1]["value"] = "4"
     events = await events_caused_by(
-        events_client,
-        lambda: call(events_client, "PATCH", SUBMODEL, 204, json={"submodelElements": elements}),
+        titan_client,
+        lambda: call(titan_client, "PATCH", SUBMODEL, 204, json={"submodelElements": elements}),
     )
     assert summary(events) == [("updated", "submodel", None), ("valueChanged", "element", "Speed")]
     assert events[1]["data"] == 4
 
 
-async def test_blob_contents_are_left_out_of_events_but_their_change_counts(events_client: AppClient) -> None:
+async def test_blob_contents_are_left_out_of_events_but_their_change_counts(titan_client: AppClient) -> None:
     events = await events_caused_by(
-        events_client, lambda: call(events_client, "POST", "/submodels", 201, json=submodel())
+        titan_client, lambda: call(titan_client, "POST", "/submodels", 201, json=submodel())
     )
     blob = events[0]["data"]["submodelElements"][4]
     assert blob["idShort"] == "Raw" and "value" not in blob
     document = submodel()
     document["submodelElements"][4]["value"] = "AAED"
     events = await events_caused_by(
-        events_client, lambda: call(events_client, "PUT", SUBMODEL, 204, json=document)
+        titan_client, lambda: call(titan_client, "PUT", SUBMODEL, 204, json=document)
     )
     assert summary(events) == [("updated", "submodel", None), ("valueChanged", "element", "Raw")]
     assert events[1]["data"] == {"contentType": "application/octet-stream"}
     assert "value" not in events[0]["data"]["submodelElements"][4]
 
 
-async def test_element_post_put_delete_emit_element_created_updated_deleted(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+async def test_element_post_put_delete_emit_element_created_updated_deleted(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
     created = await events_caused_by(
-        events_client, lambda: call(events_client, "POST", ELEMENTS, 201, json=prop("Pressure", "1.0"))
+        titan_client, lambda: call(titan_client, "POST", ELEMENTS, 201, json=prop("Pressure", "1.0"))
     )
     assert summary(created) == [("created", "element", "Pressure")]
     assert created[0]["titanid"] == SM_ID and created[0]["source"] == f"{ELEMENTS}/Pressure"
     assert created[0]["data"]["idShort"] == "Pressure"
 
     nested = await events_caused_by(
-        events_client, lambda: call(events_client, "POST", f"{ELEMENTS}/Box", 201, json=prop("Deep", "2"))
+        titan_client, lambda: call(titan_client, "POST", f"{ELEMENTS}/Box", 201, json=prop("Deep", "2"))
     )
     assert summary(nested) == [("created", "element", "Box.Deep")]
 
     updated = await events_caused_by(
-        events_client,
+        titan_client,
         lambda: call(
-            events_client,
+            titan_client,
             "PUT",
             f"{ELEMENTS}/Pressure",
             204,
@@ -181,37 +179,37 @@ async def test_element_post_put_delete_emit_element_created_updated_deleted(even
     assert updated[0]["semanticid"] == "urn:pressure"
 
     put_new = await events_caused_by(
-        events_client, lambda: call(events_client, "PUT", f"{ELEMENTS}/Flow", 201, json=prop("Flow", "3.0"))
+        titan_client, lambda: call(titan_client, "PUT", f"{ELEMENTS}/Flow", 201, json=prop("Flow", "3.0"))
     )
     assert summary(put_new) == [("created", "element", "Flow")]
 
     deleted = await events_caused_by(
-        events_client, lambda: call(events_client, "DELETE", f"{ELEMENTS}/Pressure", 204)
+        titan_client, lambda: call(titan_client, "DELETE", f"{ELEMENTS}/Pressure", 204)
     )
     assert summary(deleted) == [("deleted", "element", "Pressure")]
     assert deleted[0]["data"]["value"] == "2.0"
 
 
-async def test_patch_of_an_element_emits_element_updated(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+async def test_patch_of_an_element_emits_element_updated(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
     events = await events_caused_by(
-        events_client,
-        lambda: call(events_client, "PATCH", f"{ELEMENTS}/Speed", 204, json={"category": "PARAMETER"}),
+        titan_client,
+        lambda: call(titan_client, "PATCH", f"{ELEMENTS}/Speed", 204, json={"category": "PARAMETER"}),
     )
     assert summary(events) == [("updated", "element", "Speed")]
 
 
 async def test_patch_of_an_element_value_emits_value_changed_with_the_bare_value(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
     events = await events_caused_by(
-        events_client, lambda: call(events_client, "PATCH", f"{ELEMENTS}/Temperature/$value", 204, json=23.5)
+        titan_client, lambda: call(titan_client, "PATCH", f"{ELEMENTS}/Temperature/$value", 204, json=23.5)
     )
     assert summary(events) == [("valueChanged", "element", "Temperature")]
     assert events[0]["data"] == 23.5 and events[0]["semanticid"] == SEMANTIC
     listed = await events_caused_by(
-        events_client, lambda: call(events_client, "PATCH", f"{ELEMENTS}/Series[0]/$value", 204, json=8)
+        titan_client, lambda: call(titan_client, "PATCH", f"{ELEMENTS}/Series[0]/$value", 204, json=8)
     )
     assert summary(listed) == [("valueChanged", "element", "Series[0]")]
 
@@ -240,39 +238,39 @@ _VALUE_WRITES: list[tuple[str, Any]] = [
 
 
 async def test_value_changed_data_is_what_was_written_and_what_get_value_answers(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
     """DESIGN §4: one bare ValueOnly value for the `$value` PATCH body, the event and GET `$value`."""
     document = submodel()
     document["submodelElements"] += _VALUE_KINDS
-    await call(events_client, "POST", "/submodels", 201, json=document)
+    await call(titan_client, "POST", "/submodels", 201, json=document)
     for path, value in _VALUE_WRITES:
         url = f"{ELEMENTS}/{path}/$value"
-        write = functools.partial(call, events_client, "PATCH", url, 204, json=value)
-        events = await events_caused_by(events_client, write)
+        write = functools.partial(call, titan_client, "PATCH", url, 204, json=value)
+        events = await events_caused_by(titan_client, write)
         assert summary(events) == [("valueChanged", "element", path)], path
-        assert events[0]["data"] == value == await call(events_client, "GET", url, 200), path
+        assert events[0]["data"] == value == await call(titan_client, "GET", url, 200), path
 
 
 async def test_value_patch_of_a_collection_emits_value_changed_per_changed_element(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
     events = await events_caused_by(
-        events_client, lambda: call(events_client, "PATCH", f"{ELEMENTS}/Box/$value", 204, json={"Inner": 5})
+        titan_client, lambda: call(titan_client, "PATCH", f"{ELEMENTS}/Box/$value", 204, json={"Inner": 5})
     )
     assert summary(events) == [("valueChanged", "element", "Box.Inner")]
     assert events[0]["data"] == 5
 
 
 async def test_patch_of_a_submodel_value_emits_value_changed_per_changed_element(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
     events = await events_caused_by(
-        events_client,
+        titan_client,
         lambda: call(
-            events_client,
+            titan_client,
             "PATCH",
             f"{SUBMODEL}/$value",
             204,
@@ -291,53 +289,53 @@ def _upload(name: str) -> FormData:
     return form
 
 
-async def test_file_attachment_upload_and_removal_emit_value_changed(events_client: AppClient) -> None:
+async def test_file_attachment_upload_and_removal_emit_value_changed(titan_client: AppClient) -> None:
     file_element = {"modelType": "File", "idShort": "Manual", "contentType": "text/plain"}
-    await call(events_client, "POST", "/submodels", 201, json=submodel(elements=[file_element]))
+    await call(titan_client, "POST", "/submodels", 201, json=submodel(elements=[file_element]))
     attachment = f"{ELEMENTS}/Manual/attachment"
     events = await events_caused_by(
-        events_client, lambda: call(events_client, "PUT", attachment, 204, data=_upload("manual.txt"))
+        titan_client, lambda: call(titan_client, "PUT", attachment, 204, data=_upload("manual.txt"))
     )
     assert summary(events) == [("valueChanged", "element", "Manual")]
     assert events[0]["data"]["contentType"] == "text/plain"
-    removed = await events_caused_by(events_client, lambda: call(events_client, "DELETE", attachment, 200))
+    removed = await events_caused_by(titan_client, lambda: call(titan_client, "DELETE", attachment, 200))
     assert summary(removed) == [("valueChanged", "element", "Manual")]
     # The attachment is gone, the File's contentType stays: the event carries its `$value` now.
-    assert removed[0]["data"] == await call(events_client, "GET", f"{ELEMENTS}/Manual/$value", 200)
+    assert removed[0]["data"] == await call(titan_client, "GET", f"{ELEMENTS}/Manual/$value", 200)
 
 
-async def test_metadata_patches_emit_updated(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+async def test_metadata_patches_emit_updated(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
 
     async def patches() -> None:
-        await call(events_client, "PATCH", f"{ELEMENTS}/Speed/$metadata", 204, json={"category": "PARAMETER"})
-        await call(events_client, "PATCH", f"{SUBMODEL}/$metadata", 204, json={"idShort": "Renamed"})
+        await call(titan_client, "PATCH", f"{ELEMENTS}/Speed/$metadata", 204, json={"category": "PARAMETER"})
+        await call(titan_client, "PATCH", f"{SUBMODEL}/$metadata", 204, json={"idShort": "Renamed"})
 
-    events = await events_caused_by(events_client, patches)
+    events = await events_caused_by(titan_client, patches)
     assert summary(events) == [("updated", "element", "Speed"), ("updated", "submodel", None)]
 
 
 async def test_shell_submodel_reference_and_asset_information_changes_emit_shell_updated(
-    events_client: AppClient,
+    titan_client: AppClient,
 ) -> None:
-    await call(events_client, "POST", "/shells", 201, json=shell())
+    await call(titan_client, "POST", "/shells", 201, json=shell())
     added = await events_caused_by(
-        events_client,
-        lambda: call(events_client, "POST", f"{SHELLS}/submodel-refs", 201, json=reference(SM2_ID)),
+        titan_client,
+        lambda: call(titan_client, "POST", f"{SHELLS}/submodel-refs", 201, json=reference(SM2_ID)),
     )
     assert summary(added) == [("updated", "shell", None)]
     assert added[0]["data"]["submodels"] == [reference(SM2_ID)]
 
     removed = await events_caused_by(
-        events_client, lambda: call(events_client, "DELETE", f"{SHELLS}/submodel-refs/{b64(SM2_ID)}", 204)
+        titan_client, lambda: call(titan_client, "DELETE", f"{SHELLS}/submodel-refs/{b64(SM2_ID)}", 204)
     )
     assert summary(removed) == [("updated", "shell", None)]
     assert "submodels" not in removed[0]["data"]
 
     information = {"assetKind": "Type", "globalAssetId": "https://example.com/assets/2"}
     changed = await events_caused_by(
-        events_client,
-        lambda: call(events_client, "PUT", f"{SHELLS}/asset-information", 204, json=information),
+        titan_client,
+        lambda: call(titan_client, "PUT", f"{SHELLS}/asset-information", 204, json=information),
     )
     assert summary(changed) == [("updated", "shell", None)]
     assert changed[0]["data"]["assetInformation"]["assetKind"] == "Type"
@@ -345,46 +343,46 @@ async def test_shell_submodel_reference_and_asset_information_changes_emit_shell
     thumbnail = f"{SHELLS}/asset-information/thumbnail"
     for method, expected, body in (("PUT", 204, _upload("logo.txt")), ("DELETE", 204, None)):
         events = await events_caused_by(
-            events_client,
+            titan_client,
             lambda method=method, expected=expected, body=body: call(  # type: ignore[misc]
-                events_client, method, thumbnail, expected, data=body
+                titan_client, method, thumbnail, expected, data=body
             ),
         )
         assert summary(events) == [("updated", "shell", None)]
 
 
-async def test_writes_that_change_nothing_emit_nothing(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/shells", 201, json=shell())
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+async def test_writes_that_change_nothing_emit_nothing(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/shells", 201, json=shell())
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
 
     async def no_ops() -> None:
-        await call(events_client, "PUT", SHELLS, 204, json=shell())
-        await call(events_client, "PUT", SUBMODEL, 204, json=submodel())
+        await call(titan_client, "PUT", SHELLS, 204, json=shell())
+        await call(titan_client, "PUT", SUBMODEL, 204, json=submodel())
         await call(
-            events_client, "PUT", f"{ELEMENTS}/Speed", 204, json=prop("Speed", "3", value_type="xs:int")
+            titan_client, "PUT", f"{ELEMENTS}/Speed", 204, json=prop("Speed", "3", value_type="xs:int")
         )
-        await call(events_client, "PATCH", f"{ELEMENTS}/Temperature/$value", 204, json=20.5)
-        await call(events_client, "PATCH", f"{SUBMODEL}/$value", 204, json={"Speed": 3})
-        await call(events_client, "PATCH", f"{ELEMENTS}/Speed", 204, json={"value": "3"})
-        await call(events_client, "PUT", f"{SHELLS}/asset-information", 204, json=shell()["assetInformation"])
+        await call(titan_client, "PATCH", f"{ELEMENTS}/Temperature/$value", 204, json=20.5)
+        await call(titan_client, "PATCH", f"{SUBMODEL}/$value", 204, json={"Speed": 3})
+        await call(titan_client, "PATCH", f"{ELEMENTS}/Speed", 204, json={"value": "3"})
+        await call(titan_client, "PUT", f"{SHELLS}/asset-information", 204, json=shell()["assetInformation"])
 
-    assert await events_caused_by(events_client, no_ops) == []
+    assert await events_caused_by(titan_client, no_ops) == []
 
 
-async def test_refused_writes_emit_nothing(events_client: AppClient) -> None:
-    await call(events_client, "POST", "/submodels", 201, json=submodel())
+async def test_refused_writes_emit_nothing(titan_client: AppClient) -> None:
+    await call(titan_client, "POST", "/submodels", 201, json=submodel())
 
     async def refused() -> None:
-        await call(events_client, "PATCH", f"{ELEMENTS}/Speed/$value", 400, json="fast")
-        await call(events_client, "POST", "/submodels", 409, json=submodel())
-        await call(events_client, "PUT", SUBMODEL, 412, json=submodel(), headers={"If-Match": '"0-0"'})
+        await call(titan_client, "PATCH", f"{ELEMENTS}/Speed/$value", 400, json="fast")
+        await call(titan_client, "POST", "/submodels", 409, json=submodel())
+        await call(titan_client, "PUT", SUBMODEL, 412, json=submodel(), headers={"If-Match": '"0-0"'})
 
-    assert await events_caused_by(events_client, refused) == []
+    assert await events_caused_by(titan_client, refused) == []
 
 
 @pytest.mark.slow  # starts `titan` as a process: not in `make test-fast`
 async def test_titan_load_upserts_emit_created_then_updated_with_origin_load(
-    events_client: AppClient, settings: Settings, tmp_path: Path
+    titan_client: AppClient, settings: Settings, tmp_path: Path
 ) -> None:
     environment: dict[str, Any] = {"assetAdministrationShells": [shell()], "submodels": [submodel()]}
     path = tmp_path / "environment.json"
@@ -399,12 +397,12 @@ async def test_titan_load_upserts_emit_created_then_updated_with_origin_load(
         output, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, output.decode()
 
-    first = await events_caused_by(events_client, load)
+    first = await events_caused_by(titan_client, load)
     assert summary(first) == [("created", "shell", None), ("created", "submodel", None)]
     assert {event["titanorigin"] for event in first} == {"load"}
 
     environment["submodels"][0]["submodelElements"][1]["value"] = "8"
-    second = await events_caused_by(events_client, load)
+    second = await events_caused_by(titan_client, load)
     assert summary(second) == [("updated", "submodel", None), ("valueChanged", "element", "Speed")]
 
-    assert await events_caused_by(events_client, load) == []  # loading the same file again: nothing
+    assert await events_caused_by(titan_client, load) == []  # loading the same file again: nothing

@@ -3,21 +3,21 @@ counters move as the tests drive them (a write, a delivered event, a lagging sin
 
 from __future__ import annotations
 
-from tests.events.helpers import SM_ID, RecordingSink, b64, prop, submodel
+from tests.events.helpers import SM_ID, b64, prop, submodel
 from titan_core.credentials.api_keys import config_entry, hash_api_key, new_api_key
 from titan_core.settings import Settings
+from titan_core.testing import RecordingSink, TitanClients
 
-from .helpers import MetricsAppFactory
 from .scrape import scrape, scrape_until
 
 VALUE_ROUTE = "/submodels/{submodelIdentifier}/submodel-elements/{idShortPath}/$value"
 
 
 async def test_a_write_moves_the_http_and_event_counters_and_a_delivered_event_the_sink_counters(
-    make_metrics_app: MetricsAppFactory,
+    make_titan_client: TitanClients,
 ) -> None:
     sink = RecordingSink("recorder")
-    client = await make_metrics_app(sinks=[sink])
+    client = await make_titan_client(sinks=[sink])
     before = await scrape(client)
     assert before.value("titan_events_committed_total") == 0
     assert before.value("titan_sink_owner", sink="recorder") == 1
@@ -53,10 +53,10 @@ async def test_a_write_moves_the_http_and_event_counters_and_a_delivered_event_t
 
 
 async def test_a_sink_that_keeps_failing_shows_its_lag_and_failures(
-    make_metrics_app: MetricsAppFactory,
+    make_titan_client: TitanClients,
 ) -> None:
     sink = RecordingSink("broken", fail_first=1_000_000)
-    client = await make_metrics_app(sinks=[sink])
+    client = await make_titan_client(sinks=[sink])
     assert (await client.post("/submodels", json=submodel())).status == 201
     for value in range(3):
         response = await client.patch(f"/submodels/{b64(SM_ID)}/submodel-elements/Speed/$value", json=value)
@@ -74,9 +74,9 @@ async def test_a_sink_that_keeps_failing_shows_its_lag_and_failures(
 
 
 async def test_an_unmatched_path_is_counted_under_one_label_not_its_own(
-    make_metrics_app: MetricsAppFactory,
+    make_titan_client: TitanClients,
 ) -> None:
-    client = await make_metrics_app()
+    client = await make_titan_client()
     for number in range(3):
         assert (await client.get(f"/no-such-thing/{number}")).status == 404
     found = await scrape(client)
@@ -84,9 +84,9 @@ async def test_an_unmatched_path_is_counted_under_one_label_not_its_own(
     assert "/no-such-thing" not in found.text
 
 
-async def test_two_apps_in_one_process_count_separately(make_metrics_app: MetricsAppFactory) -> None:
-    first = await make_metrics_app()
-    second = await make_metrics_app()
+async def test_two_apps_in_one_process_count_separately(make_titan_client: TitanClients) -> None:
+    first = await make_titan_client()
+    second = await make_titan_client()
     for _ in range(2):
         assert (await first.get("/shells")).status == 200
     assert (await scrape(first)).value("titan_http_requests_total", route="/shells") == 2
@@ -94,11 +94,11 @@ async def test_two_apps_in_one_process_count_separately(make_metrics_app: Metric
 
 
 async def test_metrics_need_a_reader_credential_when_auth_is_on_unlike_health(
-    make_metrics_app: MetricsAppFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
     key = new_api_key()
     entry = config_entry(hash_api_key(key), "prometheus", ["reader"], ["metrics-only:nothing"])
-    client = await make_metrics_app(settings.replace(auth_enabled=True, api_keys=(entry,)))
+    client = await make_titan_client(settings.replace(auth_enabled=True, api_keys=(entry,)))
     anonymous = await client.get("/metrics")
     assert anonymous.status == 401, await anonymous.text()
     assert (await client.get("/health")).status == 200
@@ -106,7 +106,7 @@ async def test_metrics_need_a_reader_credential_when_auth_is_on_unlike_health(
     assert found.value("titan_http_requests_total", route="/metrics", status="401") == 1
 
 
-async def test_metrics_can_be_switched_off(make_metrics_app: MetricsAppFactory, settings: Settings) -> None:
-    client = await make_metrics_app(settings.replace(metrics_enabled=False))
+async def test_metrics_can_be_switched_off(make_titan_client: TitanClients, settings: Settings) -> None:
+    client = await make_titan_client(settings.replace(metrics_enabled=False))
     # status-only: the route's absence (404) is the point; there is no body to compare.
     assert (await client.get("/metrics")).status == 404

@@ -13,17 +13,17 @@ import titan_plugin_ws.plugin
 
 from tests.support.services import free_port
 from titan_core.settings import Settings
+from titan_core.testing import TitanClients
 
-from .helpers import MetricsAppFactory
 from .scrape import scrape, scrape_until
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 
 
 async def test_a_connected_websocket_and_its_subscription_show_and_go(
-    make_metrics_app: MetricsAppFactory,
+    make_titan_client: TitanClients,
 ) -> None:
-    client = await make_metrics_app(plugins=[titan_plugin_ws.plugin])
+    client = await make_titan_client(plugins=[titan_plugin_ws.plugin])
     assert (await scrape(client)).value("titan_ws_connections") == 0
     socket = await client.ws_connect("/ws/events")
     assert (await socket.receive_json())["type"] == "welcome"
@@ -40,10 +40,12 @@ async def test_a_connected_websocket_and_its_subscription_show_and_go(
 
 
 async def test_the_mqtt_connection_state_shows_up_and_down(
-    make_metrics_app: MetricsAppFactory, settings: Settings, mqtt_url: str, mqtt_topic_prefix: str
+    make_titan_client: TitanClients, settings: Settings, mqtt_url: str, mqtt_topic_prefix: str
 ) -> None:
     section = {"url": mqtt_url, "prefix": mqtt_topic_prefix, "reconnect_min": 0.1, "reconnect_max": 1.0}
-    up = await make_metrics_app(settings.replace(extra={"mqtt": section}), plugins=[titan_plugin_mqtt.plugin])
+    up = await make_titan_client(
+        settings.replace(extra={"mqtt": section}), plugins=[titan_plugin_mqtt.plugin]
+    )
     found = await scrape_until(
         up,
         lambda s: (
@@ -55,7 +57,7 @@ async def test_the_mqtt_connection_state_shows_up_and_down(
     assert found.value("titan_mqtt_in_flight_messages") == 0
     assert found.value("titan_mqtt_connects_total", link="events") == 1
     nobody = {**section, "url": f"mqtt://127.0.0.1:{free_port()}"}  # no broker listens there
-    down = await make_metrics_app(
+    down = await make_titan_client(
         settings.replace(extra={"mqtt": nobody}), plugins=[titan_plugin_mqtt.plugin]
     )
     missing = await scrape(down)
@@ -77,10 +79,10 @@ def dashboard_metric_names() -> set[str]:
 
 
 async def test_every_metric_the_example_dashboard_queries_exists(
-    make_metrics_app: MetricsAppFactory, settings: Settings, mqtt_url: str, mqtt_topic_prefix: str
+    make_titan_client: TitanClients, settings: Settings, mqtt_url: str, mqtt_topic_prefix: str
 ) -> None:
     section = {"url": mqtt_url, "prefix": mqtt_topic_prefix}
-    client = await make_metrics_app(
+    client = await make_titan_client(
         settings.replace(extra={"mqtt": section}), plugins=[titan_plugin_ws.plugin, titan_plugin_mqtt.plugin]
     )
     assert (await client.get("/shells")).status == 200

@@ -12,13 +12,14 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
-from tests.events.helpers import RecordingSink, submodel
+from tests.events.helpers import submodel
 from tests.support.app import AppClient, AppClientFactory
 from titan_core.app import create_app
 from titan_core.delivery.pipeline import add_event_sink
 from titan_core.keys import DATABASE, EVENT_PIPELINE
 from titan_core.settings import Settings
 from titan_core.store.tables import event_relay
+from titan_core.testing import RecordingSink
 
 
 async def _relay_check(client: AppClient) -> tuple[dict[str, Any], dict[str, Any]]:

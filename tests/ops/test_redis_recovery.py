@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.events.helpers import SM_ID, RecordingSink, b64, submodel
+from tests.events.helpers import SM_ID, b64, submodel
 from tests.support.app import AppClient
 from tests.support.redis import ThrowawayRedis
 from titan_core.app import create_app
 from titan_core.delivery.pipeline import add_event_sink
 from titan_core.settings import Settings
+from titan_core.testing import RecordingSink
 
 VALUE = f"/submodels/{b64(SM_ID)}/submodel-elements/Speed/$value"
 # "Within a second" of Redis answering again, with room for a busy two-core test machine.

@@ -17,18 +17,15 @@ from aiohttp.typedefs import Handler
 
 from titan_core.auth import Principal, may_read
 from titan_core.caller import principal
-from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired
+from titan_core.delivery.bus import BusUnavailable, HistoryExpired
 from titan_core.delivery.filters import EventFilter, parse_filter_query
-from titan_core.delivery.sink import Event
+from titan_core.delivery.reader import EventReader
 from titan_core.errors import BadRequest, Forbidden, Gone, TitanError
 from titan_core.keys import BUS, REPOSITORY, SETTINGS
 
 SEQ_HEADER = "X-Titan-Seq"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-# A filter that matches rarely must not make one request walk the whole history.
-SCAN_BUDGET = 20_000
-_SCAN_CHUNK = 1000
 _FEED_PARAMS = ("after", "limit", "wait")
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 
@@ -70,8 +67,8 @@ async def get_events(request: web.Request) -> web.Response:
     try:
         if after is None:
             after = await bus.oldest() - 1
-        matched, cursor = await collect_events(
-            bus, event_filter, after=after, limit=limit, wait=wait, reader=reader
+        page = await EventReader(bus).replay(
+            after, event_filter=event_filter, principal=reader, limit=limit, wait=wait
         )
     except HistoryExpired as expired:
         raise Gone(
@@ -81,43 +78,8 @@ async def get_events(request: web.Request) -> web.Response:
         ) from None
     except BusUnavailable as exc:
         raise ServiceUnavailable(f"the event bus is not reachable now: {exc}") from None
-    body = b'{"result":[' + b",".join(item.json for item in matched) + b'],"paging_metadata":{"cursor":"'
-    return web.Response(body=body + str(cursor).encode() + b'"}}', content_type="application/json")
-
-
-async def collect_events(
-    bus: EventBus,
-    event_filter: EventFilter,
-    *,
-    after: int,
-    limit: int,
-    wait: float,
-    reader: Principal,
-) -> tuple[list[Event], int]:
-    """Up to `limit` matching events after `after` that `reader` may see, waiting up to `wait` s.
-
-    Returns them and the cursor: the titanseq to continue after (the last event looked at).
-    """
-    deadline = time.monotonic() + wait
-    cursor = after
-    matched: list[Event] = []
-    scanned = 0
-    while True:
-        chunk = await bus.read(cursor, _SCAN_CHUNK)
-        for item in chunk:
-            cursor = item.titanseq
-            if event_filter.matches(item.envelope) and may_read(reader, item.envelope):
-                matched.append(item)
-                if len(matched) >= limit:
-                    return matched, cursor
-        scanned += len(chunk)
-        if matched or scanned >= SCAN_BUDGET:
-            return matched, cursor
-        if len(chunk) == _SCAN_CHUNK:
-            continue
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not await bus.wait(cursor, remaining):
-            return matched, cursor
+    body = b'{"result":[' + b",".join(item.json for item in page.events) + b'],"paging_metadata":{"cursor":"'
+    return web.Response(body=body + str(page.cursor).encode() + b'"}}', content_type="application/json")
 
 
 def _after(request: web.Request) -> int | None:

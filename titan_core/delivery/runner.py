@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired, SinkFeed
-from titan_core.delivery.sink import Event, EventSink
+from titan_core.delivery.sink import Event, EventSink, requested_batch_size, retry_signal
 from titan_core.delivery.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class SinkRunner:
         lag_logged = time.monotonic()
         # A sink may ask for batches of its own size (optional attribute `batch_size`): one that
         # pipelines, like the MQTT publisher, waits once per batch for its acknowledgements.
-        batch_size = getattr(sink, "batch_size", None) or self.batch_size
+        batch_size = requested_batch_size(sink) or self.batch_size
         while True:
             before = feed.position
             try:
@@ -246,8 +246,8 @@ async def _pause_before_retry(sink: EventSink, seconds: float) -> None:
     do not wait out a backoff of up to `sink_retry_max_ms` after an outage. It is cleared here,
     right after the failure, so only a change that comes later cuts the pause short.
     """
-    ready = getattr(sink, "retry_now", None)
-    if not isinstance(ready, asyncio.Event):
+    ready = retry_signal(sink)
+    if ready is None:
         await asyncio.sleep(seconds)
         return
     ready.clear()
@@ -270,4 +270,7 @@ def check_sinks(sinks: Sequence[EventSink]) -> None:
                 f"event sink {name!r} has fanout {getattr(sink, 'fanout', None)!r}; "
                 "use 'each_instance' or 'once'"
             )
+        # The optional capabilities, checked now so a bad one is refused before any delivery.
+        requested_batch_size(sink)
+        retry_signal(sink)
         seen.add(name)

@@ -17,8 +17,7 @@ from titan_plugin_webhook import SIGNATURE_HEADER, verify_signature
 from tests.support.live_server import LiveServer, server_environment
 from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
 from titan_core.model.identifiers import encode_identifier
-
-from .webhook_receiver import WebhookReceiver
+from titan_core.testing import HttpReceiver
 
 SECRET = "end-to-end-secret"
 SHELL_ID = "https://example.com/ids/aas/webhook-e2e"
@@ -33,7 +32,7 @@ SHELL = {
 }
 
 
-def webhook_environment(receiver: WebhookReceiver) -> dict[str, str]:
+def webhook_environment(receiver: HttpReceiver) -> dict[str, str]:
     """The plugin's settings for `titan serve`: the receiver, a secret, quick retries."""
     return {
         "TITAN_WEBHOOK_URLS": receiver.url,
@@ -86,7 +85,7 @@ def start_titan(
     return server
 
 
-async def create_shell_and_expect_its_webhook(base_url: str, receiver: WebhookReceiver) -> None:
+async def create_shell_and_expect_its_webhook(base_url: str, receiver: HttpReceiver) -> None:
     """POST a shell; the receiver answers the first delivery with 503 and must get it again, signed."""
     receiver.answer(503)
     async with aiohttp.ClientSession() as client:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.fresh_venv import install_core_and_plugin
+from titan_core.testing import HttpReceiver
 
 from .end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
-from .webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN_DIR = ROOT / "plugins" / "titan_plugin_webhook"
@@ -44,17 +44,17 @@ def test_titan_plugins_in_a_fresh_venv_lists_the_webhook_plugin(fresh_venv: Path
 
 
 async def test_webhook_from_a_fresh_venv_delivers_signed_events_and_retries_on_5xx(
-    fresh_venv: Path, receiver: WebhookReceiver, tmp_path: Path
+    fresh_venv: Path, http_receiver: HttpReceiver, tmp_path: Path
 ) -> None:
     server = start_titan(
         [str(fresh_venv / "bin" / "titan")],
         f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3",
         log_dir=tmp_path,
-        env=webhook_environment(receiver),
+        env=webhook_environment(http_receiver),
         isolated=True,
     )
     try:
-        await create_shell_and_expect_its_webhook(server.base_url, receiver)
+        await create_shell_and_expect_its_webhook(server.base_url, http_receiver)
     finally:
         server.stop()
         print(server.log_tail(100))

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from titan_core.settings import SettingsError
+from titan_core.plugin_api import SettingsError
 from titan_plugin_mqtt.codec import (
     PUBACK,
     PUBCOMP,

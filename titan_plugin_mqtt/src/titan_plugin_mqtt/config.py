@@ -14,8 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from titan_core.delivery.profiles import ProfileError, parse_profiles
-from titan_core.settings import SettingsError
+from titan_core.plugin_api import ProfileError, SettingsError, parse_profiles
 from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_rules
 
 Protocol = Literal["3.1.1", "5"]

@@ -15,8 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from titan_core.auth import ALL_ROLES, ROLE_WRITER, Principal
-from titan_core.settings import SettingsError
+from titan_core.plugin_api import ALL_ROLES, ROLE_WRITER, Principal, SettingsError
 
 # {prefix}/device/{name}/element/{b64url submodel id}/{idShortPath}/value
 DEVICE_LEVEL = "device"

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from titan_core import hookimpl
-from titan_core.delivery.profiles import AsyncAasOptions
-from titan_core.delivery.sink import EventSink
-from titan_core.delivery.stored_elements import StoredElements
-from titan_core.health import HealthReport
-from titan_core.keys import DATABASE, REPOSITORY
-from titan_core.settings import Settings
-from titan_core.store.repository import Repository
+from titan_core.plugin_api import (
+    REPOSITORY,
+    AsyncAasOptions,
+    EventSink,
+    HealthReport,
+    Repository,
+    Settings,
+    hookimpl,
+    stored_elements,
+)
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import MqttConnection
 from titan_plugin_mqtt.link import LinkState
@@ -31,6 +33,9 @@ from titan_plugin_mqtt.metrics import MqttMetrics
 from titan_plugin_mqtt.publisher import EventPublisher
 from titan_plugin_mqtt.sink import MqttSink, MqttStats
 from titan_plugin_mqtt.writeback import WriteBack
+
+# The plugin API versions this plugin is written for (docs/plugins.md, "Compatibility").
+TITAN_PLUGIN_API = ">=1.0,<2"
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +84,13 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
     publisher = EventPublisher(config)
     async_aas = AsyncAasOptions.from_settings(settings) if "async-aas" in config.profiles else None
 
-    def stored_elements() -> StoredElements:
-        return StoredElements(app[DATABASE])
-
     sink = MqttSink(
         config,
         publisher,
         stats,
         publish_timeout=publish_timeout,
         async_aas=async_aas,
-        elements=stored_elements,
+        elements=lambda: stored_elements(app),
     )
     app[PLUGIN] = MqttPlugin(config, connection, publisher, sink, writeback, stats)
     app.cleanup_ctx.append(_run_connection)

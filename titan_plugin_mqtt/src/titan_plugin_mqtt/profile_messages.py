@@ -14,15 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from titan_core.delivery.profiles import (
+from titan_core.plugin_api import (
     AsyncAasOptions,
     BasyxOptions,
+    Event,
     async_aas_envelope,
     basyx_message,
     dump_json,
+    short_type,
 )
-from titan_core.delivery.sink import Event
-from titan_core.eventtypes.envelope import short_type
 from titan_plugin_mqtt.client import Outgoing
 from titan_plugin_mqtt.codec import MessageProperties
 from titan_plugin_mqtt.config import MqttConfig

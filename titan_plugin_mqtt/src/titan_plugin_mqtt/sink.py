@@ -27,9 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from titan_core.delivery.profiles import AsyncAasOptions
-from titan_core.delivery.sink import Event, Fanout
-from titan_core.delivery.stored_elements import StoredElements
+from titan_core.plugin_api import AsyncAasOptions, Event, Fanout, StoredElements
 from titan_plugin_mqtt.client import Outgoing, PublishFailed
 from titan_plugin_mqtt.codec import MessageProperties
 from titan_plugin_mqtt.config import MqttConfig

@@ -16,10 +16,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from titan_core.errors import BadRequest
-from titan_core.model.elements import iter_elements
-from titan_core.model.identifiers import decode_identifier, encode_identifier
-from titan_core.model.paths import IdShortPath, format_id_short_path, parse_id_short_path
+from titan_core.plugin_api import (
+    BadRequest,
+    IdShortPath,
+    decode_identifier,
+    encode_identifier,
+    format_id_short_path,
+    iter_elements,
+    parse_id_short_path,
+)
 
 
 def event_topic(prefix: str, envelope: Mapping[str, Any]) -> str:

@@ -26,11 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from titan_core.auth import Principal, authorize_write
-from titan_core.errors import BadRequest, Forbidden, TitanError
-from titan_core.logsafe import loggable
-from titan_core.model.elements import find_element
-from titan_core.store.repository import Repository
+from titan_core.plugin_api import (
+    BadRequest,
+    Forbidden,
+    Principal,
+    Repository,
+    TitanError,
+    authorize_write,
+    find_element,
+    loggable,
+)
 from titan_plugin_mqtt.codec import Message, MessageProperties
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import MqttConnection, Outgoing

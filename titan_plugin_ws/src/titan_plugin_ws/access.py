@@ -8,9 +8,8 @@ import logging
 
 from aiohttp import hdrs, web
 
-from titan_core.api.browser_guard import BROWSER_POLICY
-from titan_core.auth import ANONYMOUS, ROLE_READER, Principal
-from titan_core.keys import HOOKS, SETTINGS
+from titan_core.plugin_api import ANONYMOUS, BROWSER_POLICY, ROLE_READER, SETTINGS, Principal
+from titan_core.plugin_api import authenticate as who_presents
 from titan_plugin_ws.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 
 log = logging.getLogger(__name__)
@@ -50,18 +49,15 @@ async def authenticate(request: web.Request, token: str | None, *, required: boo
     4403 when its exception carries HTTP status 403. A principal without the reader role is refused
     with 4403: it could not receive any event.
     """
-    hooks = request.app.get(HOOKS)
-    principal: Principal | None = None
-    if hooks is not None:
-        try:
-            principal = await hooks.authenticate(request, token)
-        except Exception as exc:
-            status = getattr(exc, "status", None)
-            message = str(getattr(exc, "message", None) or exc) or type(exc).__name__
-            if not isinstance(exc, PermissionError | ValueError) and status is None:
-                log.warning("titan_authenticate raised on a WebSocket connection", exc_info=True)
-            code = CLOSE_FORBIDDEN if status == 403 else CLOSE_UNAUTHENTICATED
-            raise Refused(code, f"credential refused: {message}") from None
+    try:
+        principal = await who_presents(request, token)
+    except Exception as exc:
+        status = getattr(exc, "status", None)
+        message = str(getattr(exc, "message", None) or exc) or type(exc).__name__
+        if not isinstance(exc, PermissionError | ValueError) and status is None:
+            log.warning("titan_authenticate raised on a WebSocket connection", exc_info=True)
+        code = CLOSE_FORBIDDEN if status == 403 else CLOSE_UNAUTHENTICATED
+        raise Refused(code, f"credential refused: {message}") from None
     if principal is None:
         if required and token is not None:
             raise Refused(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from titan_core.settings import Settings, SettingsError
+from titan_core.plugin_api import Settings, SettingsError
 
 # `TITAN_WS_MAX_MESSAGE_BYTES` is the core setting `ws_max_message_bytes` and, through
 # `Settings.section("ws")`, also shows up here as `max_message_bytes`: both name the same limit.

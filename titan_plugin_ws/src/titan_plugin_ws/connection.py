@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
-from titan_core import __version__
-from titan_core.auth import Principal, may_read
-from titan_core.delivery.bus import BusUnavailable, HistoryExpired
-from titan_core.delivery.sink import Event
-from titan_core.keys import REPOSITORY
+from titan_core.plugin_api import (
+    REPOSITORY,
+    TITAN_VERSION,
+    BusUnavailable,
+    Event,
+    HistoryExpired,
+    Principal,
+    may_read,
+)
 from titan_plugin_ws import protocol
 from titan_plugin_ws.access import (
     Refused,
@@ -187,12 +191,9 @@ class Connection:
         self._watch_expiry()
         if self.closing:
             return
-        bus = self.hub.bus
-        try:
-            oldest = await bus.oldest()
-        except BusUnavailable:
-            oldest = bus.log.oldest
-        self.outbox.send(protocol.welcome(bus.head(), oldest, __version__))
+        events = self.hub.events
+        oldest = await events.oldest()
+        self.outbox.send(protocol.welcome(events.head(), oldest, TITAN_VERSION))
 
     def _watch_expiry(self) -> None:
         if self._expiry is not None:
@@ -233,8 +234,8 @@ class Connection:
             if not may_read(self.principal, {"titanid": identifier}):
                 self._error(protocol.FORBIDDEN, f"{self.principal.subject} may not read {identifier}", sid)
                 return
-        bus = self.hub.bus
-        cursor = bus.head() if request.since is None else request.since
+        events = self.hub.events
+        cursor = events.head() if request.since is None else request.since
         if event_filter.shell_ids is not None:
             await event_filter.resolve(self.request.app[REPOSITORY], self.principal)
             if self.closing:
@@ -247,7 +248,7 @@ class Connection:
         # Attached before the first read of history, so live events from here on are held for it.
         self._attach(subscription)
         try:
-            first = await bus.read(cursor, REPLAY_CHUNK)
+            first = await events.read(cursor, REPLAY_CHUNK)
         except HistoryExpired as expired:
             self._detach(subscription)
             self._error(protocol.HISTORY_EXPIRED, f"events after titanseq {expired.after} are no longer retained; "
@@ -262,7 +263,7 @@ class Connection:
             return
         self.outbox.send(protocol.subscribed(sid))
         subscription.replay_task = asyncio.get_running_loop().create_task(
-            catch_up(self, bus, subscription, first)
+            catch_up(self, events, subscription, first)
         )
 
     def _unsubscribe(self, sid: str) -> None:

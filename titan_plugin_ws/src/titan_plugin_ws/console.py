@@ -8,8 +8,7 @@ from importlib.resources import files
 
 from aiohttp import web
 
-from titan_core.auth import public
-from titan_core.errors import NotFound
+from titan_core.plugin_api import NotFound, public
 
 CONSOLE_PATH = "/ws/console"
 _ASSETS = {

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from titan_core.delivery.bus import EventBus
-from titan_core.delivery.profiles import AsyncAasOptions
-from titan_core.delivery.sink import Event, Fanout
-from titan_core.delivery.stored_elements import StoredElements
-from titan_core.keys import BUS, DATABASE, SETTINGS
+from titan_core.plugin_api import (
+    SETTINGS,
+    AsyncAasOptions,
+    Event,
+    EventReader,
+    Fanout,
+    event_reader,
+    stored_elements,
+)
 from titan_plugin_ws import protocol
 from titan_plugin_ws.config import WsConfig
 from titan_plugin_ws.connection import Connection
@@ -55,12 +59,13 @@ class WsHub:
         self.subscribed: set[Connection] = set()
         self.shutting_down = False
         self.profiles = ProfileCache(
-            lambda: AsyncAasOptions.from_settings(app[SETTINGS]), lambda: StoredElements(app[DATABASE])
+            lambda: AsyncAasOptions.from_settings(app[SETTINGS]), lambda: stored_elements(app)
         )
 
     @property
-    def bus(self) -> EventBus:
-        return self._app[BUS]
+    def events(self) -> EventReader:
+        """The read side of the core's bus: replays and the `welcome` message read through it."""
+        return event_reader(self._app)
 
     async def deliver(self, events: Sequence[Event]) -> None:
         await self.profiles.prepare(events)

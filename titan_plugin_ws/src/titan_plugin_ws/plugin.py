@@ -11,16 +11,14 @@ import logging
 
 from aiohttp import web
 
-from titan_core import hookimpl
-from titan_core.auth import public
-from titan_core.delivery.sink import EventSink
-from titan_core.errors import BadRequest
-from titan_core.health import HealthReport
-from titan_core.settings import Settings
+from titan_core.plugin_api import BadRequest, EventSink, HealthReport, Settings, hookimpl, public
 from titan_plugin_ws.config import WsConfig
 from titan_plugin_ws.console import add_console_routes
 from titan_plugin_ws.hub import WsHub
 from titan_plugin_ws.metrics import WsMetrics
+
+# The plugin API versions this plugin is written for (docs/plugins.md, "Compatibility").
+TITAN_PLUGIN_API = ">=1.0,<2"
 
 log = logging.getLogger(__name__)
 

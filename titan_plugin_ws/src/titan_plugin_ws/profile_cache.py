@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from titan_core.delivery.profiles import AsyncAasOptions, async_aas_envelope, dump_json
-from titan_core.delivery.sink import Event
-from titan_core.delivery.stored_elements import StoredElements
+from titan_core.plugin_api import AsyncAasOptions, Event, StoredElements, async_aas_envelope, dump_json
 
 # Prepared events kept: enough for a live batch and a replay chunk of every client at once.
 CAPACITY = 20_000

@@ -9,8 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from titan_core.delivery.filters import EventFilter, parse_filter_json
-from titan_core.errors import BadRequest
+from titan_core.plugin_api import BadRequest, EventFilter, parse_filter_json
 
 # Close codes. 4401/4403/4408/4429 mirror the HTTP statuses a browser cannot read on a handshake.
 CLOSE_UNAUTHENTICATED = 4401

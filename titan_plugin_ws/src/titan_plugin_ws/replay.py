@@ -1,7 +1,7 @@
 """A new subscription's history replay and its handover to live events, with no gap and no duplicate.
 
 The subscription is attached (so live events are held for it) before history is read. The sink reads
-the same bus as the replay, so the held live events continue where history ends; the subscription's
+the same bus as the replay's `EventReader`, so the held live events continue where history ends; the subscription's
 cursor drops what both gave. The switch to live happens without awaiting, so nothing falls between.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from titan_core.delivery.bus import BusUnavailable, EventBus, HistoryExpired
-from titan_core.delivery.sink import Event
+from titan_core.plugin_api import BusUnavailable, Event, EventReader, HistoryExpired
 from titan_plugin_ws import protocol
 from titan_plugin_ws.outbox import Outbox
 from titan_plugin_ws.subscription import Subscription
@@ -33,7 +32,7 @@ class ReplayTarget(Protocol):
 
 
 async def catch_up(
-    target: ReplayTarget, bus: EventBus, subscription: Subscription, chunk: list[Event]
+    target: ReplayTarget, events: EventReader, subscription: Subscription, chunk: list[Event]
 ) -> None:
     """Replay history after the cursor (`chunk` is its first read), then the held live events, then live.
 
@@ -56,7 +55,7 @@ async def catch_up(
             if caught_up and await _drain_held(target, subscription):
                 return
             subscription.held_overflowed = False
-            chunk = await bus.read(subscription.cursor, REPLAY_CHUNK)
+            chunk = await events.read(subscription.cursor, REPLAY_CHUNK)
     except HistoryExpired as expired:
         target.drop_subscription(subscription, protocol.HISTORY_EXPIRED, "this client fell behind retention "
                                  f"during its replay; the oldest retained event is {expired.oldest}")  # fmt: skip

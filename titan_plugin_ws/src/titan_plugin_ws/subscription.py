@@ -8,9 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from titan_core.delivery.filters import EventFilter
-from titan_core.delivery.sink import Event
-from titan_core.eventtypes.envelope import short_type
+from titan_core.plugin_api import Event, EventFilter, short_type
 from titan_plugin_ws.protocol import event_prefix
 
 # Live events held back while a subscription replays history, before they are dropped and read

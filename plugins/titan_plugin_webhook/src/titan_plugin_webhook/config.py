@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from titan_core.settings import SettingsError
+from titan_core.plugin_api import SettingsError
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Each hook is small on purpose; together they show the life of a transport plugin:
 `titan_setup_app` reads the settings and prepares per-app state, `titan_event_sinks` hands the
-sinks to Titan, `titan_health` reports how delivery goes. Everything here uses only the public
-core API: `titan_core.hookimpl`, `titan_core.settings`, `titan_core.delivery.sink`, `titan_core.health`.
+sinks to Titan, `titan_health` reports how delivery goes. Everything here uses only the declared
+plugin API, `titan_core.plugin_api` (an import-linter contract in pyproject.toml holds it to that).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from titan_core import hookimpl
-from titan_core.delivery.sink import EventSink
-from titan_core.health import HealthReport
-from titan_core.settings import Settings
+from titan_core.plugin_api import EventSink, HealthReport, Settings, hookimpl
 from titan_plugin_webhook.config import WebhookConfig
 from titan_plugin_webhook.sink import WebhookSink
+
+# The plugin API versions this plugin is written for (docs/plugins.md, "Compatibility").
+TITAN_PLUGIN_API = ">=1.0,<2"
 
 log = logging.getLogger(__name__)
 

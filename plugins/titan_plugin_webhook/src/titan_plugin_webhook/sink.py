@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from titan_core.auth import ROLE_READER, Principal, may_read
-from titan_core.delivery.sink import Event, Fanout
+from titan_core.plugin_api import ROLE_READER, Event, Fanout, Principal, may_read
 from titan_plugin_webhook.config import WebhookConfig, display_url
 from titan_plugin_webhook.signature import SIGNATURE_HEADER, signature_header
 

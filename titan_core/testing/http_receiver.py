@@ -1,15 +1,19 @@
-"""A real local HTTP server that receives webhooks: records every request, answers as scripted."""
+"""A real local HTTP server for transports that push over HTTP (webhooks): it records every request
+and answers as scripted, or refuses everything while "down"."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from titan_core.testing.waiting import wait_for_delivery
 
 HANG = -1
 """A scripted answer that never comes (for timeout tests)."""
@@ -26,13 +30,16 @@ class ReceivedRequest:
         return json.loads(self.body)
 
 
-class WebhookReceiver:
+class HttpReceiver:
     """Listens on 127.0.0.1 on a free port. Answers 204 unless `script` says otherwise: each entry
-    (a status, optionally with headers) answers one request, in order."""
+    (a status, optionally with headers) answers one request, in order. While `down` is set, every
+    request is answered 503 (a receiver in trouble), and `accepted` leaves it out."""
 
     def __init__(self) -> None:
         self.requests: list[ReceivedRequest] = []
+        self.accepted: list[ReceivedRequest] = []
         self.script: list[tuple[int, dict[str, str]]] = []
+        self.down = False
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self.port = 0
@@ -61,21 +68,29 @@ class WebhookReceiver:
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedRequest]:
         """The first `count` requests, once they have arrived; fails after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"expected {count} webhook requests within {timeout} s, got {len(self.requests)}"
-                )
-            await asyncio.sleep(0.02)
+        await wait_for_delivery(
+            lambda: len(self.requests) >= count, timeout=timeout,
+            message=lambda: f"expected {count} HTTP requests at {self.url}, got {len(self.requests)}",
+        )  # fmt: skip
         return self.requests[:count]
 
     async def _receive(self, request: web.Request) -> web.Response:
-        self.requests.append(
-            ReceivedRequest(request.path, dict(request.headers), await request.read(), time.time())
-        )
+        received = ReceivedRequest(request.path, dict(request.headers), await request.read(), time.time())
+        self.requests.append(received)
+        if self.down:
+            return web.Response(status=503, text="down (HttpReceiver.down)")
         status, headers = self.script.pop(0) if self.script else (204, {})
         if status == HANG:
             await self._stopping.wait()
             status = 503
+        if 200 <= status < 300:
+            self.accepted.append(received)
         return web.Response(status=status, headers=headers)
+
+
+def unused_port() -> int:
+    """A loopback TCP port nothing listens on now (for "the receiver is unreachable" tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

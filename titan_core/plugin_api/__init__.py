@@ -1,0 +1,140 @@
+"""The declared plugin API: everything a plugin may import from the core, in one place.
+
+A plugin imports `titan_core.plugin_api` and nothing else of `titan_core` (its tests may also use
+`titan_core.testing`); every other core module is internal and changes without notice. The names
+below follow the compatibility policy of `API_VERSION` (docs/plugins.md, "Compatibility"), and an
+import-linter contract (pyproject.toml) holds the first-party plugins to this surface. This module
+only re-exports: the code lives where the core keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from titan_core import __version__ as TITAN_VERSION
+from titan_core.api.browser_guard import BROWSER_POLICY
+from titan_core.auth import (
+    ALL_ROLES,
+    ANONYMOUS,
+    ROLE_READER,
+    ROLE_WRITER,
+    Principal,
+    authorize_read,
+    authorize_write,
+    may_read,
+    public,
+)
+from titan_core.delivery.bus import BusUnavailable, HistoryExpired
+from titan_core.delivery.filters import EventFilter, parse_filter_json, parse_filter_query
+from titan_core.delivery.profiles import (
+    AsyncAasOptions,
+    BasyxOptions,
+    ProfileError,
+    async_aas_envelope,
+    basyx_message,
+    dump_json,
+    parse_profiles,
+)
+from titan_core.delivery.reader import EventPage, EventReader
+from titan_core.delivery.sink import BatchingSink, Event, EventSink, Fanout, SignallingSink
+from titan_core.delivery.stored_elements import StoredElements
+from titan_core.errors import BadRequest, Conflict, Forbidden, NotFound, TitanError
+from titan_core.eventtypes.envelope import short_type
+from titan_core.health import HealthReport
+from titan_core.hookspecs import hookimpl
+from titan_core.keys import REPOSITORY, SETTINGS
+from titan_core.logsafe import loggable
+from titan_core.model.elements import find_element, iter_elements
+from titan_core.model.identifiers import decode_identifier, encode_identifier
+from titan_core.model.paths import IdShortPath, format_id_short_path, parse_id_short_path
+from titan_core.plugin_access import authenticate, event_reader, principal_of, stored_elements
+from titan_core.plugin_compat import (
+    API_VERSION,
+    REQUIREMENT_ATTRIBUTE,
+    Deprecation,
+    PluginApiDeprecationWarning,
+)
+from titan_core.settings import Settings, SettingsError
+from titan_core.store.repository import Repository
+
+__all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
+    # Version and compatibility.
+    "API_VERSION",
+    "REQUIREMENT_ATTRIBUTE",
+    "TITAN_VERSION",
+    "PluginApiDeprecationWarning",
+    # Hooks and settings.
+    "Settings",
+    "SettingsError",
+    "hookimpl",
+    # The application: typed keys a plugin may read, and the services behind them.
+    "BROWSER_POLICY",
+    "REPOSITORY",
+    "SETTINGS",
+    "Repository",
+    "authenticate",
+    "event_reader",
+    "principal_of",
+    "stored_elements",
+    "HealthReport",
+    # Callers and what they may do.
+    "ALL_ROLES",
+    "ANONYMOUS",
+    "ROLE_READER",
+    "ROLE_WRITER",
+    "Principal",
+    "authorize_read",
+    "authorize_write",
+    "may_read",
+    "public",
+    # Errors a plugin raises (each answers with its HTTP status and the IDTA error body).
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "TitanError",
+    # Delivery: the sink contract and its optional capabilities.
+    "BatchingSink",
+    "Event",
+    "EventSink",
+    "Fanout",
+    "SignallingSink",
+    # The read side: history, filters, following.
+    "BusUnavailable",
+    "EventFilter",
+    "EventPage",
+    "EventReader",
+    "HistoryExpired",
+    "parse_filter_json",
+    "parse_filter_query",
+    "short_type",
+    # Event profiles (the async-aas and BaSyx forms of an event).
+    "AsyncAasOptions",
+    "BasyxOptions",
+    "ProfileError",
+    "StoredElements",
+    "async_aas_envelope",
+    "basyx_message",
+    "dump_json",
+    "parse_profiles",
+    # The AAS model: identifiers, idShortPaths, elements.
+    "IdShortPath",
+    "decode_identifier",
+    "encode_identifier",
+    "find_element",
+    "format_id_short_path",
+    "iter_elements",
+    "parse_id_short_path",
+    # Logging values that came from outside.
+    "loggable",
+]
+
+# Names replaced in a minor release, kept one minor release more with a warning (none in 1.0).
+DEPRECATED: dict[str, Deprecation] = {}
+
+
+def __getattr__(name: str) -> Any:
+    deprecation = DEPRECATED.get(name)
+    if deprecation is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return deprecation.warn(name)

@@ -1,0 +1,89 @@
+"""Started test clients of Titan apps with exactly the plugins and sinks a test names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from titan_core.delivery.sink import EventSink
+from titan_core.settings import Settings
+
+if TYPE_CHECKING:
+    from titan_core.plugins import TitanPluginManager
+
+AppClient = TestClient[web.Request, web.Application]
+"""An aiohttp test client of a started Titan app: `await client.get("/shells")`, `client.app`."""
+
+PluginChoice = str | ModuleType | tuple[str, object]
+"""A plugin for a test app: an installed plugin's entry-point name ("webhook"), a module holding
+hooks (registered under its top-level package name without `titan_plugin_`), or (name, object)."""
+
+INSTALLED = "installed"
+"""`plugins=INSTALLED`: every installed plugin the settings allow, as `titan serve` loads them."""
+
+
+class TitanClients:
+    """Builds, starts and finally closes test clients; the `make_titan_client` fixture is one."""
+
+    def __init__(self, settings: Settings, *, plugins: Sequence[PluginChoice] | str = ()) -> None:
+        self.settings = settings
+        self.plugins = plugins
+        self._clients: list[AppClient] = []
+
+    async def __call__(
+        self,
+        settings: Settings | None = None,
+        /,
+        *,
+        plugins: Sequence[PluginChoice] | str | None = None,
+        sinks: Sequence[EventSink] = (),
+        plugin_manager: TitanPluginManager | None = None,
+    ) -> AppClient:
+        """A started client of a new app (migrations applied) with the core's built-ins and `plugins`
+        (default: the factory's, built-ins only unless it was made with others; `INSTALLED`: every
+        installed plugin), and `sinks` registered directly (a sink without a plugin around it)."""
+        # Imported here: pytest loads this plugin in every run, which must not pay for the app.
+        from titan_core.app import create_app
+        from titan_core.delivery.pipeline import add_event_sink
+
+        chosen = settings or self.settings
+        wanted = self.plugins if plugins is None else plugins
+        if plugin_manager is None and wanted != INSTALLED:
+            plugin_manager = plugin_manager_with(chosen, [wanted] if isinstance(wanted, str) else wanted)
+        manager = plugin_manager  # None: create_app loads the installed plugins, as `titan serve` does
+        app = create_app(chosen, plugin_manager=manager)
+        for sink in sinks:
+            add_event_sink(app, sink)
+        client: AppClient = TestClient(TestServer(app))
+        await client.start_server()
+        self._clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in reversed(self._clients):
+            await client.close()
+        self._clients.clear()
+
+
+def plugin_manager_with(settings: Settings, plugins: Sequence[PluginChoice]) -> TitanPluginManager:
+    """The built-ins and exactly `plugins`; an installed plugin named here that does not load fails
+    the test with the reason Titan gives."""
+    from titan_core.plugins import get_plugin_manager
+
+    installed = tuple(choice for choice in plugins if isinstance(choice, str))
+    manager = get_plugin_manager(settings.replace(plugins=installed), load_entry_points=bool(installed))
+    for name in installed:
+        record = next((record for record in manager.records if record.name == name), None)
+        if record is None or record.state != "loaded":
+            reason = record.reason if record else "no such entry point in group 'titan'"
+            raise AssertionError(f"plugin {name!r} did not load: {reason}")
+    for choice in plugins:
+        if isinstance(choice, tuple):
+            manager.add_plugin(choice[1], choice[0])
+        elif isinstance(choice, ModuleType):
+            manager.add_plugin(choice, choice.__name__.split(".")[0].removeprefix("titan_plugin_"))
+    return manager
