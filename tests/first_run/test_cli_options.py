@@ -75,7 +75,8 @@ def test_a_bad_log_level_in_the_environment_is_one_line(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert (
-        result.stderr == "titan: setting 'log_level' must be one of DEBUG, INFO, WARNING, ERROR, got 'loud'\n"
+        result.stderr
+        == "titan: setting 'log_level' must be one of DEBUG, INFO, WARNING, ERROR, got 'loud' (TITAN_LOG_LEVEL)\n"
     )
     assert list(tmp_path.iterdir()) == []
 
