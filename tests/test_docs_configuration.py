@@ -46,14 +46,17 @@ def test_the_documented_core_settings_all_exist() -> None:
 
 
 def test_every_websocket_setting_is_documented_with_its_environment_variable() -> None:
-    rows = _documented_rows()
+    # Not _documented_rows(): `allowed_origins` is both a core and a [ws] setting, each with its row.
+    rows = DOC.read_text(encoding="utf-8").splitlines()
     undocumented = [
-        name for name in section_names(WsConfig) if f"TITAN_WS_{name.upper()}" not in rows.get(name, "")
+        name
+        for name in section_names(WsConfig)
+        if not any(row.startswith(f"| `{name}` | `TITAN_WS_{name.upper()}`") for row in rows)
     ]
     assert not undocumented, f"[ws] settings missing from docs/configuration.md: {undocumented}"
 
 
 def test_the_moved_settings_say_where_they_went() -> None:
-    text = DOC.read_text(encoding="utf-8")
+    text = " ".join(DOC.read_text(encoding="utf-8").split())
     for old, (section, new) in MOVED.items():
         assert f"`{old}` → `[{section}] {new}`" in text
