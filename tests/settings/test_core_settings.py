@@ -158,5 +158,7 @@ def test_the_new_websocket_key_wins_over_the_moved_one(tmp_path: Path) -> None:
 
 def test_settings_without_moved_keys_warn_nothing(tmp_path: Path) -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        load_settings(environ=config_file(tmp_path, "[ws]\nmessage_burst = 9\n"))
+        warnings.simplefilter("error")  # any warning fails the load
+        settings = load_settings(environ=config_file(tmp_path, "[ws]\nmessage_burst = 9\n"))
+
+    assert settings.section("ws") == {"message_burst": 9}
