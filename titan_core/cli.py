@@ -8,13 +8,14 @@ import getpass
 import ipaddress
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from titan_core import DISTRIBUTION, __version__
 from titan_core.cli_parser import build_parser, print_error
 from titan_core.logging_setup import configure_logging
-from titan_core.settings import Settings, SettingsError, load_settings
+from titan_core.settings import SettingDeprecationWarning, Settings, SettingsError, load_settings
 from titan_core.store.database import DatabaseUnavailable, open_database
 
 log = logging.getLogger("titan")
@@ -27,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("host", "port", "database_url", "api_prefix", "log_level", "insecure_no_auth")
     }
     try:
-        settings = load_settings(overrides)
+        settings = _load_settings(overrides)
     except SettingsError as exc:
         print_error(str(exc))
         return 2
@@ -67,6 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(str(exc))
         return 1
     raise AssertionError(args.command)
+
+
+def _load_settings(overrides: dict[str, Any]) -> Settings:
+    """The settings; a renamed setting still in use gets one `titan: warning:` line, not a traceback-like
+    warnings line (logging is not set up yet: the log level is one of the settings)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SettingDeprecationWarning)
+        settings = load_settings(overrides)
+    for warning in caught:
+        if issubclass(warning.category, SettingDeprecationWarning):
+            print_error(f"warning: {warning.message}")
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return settings
 
 
 def _serve(settings: Settings, *, demo: bool) -> int:

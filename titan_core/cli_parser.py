@@ -176,4 +176,6 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
 
 
 def print_error(message: str) -> None:
-    print(f"titan: {message}", file=sys.stderr)
+    # Settings report every bad value at once, one per line.
+    for line in message.splitlines():
+        print(f"titan: {line}", file=sys.stderr)

@@ -40,7 +40,9 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
     event loop. Must be synchronous (`def`, not `async def`).
 
     :param app: the application being built; store plugin state under your own `web.AppKey`.
-    :param settings: the server settings; read your own section with `settings.section(name)`.
+    :param settings: the server settings; read your own section with a
+        `titan_core.settings.SettingsSection` dataclass (`YourConfig.from_settings(settings)`), or raw
+        with `settings.section(name)`.
     """
 
 

@@ -75,9 +75,33 @@ def test_a_bad_log_level_in_the_environment_is_one_line(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert (
-        result.stderr == "titan: setting 'log_level' must be one of DEBUG, INFO, WARNING, ERROR, got 'loud'\n"
+        result.stderr
+        == "titan: setting 'log_level' must be one of DEBUG, INFO, WARNING, ERROR, got 'loud' (TITAN_LOG_LEVEL)\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_moved_setting_in_the_file_works_with_one_warning_line_naming_the_new_key(tmp_path: Path) -> None:
+    (tmp_path / "titan.toml").write_text("ws_message_burst = 5\n", encoding="utf-8")
+
+    result = titan("plugins", "--json", cwd=tmp_path, env={"TITAN_CONFIG": str(tmp_path / "titan.toml")})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"titan: warning: setting 'ws_message_burst' (in {tmp_path / 'titan.toml'}) is now 'message_burst' "
+        "in the [ws] table (TITAN_WS_MESSAGE_BURST); the old name stops working in Titan 0.2\n"
+    )
+
+
+def test_a_misspelt_key_in_the_file_stops_titan_naming_it_and_the_file(tmp_path: Path) -> None:
+    (tmp_path / "titan.toml").write_text("prot = 9000\n", encoding="utf-8")
+
+    result = titan("migrate", cwd=tmp_path, env={"TITAN_CONFIG": str(tmp_path / "titan.toml")})
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"titan: unknown setting(s) prot (in {tmp_path / 'titan.toml'}); known: ")
+    assert result.stderr.endswith("; did you mean port?\n")
+    assert list(tmp_path.iterdir()) == [tmp_path / "titan.toml"]
 
 
 def test_loading_a_missing_file_creates_no_database(tmp_path: Path) -> None:

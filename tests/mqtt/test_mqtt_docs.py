@@ -3,6 +3,7 @@ topics, and the refusal codes of the code, docs/mqtt.md and docs/asyncapi.yaml a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -53,5 +54,5 @@ def test_every_setting_is_documented_in_docs_mqtt() -> None:
     text = (DOCS / "mqtt.md").read_text(encoding="utf-8")
     table = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
 
-    missing = [name for name in MqttConfig.__dataclass_fields__ if f"`{name}`" not in table]
+    missing = [field.name for field in dataclasses.fields(MqttConfig) if f"`{field.name}`" not in table]
     assert not missing, f"settings missing from docs/mqtt.md: {missing}"

@@ -22,7 +22,7 @@ SECURITY_SETTINGS = (
     "auth_enabled", "insecure_no_auth", "auth_anonymous_roles", "api_keys", "jwt_secret", "jwt_public_key_file",
     "jwt_jwks_url", "jwt_jwks_cache_seconds", "jwt_algorithms", "jwt_issuer", "jwt_audience", "jwt_leeway_seconds",
     "jwt_subject_claim", "jwt_roles_claim", "jwt_scopes_claim", "max_body_bytes", "max_json_depth", "max_path_depth",
-    "max_page_limit", "body_timeout", "keepalive_timeout", "ws_max_message_bytes", "cors_allowed_origins",
+    "max_page_limit", "body_timeout", "keepalive_timeout", "cors_allowed_origins",
     "cors_allowed_methods", "cors_allowed_headers", "cors_exposed_headers", "cors_allow_credentials", "cors_max_age",
     "security_headers", "hsts_max_age",
 )  # fmt: skip

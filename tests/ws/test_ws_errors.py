@@ -186,10 +186,8 @@ async def test_too_many_messages_per_second_closes_with_4429(
     assert "too many messages" in closed.reason
 
 
-async def test_the_rate_limit_comes_from_the_core_settings(
-    make_ws_server: WsServerFactory, settings: Settings
-) -> None:
-    server = await make_ws_server(settings.replace(ws_messages_per_second=1, ws_message_burst=1))
+async def test_the_rate_limit_comes_from_the_ws_section(make_ws_server: WsServerFactory) -> None:
+    server = await make_ws_server(ws={"messages_per_second": 1, "message_burst": 1})
     client = await welcomed(server, "aiohttp")
 
     await client.send({"type": "ping"})

@@ -54,7 +54,24 @@ from titan_core.plugin_compat import (
     Deprecation,
     PluginApiDeprecationWarning,
 )
-from titan_core.settings import Settings, SettingsError
+from titan_core.settings import (
+    Choice,
+    Flag,
+    Names,
+    Number,
+    SectionSchema,
+    SettingDeprecationWarning,
+    SettingField,
+    Settings,
+    SettingsError,
+    SettingsSection,
+    Text,
+    Whole,
+    load_section,
+    parse_section,
+    schema_for,
+    setting,
+)
 from titan_core.store.repository import Repository
 
 __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
@@ -63,9 +80,23 @@ __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
     "REQUIREMENT_ATTRIBUTE",
     "TITAN_VERSION",
     "PluginApiDeprecationWarning",
-    # Hooks and settings.
+    # Hooks and settings: the core's settings, a plugin's own section and the fields that check it.
     "Settings",
     "SettingsError",
+    "SettingDeprecationWarning",
+    "SettingsSection",
+    "SectionSchema",
+    "setting",
+    "load_section",
+    "parse_section",
+    "schema_for",
+    "SettingField",
+    "Flag",
+    "Whole",
+    "Number",
+    "Text",
+    "Names",
+    "Choice",
     "hookimpl",
     # The application: typed keys a plugin may read, and the services behind them.
     "BROWSER_POLICY",

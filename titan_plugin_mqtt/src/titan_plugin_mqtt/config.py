@@ -1,20 +1,28 @@
 """The plugin's settings: the `[mqtt]` table of the TOML file and the `TITAN_MQTT_*` variables.
 
-Titan hands the plugin its section raw (strings from the environment, typed values from TOML);
-everything is checked once at startup, so a typo stops the plugin with a message naming the setting
-instead of failing on the first event or the first device write.
+Checked once at startup by the core's settings mechanism (`titan_core.settings`: each field names
+what it accepts, a misspelt key is refused), so a typo stops the plugin with a message naming the
+setting instead of failing on the first event or the first device write.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
-from titan_core.plugin_api import ProfileError, SettingsError, parse_profiles
+from titan_core.plugin_api import (
+    Choice,
+    Number,
+    ProfileError,
+    SettingsError,
+    SettingsSection,
+    Text,
+    Whole,
+    parse_profiles,
+    setting,
+)
 from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_rules
 
 Protocol = Literal["3.1.1", "5"]
@@ -27,27 +35,34 @@ _PROTOCOLS: dict[str, Protocol] = {
     "311": "3.1.1",
     "v311": "3.1.1",
 }
+_QOS = {"0": 0, "1": 1, "2": 2}
 _SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
 # A topic level may hold anything but the wildcards; the prefix is one or more such levels.
 _PREFIX = re.compile(r"[^#+/\x00]+(/[^#+/\x00]+)*\Z")
 _SHARED_GROUP = re.compile(r"[^#+/\x00]+\Z")
 
 
+def _optional_qos() -> Choice[int]:
+    # An empty value (`TITAN_MQTT_QOS_ELEMENT=`) means "as `qos`".
+    return Choice(_QOS, accepted="0, 1 or 2 (or empty: as qos)", optional=True)
+
+
 @dataclass(frozen=True)
-class MqttConfig:
+class MqttConfig(SettingsSection):
+    section: ClassVar[str] = "mqtt"
     # The broker: mqtt://host:port (plain) or mqtts://host:port (TLS); empty switches the plugin off.
-    url: str = ""
+    url: str = setting("", Text(secret=True))
     # "5" (MQTT 5.0) or "3.1.1". Response topics and correlation data need 5.
-    protocol: Protocol = "5"
+    protocol: Protocol = setting("5", Choice(_PROTOCOLS, accepted="5 or 3.1.1"))
     # Stable client ids matter for persistent sessions; empty generates titan-<host>-<random>.
     client_id: str = ""
     # False keeps the session (subscriptions, queued device writes) while Titan is away.
     clean_session: bool = True
     # MQTT 5, persistent session: how long the broker keeps it after a disconnect, in seconds.
-    session_expiry: int = 3600
-    keepalive: int = 30
+    session_expiry: int = setting(3600, Whole(minimum=1))
+    keepalive: int = setting(30, Whole(minimum=1))
     username: str = ""
-    password: str = ""
+    password: str = setting("", Text(secret=True))
     # TLS: CA bundle to trust (empty: the system's), client certificate and key (mutual TLS), and
     # tls_insecure to skip the host name check (test brokers only).
     tls_ca: str = ""
@@ -57,11 +72,11 @@ class MqttConfig:
     # First topic level(s) of every topic: {prefix}/{titanentity}/{b64 id}/events.
     prefix: str = "titan"
     # QoS of published events, and per entity type (None: `qos`).
-    qos: int = 1
-    qos_shell: int | None = None
-    qos_submodel: int | None = None
-    qos_element: int | None = None
-    qos_concept_description: int | None = None
+    qos: int = setting(1, Choice(_QOS, accepted="0, 1 or 2"))
+    qos_shell: int | None = setting(None, _optional_qos())
+    qos_submodel: int | None = setting(None, _optional_qos())
+    qos_element: int | None = setting(None, _optional_qos())
+    qos_concept_description: int | None = setting(None, _optional_qos())
     # Element events as retained messages (last-known-good values), cleared on delete.
     retain_elements: bool = False
     # Value write-back on {prefix}/element/+/+/value, optionally only for submodel ids matching
@@ -86,22 +101,22 @@ class MqttConfig:
     replies: bool = True
     reply_prefix: str = ""
     # Reconnect backoff: first and longest pause, in seconds (doubled per failed attempt).
-    reconnect_min: float = 0.5
-    reconnect_max: float = 30.0
+    reconnect_min: float = setting(0.5, Number(minimum=0))
+    reconnect_max: float = setting(30.0, Number(minimum=0))
     # QoS 1/2 publishes awaiting their acknowledgement at once.
-    max_inflight: int = 1000
+    max_inflight: int = setting(1000, Whole(minimum=1))
     # Events per deliver() (instead of sink_batch_size): a batch goes out pipelined and the sink
     # waits once for all its acknowledgements, so larger batches publish faster.
-    batch_size: int = 1000
+    batch_size: int = setting(1000, Whole(minimum=1))
     # Write-back payloads larger than this are refused; writes applied at once.
-    writeback_max_bytes: int = 262_144
-    writeback_concurrency: int = 512
+    writeback_max_bytes: int = setting(262_144, Whole(minimum=1))
+    writeback_concurrency: int = setting(512, Whole(minimum=1))
     # Seconds a deliver() waits for a broker connection before it fails (and is retried later).
-    connect_wait: float = 5.0
+    connect_wait: float = setting(5.0, Number(minimum=0))
     # After a reconnect, publish again the events the broker acknowledged in this many seconds
     # before the connection broke (0: never). A broker that crashed may have lost them although it
     # had acknowledged them: Mosquitto saves its state only every autosave_interval.
-    republish_window: float = 2.0
+    republish_window: float = setting(2.0, Number(minimum=0))
     # Send each packet at once (TCP_NODELAY): without it, Nagle's algorithm and the broker's delayed
     # ACKs hold small packets back for up to 40 ms. Turn off only to save packets on slow links.
     tcp_nodelay: bool = True
@@ -116,64 +131,32 @@ class MqttConfig:
     basyx_aas_repo: str = "aas-repo"
     basyx_sm_repo: str = "sm-repo"
 
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> MqttConfig:
-        """Parse and check the raw section; raise `SettingsError` naming the setting at fault."""
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise SettingsError(
-                f"unknown mqtt setting(s) {', '.join(unknown)} (TITAN_MQTT_{unknown[0].upper()}); "
-                f"known: {', '.join(sorted(known))}"
-            )
-        raw = dict(section)
-        defaults = cls()
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            if field.name not in raw:
-                continue
-            default = getattr(defaults, field.name)
-            value = raw[field.name]
-            if field.name == "protocol":
-                values["protocol"] = _protocol(value)
-            elif field.name.startswith("qos"):
-                values[field.name] = _qos(field.name, value)
-            elif isinstance(default, bool):
-                values[field.name] = _boolean(field.name, value)
-            elif isinstance(default, tuple):
-                values[field.name] = _names(field.name, value)
-            elif isinstance(default, int):
-                values[field.name] = int(_number(field.name, value, minimum=1, whole=True))
-            elif isinstance(default, float):
-                values[field.name] = _number(field.name, value, minimum=0)
-            else:
-                values[field.name] = str(value).strip()
-        config = cls(**values)
-        config.check()
-        return config
-
     def check(self) -> None:
         if self.url:
             broker_address(self.url)
         if not _PREFIX.match(self.prefix):
             raise SettingsError(
-                f"mqtt setting prefix must be topic levels without '#', '+' or empty levels, got {self.prefix!r}"
+                f"mqtt setting prefix must be topic levels without '#', '+' or empty levels, got {self.prefix!r}",
+                setting="prefix",
             )
         if self.prefix.startswith("$"):
             raise SettingsError(
-                f"mqtt setting prefix must not start with '$' (broker topics), got {self.prefix!r}"
+                f"mqtt setting prefix must not start with '$' (broker topics), got {self.prefix!r}",
+                setting="prefix",
             )
         self._check_reply_prefix()
         self._check_profiles()
         device_rules(self.devices)  # raises SettingsError naming the entry at fault
         if self.shared_group and not _SHARED_GROUP.match(self.shared_group):
             raise SettingsError(
-                f"mqtt setting shared_group must be one topic level without '#', '+' or '/', got {self.shared_group!r}"
+                f"mqtt setting shared_group must be one topic level without '#', '+' or '/', got {self.shared_group!r}",
+                setting="shared_group",
             )
         if not self.clean_session and not self.client_id:
             raise SettingsError(
                 "mqtt setting clean_session is false (a persistent session) but client_id is empty; "
-                "a persistent session needs a fixed client_id (TITAN_MQTT_CLIENT_ID)"
+                "a persistent session needs a fixed client_id (TITAN_MQTT_CLIENT_ID)",
+                setting="clean_session",
             )
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("mqtt settings tls_cert and tls_key go together: set both or neither")
@@ -188,31 +171,35 @@ class MqttConfig:
         if not _PREFIX.match(reply) or reply.startswith("$"):
             raise SettingsError(
                 "mqtt setting reply_prefix must be topic levels without '#', '+', empty levels or a "
-                f"leading '$', got {reply!r}"
+                f"leading '$', got {reply!r}",
+                setting="reply_prefix",
             )
         for root in self.titan_topic_roots:
             if reply == root or reply.startswith(root + "/") or root.startswith(reply + "/"):
                 raise SettingsError(
                     f"mqtt setting reply_prefix {reply!r} overlaps Titan's own topics under {root}/: "
                     "replies must never land on event or value topics; use e.g. "
-                    f"{self.prefix}/reply (the default)"
+                    f"{self.prefix}/reply (the default)",
+                    setting="reply_prefix",
                 )
 
     def _check_profiles(self) -> None:
         try:
             parse_profiles(self.profiles, setting="mqtt.profiles")
         except ProfileError as error:
-            raise SettingsError(str(error)) from None
+            raise SettingsError(str(error), setting="profiles") from None
         sample = self.async_aas_topic.replace("{channel}", "submodelelement/update/valuechanged")
         if not _PREFIX.match(sample) or sample.startswith("$"):
             raise SettingsError(
                 "mqtt setting async_aas_topic must be topic levels without '#', '+', empty levels or a "
-                f"leading '$' (`{{channel}}` may stand for the spec's channel name), got {self.async_aas_topic!r}"
+                f"leading '$' (`{{channel}}` may stand for the spec's channel name), got {self.async_aas_topic!r}",
+                setting="async_aas_topic",
             )
         for name in ("basyx_aas_repo", "basyx_sm_repo"):
             if not _SHARED_GROUP.match(getattr(self, name)):
                 raise SettingsError(
-                    f"mqtt setting {name} must be one topic level without '#', '+' or '/', got {getattr(self, name)!r}"
+                    f"mqtt setting {name} must be one topic level without '#', '+' or '/', got {getattr(self, name)!r}",
+                    setting=name,
                 )
 
     @property
@@ -268,15 +255,20 @@ def broker_address(url: str) -> BrokerAddress:
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES or not parts.hostname:
         raise SettingsError(
-            f"mqtt setting url must look like mqtt://host:1883 or mqtts://host:8883, got {_without_password(url)!r}"
+            f"mqtt setting url must look like mqtt://host:1883 or mqtts://host:8883, got {_without_password(url)!r}",
+            setting="url",
         )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise SettingsError(f"mqtt setting url takes no path or query, got {_without_password(url)!r}")
+        raise SettingsError(
+            f"mqtt setting url takes no path or query, got {_without_password(url)!r}", setting="url"
+        )
     tls = _SCHEMES[scheme]
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError:
-        raise SettingsError(f"mqtt setting url has an invalid port: {_without_password(url)!r}") from None
+        raise SettingsError(
+            f"mqtt setting url has an invalid port: {_without_password(url)!r}", setting="url"
+        ) from None
     host = parts.hostname
     shown_host = f"[{host}]" if ":" in host else host
     return BrokerAddress(
@@ -294,52 +286,3 @@ def _without_password(url: str) -> str:
     if parts.password is None:
         return url
     return url.replace(f":{parts.password}@", ":***@", 1)
-
-
-def _protocol(raw: Any) -> Protocol:
-    text = str(raw).strip().lower()
-    if text not in _PROTOCOLS:
-        raise SettingsError(f"mqtt setting protocol must be 5 or 3.1.1, got {raw!r}")
-    return _PROTOCOLS[text]
-
-
-def _qos(name: str, raw: Any) -> int | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    if isinstance(raw, bool) or str(raw).strip() not in ("0", "1", "2"):
-        raise SettingsError(f"mqtt setting {name} must be 0, 1 or 2, got {raw!r}")
-    return int(str(raw).strip())
-
-
-def _boolean(name: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"mqtt setting {name} must be true or false, got {raw!r}")
-
-
-def _names(name: str, raw: Any) -> tuple[str, ...]:
-    # The environment carries a list as "a, b"; TOML as a real list.
-    items = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(items, list | tuple):
-        raise SettingsError(f"mqtt setting {name} must be a list or a comma-separated string, got {raw!r}")
-    return tuple(str(item).strip() for item in items if str(item).strip())
-
-
-def _number(name: str, raw: Any, *, minimum: float, whole: bool = False) -> float:
-    kind = "a whole number" if whole else "a number"
-    try:
-        if isinstance(raw, bool):  # TOML `true` is no number, though Python would say 1
-            raise TypeError
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(f"mqtt setting {name} must be {kind}, got {raw!r}") from None
-    if not math.isfinite(value) or (whole and not value.is_integer()):
-        raise SettingsError(f"mqtt setting {name} must be {kind}, got {raw!r}")
-    if value < minimum:
-        raise SettingsError(f"mqtt setting {name} must be at least {minimum:g}, got {raw!r}")
-    return value

@@ -65,7 +65,7 @@ PLUGIN: web.AppKey[MqttPlugin | None] = web.AppKey("titan_plugin_mqtt.plugin")
 def titan_setup_app(app: web.Application, settings: Settings) -> None:
     # A bad setting raises SettingsError here: Titan names the plugin and the reason and starts
     # without it (or refuses to start, with require_plugins).
-    config = MqttConfig.from_section(settings.section("mqtt"))
+    config = MqttConfig.from_settings(settings)
     if not config.enabled:
         log.warning("%s; docs/mqtt.md shows how to start Mosquitto", NOT_CONFIGURED)
         app[PLUGIN] = None

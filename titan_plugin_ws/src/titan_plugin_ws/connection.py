@@ -130,7 +130,7 @@ class Connection:
         if not self._within_rate():
             self.hub.stats.closed_rate += 1
             self.close(protocol.CLOSE_TOO_SLOW, f"too many messages: more than {self.config.messages_per_second:g} "
-                       "per second (setting ws_messages_per_second)")  # fmt: skip
+                       "per second (ws setting messages_per_second)")  # fmt: skip
             return
         try:
             message = protocol.parse_client_message(data)

@@ -32,7 +32,7 @@ SINKS: web.AppKey[list[WebhookSink]] = web.AppKey("titan_plugin_webhook.sinks")
 def titan_setup_app(app: web.Application, settings: Settings) -> None:
     # A bad setting raises SettingsError here; Titan names this plugin in the log and starts
     # without it (or refuses to start, with require_plugins).
-    config = WebhookConfig.from_section(settings.section("webhook"))
+    config = WebhookConfig.from_settings(settings)
     app[SINKS] = [WebhookSink(url, config) for url in config.urls]
     for sink in app[SINKS]:
         log.info("webhook sink %s delivers to %s", sink.name, sink.display_url)
