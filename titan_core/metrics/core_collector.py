@@ -7,7 +7,7 @@ before it renders (`DeliveryState`), since collectors are synchronous.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -16,9 +16,59 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from titan_core import __version__
+from titan_core.delivery.runner import SinkState
 from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.metrics.live_state import DeliveryState
 from titan_core.store.outbox import OutboxRecorder
+
+# One reading of a sink: its state, whether this instance delivers it now, the bus head; None = no sample.
+_SinkReading = Callable[[SinkState, bool, int], float | None]
+
+# Each per-sink metric, labelled by sink and fanout, in the order /metrics shows them.
+_SINK_METRICS: tuple[tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str, _SinkReading], ...] = (
+    (
+        CounterMetricFamily,
+        "titan_sink_delivered_events",
+        "Events each sink took from this instance.",
+        lambda state, active, head: state.delivered_events,
+    ),
+    (
+        GaugeMetricFamily,
+        "titan_sink_position_titanseq",
+        "The titanseq each sink has delivered up to.",
+        lambda state, active, head: state.delivered_seq,
+    ),
+    (
+        GaugeMetricFamily,
+        "titan_sink_lag_events",
+        "Events each sink is behind the head (only where this instance delivers the sink).",
+        lambda state, active, head: max(0, head - state.delivered_seq) if active else None,
+    ),
+    (
+        CounterMetricFamily,
+        "titan_sink_lost_events",
+        "Events each sink will never get (no longer retained).",
+        lambda state, active, head: state.lost_events,
+    ),
+    (
+        CounterMetricFamily,
+        "titan_sink_failures",
+        "Failed delivery attempts of each sink (each is retried).",
+        lambda state, active, head: state.failed_attempts,
+    ),
+    (
+        GaugeMetricFamily,
+        "titan_sink_failing",
+        "1 while a sink's deliveries fail (it retries with backoff).",
+        lambda state, active, head: 1.0 if state.failing_since is not None else 0.0,
+    ),
+    (
+        GaugeMetricFamily,
+        "titan_sink_owner",
+        "1 where this instance delivers the sink now (a `once` sink is owned by one instance).",
+        lambda state, active, head: 1.0 if active else 0.0,
+    ),
+)
 
 
 class CoreCollector(Collector):
@@ -79,46 +129,19 @@ class CoreCollector(Collector):
         pipeline = self._app.get(EVENT_PIPELINE)
         if pipeline is None:
             return
-        labels = ("sink", "fanout")
-        delivered = CounterMetricFamily(
-            "titan_sink_delivered_events", "Events each sink took from this instance.", labels=labels
-        )
-        position = GaugeMetricFamily(
-            "titan_sink_position_titanseq", "The titanseq each sink has delivered up to.", labels=labels
-        )
-        lag = GaugeMetricFamily(
-            "titan_sink_lag_events",
-            "Events each sink is behind the head (only where this instance delivers the sink).",
-            labels=labels,
-        )
-        lost = CounterMetricFamily(
-            "titan_sink_lost_events", "Events each sink will never get (no longer retained).", labels=labels
-        )
-        failures = CounterMetricFamily(
-            "titan_sink_failures", "Failed delivery attempts of each sink (each is retried).", labels=labels
-        )
-        failing = GaugeMetricFamily(
-            "titan_sink_failing", "1 while a sink's deliveries fail (it retries with backoff).", labels=labels
-        )
-        owner = GaugeMetricFamily(
-            "titan_sink_owner",
-            "1 where this instance delivers the sink now (a `once` sink is owned by one instance).",
-            labels=labels,
-        )
+        families = [
+            (family(name, help_text, labels=("sink", "fanout")), reading)
+            for family, name, help_text, reading in _SINK_METRICS
+        ]
         runner = pipeline.runner
         head = pipeline.bus.head()
         for state in runner.states.values():
-            values = [state.name, state.fanout]
             active = bool(runner.feeds[state.name].active) if state.name in runner.feeds else False
-            delivered.add_metric(values, state.delivered_events)
-            position.add_metric(values, state.delivered_seq)
-            if active:
-                lag.add_metric(values, max(0, head - state.delivered_seq))
-            lost.add_metric(values, state.lost_events)
-            failures.add_metric(values, state.failed_attempts)
-            failing.add_metric(values, 1.0 if state.failing_since is not None else 0.0)
-            owner.add_metric(values, 1.0 if active else 0.0)
-        yield from (delivered, position, lag, lost, failures, failing, owner)
+            for metric, reading in families:
+                value = reading(state, active, head)
+                if value is not None:
+                    metric.add_metric([state.name, state.fanout], value)
+        yield from (metric for metric, _ in families)
 
     def _delivery_state(self) -> Iterator[Metric]:
         state = self.delivery
