@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime
+import functools
 import sys
 import tempfile
 import urllib.error
@@ -221,23 +222,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             server: ManagedServer = servers[case.server][1]
             print(f"... {case.server}: {case.name}", file=sys.stderr, flush=True)
-            run_wrk(
+            run_case = functools.partial(
+                run_wrk,
                 case.url,
-                duration_s=args.warmup,
                 connections=args.connections,
                 threads=args.threads,
                 method=case.method,
                 body_prefix=case.body_prefix,
             )
-            result = run_wrk(
-                case.url,
-                duration_s=args.duration,
-                connections=args.connections,
-                threads=args.threads,
-                method=case.method,
-                body_prefix=case.body_prefix,
-                server_pid=server.pid,
-            )
+            run_case(duration_s=args.warmup)
+            result = run_case(duration_s=args.duration, server_pid=server.pid)
             rows.append(dict(dataclasses.asdict(result), name=case.name, server=case.server, kind="wrk"))
         for name in ("ceiling", "titan"):
             if name in servers:

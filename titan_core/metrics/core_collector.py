@@ -7,7 +7,7 @@ before it renders (`DeliveryState`), since collectors are synchronous.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -21,54 +21,38 @@ from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.metrics.live_state import DeliveryState
 from titan_core.store.outbox import OutboxRecorder
 
-# One reading of a sink: its state, whether this instance delivers it now, the bus head; None = no sample.
-_SinkReading = Callable[[SinkState, bool, int], float | None]
-
-# Each per-sink metric, labelled by sink and fanout, in the order /metrics shows them.
-_SINK_METRICS: tuple[tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str, _SinkReading], ...] = (
-    (
-        CounterMetricFamily,
-        "titan_sink_delivered_events",
-        "Events each sink took from this instance.",
-        lambda state, active, head: state.delivered_events,
-    ),
-    (
-        GaugeMetricFamily,
-        "titan_sink_position_titanseq",
-        "The titanseq each sink has delivered up to.",
-        lambda state, active, head: state.delivered_seq,
-    ),
+# Each per-sink metric (labelled by sink and fanout) as (family, name, help), in the order of
+# `_sink_samples`.
+_SINK_METRICS: tuple[tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str], ...] = (
+    (CounterMetricFamily, "titan_sink_delivered_events", "Events each sink took from this instance."),
+    (GaugeMetricFamily, "titan_sink_position_titanseq", "The titanseq each sink has delivered up to."),
     (
         GaugeMetricFamily,
         "titan_sink_lag_events",
         "Events each sink is behind the head (only where this instance delivers the sink).",
-        lambda state, active, head: max(0, head - state.delivered_seq) if active else None,
     ),
-    (
-        CounterMetricFamily,
-        "titan_sink_lost_events",
-        "Events each sink will never get (no longer retained).",
-        lambda state, active, head: state.lost_events,
-    ),
-    (
-        CounterMetricFamily,
-        "titan_sink_failures",
-        "Failed delivery attempts of each sink (each is retried).",
-        lambda state, active, head: state.failed_attempts,
-    ),
-    (
-        GaugeMetricFamily,
-        "titan_sink_failing",
-        "1 while a sink's deliveries fail (it retries with backoff).",
-        lambda state, active, head: 1.0 if state.failing_since is not None else 0.0,
-    ),
+    (CounterMetricFamily, "titan_sink_lost_events", "Events each sink will never get (no longer retained)."),
+    (CounterMetricFamily, "titan_sink_failures", "Failed delivery attempts of each sink (each is retried)."),
+    (GaugeMetricFamily, "titan_sink_failing", "1 while a sink's deliveries fail (it retries with backoff)."),
     (
         GaugeMetricFamily,
         "titan_sink_owner",
         "1 where this instance delivers the sink now (a `once` sink is owned by one instance).",
-        lambda state, active, head: 1.0 if active else 0.0,
     ),
 )
+
+
+def _sink_samples(state: SinkState, active: bool, head: int) -> tuple[float | None, ...]:
+    """One sink's value for each of `_SINK_METRICS`; None: no sample (lag only where it delivers)."""
+    return (
+        state.delivered_events,
+        state.delivered_seq,
+        max(0, head - state.delivered_seq) if active else None,
+        state.lost_events,
+        state.failed_attempts,
+        1.0 if state.failing_since is not None else 0.0,
+        1.0 if active else 0.0,
+    )
 
 
 class CoreCollector(Collector):
@@ -130,18 +114,16 @@ class CoreCollector(Collector):
         if pipeline is None:
             return
         families = [
-            (family(name, help_text, labels=("sink", "fanout")), reading)
-            for family, name, help_text, reading in _SINK_METRICS
+            family(name, help_text, labels=("sink", "fanout")) for family, name, help_text in _SINK_METRICS
         ]
         runner = pipeline.runner
         head = pipeline.bus.head()
         for state in runner.states.values():
             active = bool(runner.feeds[state.name].active) if state.name in runner.feeds else False
-            for metric, reading in families:
-                value = reading(state, active, head)
+            for metric, value in zip(families, _sink_samples(state, active, head), strict=True):
                 if value is not None:
                     metric.add_metric([state.name, state.fanout], value)
-        yield from (metric for metric, _ in families)
+        yield from families
 
     def _delivery_state(self) -> Iterator[Metric]:
         state = self.delivery
