@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from titan_core.api import params
-from titan_core.api.context import guarded_write_as, principal, repository
-from titan_core.api.identifiable_writes import create_identifiable, put_identifiable
-from titan_core.api.responses import no_content, paged_raw, raw_json_response
+from titan_core.api.context import principal, repository
+from titan_core.api.identifiable_writes import create_identifiable, delete_identifiable, put_identifiable
+from titan_core.api.responses import paged_raw, raw_json_response
 from titan_core.errors import BadRequest
 
 
@@ -44,10 +44,9 @@ async def put_concept_description(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_concept_description(request: web.Request) -> web.StreamResponse:
-    await repository(request).delete(
-        "concept_description", params.identifier(request, "cdIdentifier"), **guarded_write_as(request)
+    return await delete_identifiable(
+        request, "concept_description", params.identifier(request, "cdIdentifier")
     )
-    return no_content()
 
 
 def add_routes(router: web.UrlDispatcher, prefix: str) -> None:

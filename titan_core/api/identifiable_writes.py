@@ -1,7 +1,8 @@
-"""The POST and PUT of a whole identifiable (shell, submodel, concept description): one answer shape for all.
+"""The POST, PUT and DELETE of a whole identifiable (shell, submodel, concept description): one answer shape for all.
 
 POST answers 201 with the stored body, its ETag and a Location below the collection; PUT answers 201
-with a Location of the request's own path when it created the identifiable, else 204 with the new ETag.
+with a Location of the request's own path when it created the identifiable, else 204 with the new ETag;
+DELETE answers 204.
 """
 
 from __future__ import annotations
@@ -28,3 +29,8 @@ async def put_identifiable(request: web.Request, kind: Kind, identifier: str) ->
     if created:
         return raw_json_response(stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path)
     return no_content(etag=stored.etag)
+
+
+async def delete_identifiable(request: web.Request, kind: Kind, identifier: str) -> web.StreamResponse:
+    await repository(request).delete(kind, identifier, **guarded_write_as(request))
+    return no_content()

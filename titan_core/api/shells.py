@@ -7,7 +7,7 @@ from aiohttp import web
 from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
 from titan_core.api.context import guarded_write_as, principal, repository
-from titan_core.api.identifiable_writes import create_identifiable, put_identifiable
+from titan_core.api.identifiable_writes import create_identifiable, delete_identifiable, put_identifiable
 from titan_core.api.media_types import MULTIPART, accepts
 from titan_core.api.paging import page_of
 from titan_core.api.responses import (
@@ -68,10 +68,7 @@ async def put_shell(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_shell(request: web.Request) -> web.StreamResponse:
-    await repository(request).delete(
-        "shell", params.identifier(request, "aasIdentifier"), **guarded_write_as(request)
-    )
-    return no_content()
+    return await delete_identifiable(request, "shell", params.identifier(request, "aasIdentifier"))
 
 
 async def get_asset_information(request: web.Request) -> web.StreamResponse:
