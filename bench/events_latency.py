@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from openloop import schedule_open_loop
+
 from titan_core.auth import ANONYMOUS
 from titan_core.delivery.pipeline import EventPipeline
 from titan_core.delivery.sink import Event
@@ -87,7 +89,6 @@ async def measure_latency(settings: Settings, rate: float, seconds: float) -> di
             )
         await asyncio.sleep(0.5)
         committed: dict[int, float] = {}
-        tasks: list[asyncio.Task[None]] = []
 
         async def write(value: int) -> None:
             await repository.set_element_value(
@@ -96,13 +97,7 @@ async def measure_latency(settings: Settings, rate: float, seconds: float) -> di
             committed[value] = time.perf_counter()
 
         total = int(rate * seconds)
-        start = time.perf_counter()
-        for value in range(total):  # open loop: a write every 1/rate s, whatever the last one did
-            delay = start + value / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(write(value)))
-        await asyncio.gather(*tasks)
+        await schedule_open_loop(rate, total, write)
         deadline = time.monotonic() + 10
         while len(sink.arrived) < total and time.monotonic() < deadline:
             await asyncio.sleep(0.01)

@@ -60,6 +60,7 @@ from urllib.parse import urlsplit
 import aiomqtt
 import titan_plugin_mqtt.plugin
 from aiohttp import web
+from openloop import schedule_open_loop
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.plugin import PLUGIN
 from titan_plugin_mqtt.publisher import EventPublisher
@@ -220,15 +221,8 @@ async def measure_latency(
             )
             committed[value] = time.time()
 
-        tasks: list[asyncio.Task[None]] = []
-        start = time.perf_counter()
         cpu_start = time.process_time()
-        for value in range(total):  # open loop: a write every 1/rate s, whatever the last one did
-            delay = start + value / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(write(value)))
-        await asyncio.gather(*tasks)
+        await schedule_open_loop(rate, total, write)
         arrivals = await asyncio.to_thread(subscriber.result)
         cpu = time.process_time() - cpu_start
     finally:

@@ -13,7 +13,8 @@ import random
 import resource
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -57,6 +58,20 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
         return 0.0
     rank = max(0, min(len(sorted_values) - 1, int(fraction * len(sorted_values) + 0.999999) - 1))
     return sorted_values[rank]
+
+
+async def schedule_open_loop(
+    rate: float, total: int, write: Callable[[int], Coroutine[Any, Any, None]]
+) -> None:
+    """Starts `write(0)`, `write(1)`, ... one every 1/rate s whatever the last one did, then awaits them all."""
+    tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
+    for value in range(total):
+        delay = start + value / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(write(value)))
+    await asyncio.gather(*tasks)
 
 
 def _cpu_seconds() -> float:
@@ -160,26 +175,21 @@ def main(argv: list[str] | None = None) -> int:
     body = args.body.encode() if args.body is not None else None
     headers = {"Content-Type": "application/json"} if body is not None else None
 
-    async def warm_then_measure() -> OpenLoopResult:
-        if args.warmup > 0:
-            await run_open_loop(
-                args.urls,
-                rate=args.rate,
-                duration_s=args.warmup,
-                connections=args.connections,
-                method=args.method,
-                body=body,
-                headers=headers,
-            )
+    async def run_for(duration_s: float) -> OpenLoopResult:
         return await run_open_loop(
             args.urls,
             rate=args.rate,
-            duration_s=args.duration,
+            duration_s=duration_s,
             connections=args.connections,
             method=args.method,
             body=body,
             headers=headers,
         )
+
+    async def warm_then_measure() -> OpenLoopResult:
+        if args.warmup > 0:
+            await run_for(args.warmup)
+        return await run_for(args.duration)
 
     result = asyncio.run(warm_then_measure())
     print(json.dumps(dataclasses.asdict(result), indent=2) if args.json else result.summary_line())

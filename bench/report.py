@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
+from pathlib import Path
 from typing import Any
+
+from procs import cpu_description
 
 # CPU used by processes outside the benchmark above this (percent of one core) marks a figure as contended.
 CONTENTION_PERCENT = 15.0
@@ -129,3 +135,30 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["notes"]:
         lines += ["", "### Notes", "", *[f"- {note}" for note in report["notes"]]]
     return "\n".join(lines)
+
+
+def report_header(started: datetime.datetime, args: argparse.Namespace) -> dict[str, Any]:
+    """What every saved report begins with: when, on which machine, with which settings (JSON-ready)."""
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": cpu_description(),
+        "settings": {key: _json_ready(value) for key, value in vars(args).items()},
+    }
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, set):
+        return sorted(value)
+    return str(value) if isinstance(value, Path) else value
+
+
+def save_report(report: dict[str, Any], markdown: str, results_dir: Path, kind: str) -> Path:
+    """Adds the markdown to the report, writes it as `<kind>-<started>.json` and prints both."""
+    report["markdown"] = markdown
+    results_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.fromisoformat(report["started"])
+    out = results_dir / f"{kind}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(markdown)
+    print(f"\nJSON: {out}")
+    return out

@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime
-import json
+import functools
 import sys
 import tempfile
 import urllib.error
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from openloop import run_open_loop
-from procs import ManagedServer, cpu_description, free_port, machine_busy_seconds, process_cpu_seconds
-from report import render_markdown
+from procs import ManagedServer, free_port, machine_busy_seconds, process_cpu_seconds
+from report import render_markdown, report_header, save_report
 from titan_instance import (
     HANDOVER_FILE,
     HANDOVER_ID,
@@ -117,41 +117,42 @@ def start_servers(stack: ExitStack, args: argparse.Namespace, notes: list[str]) 
     if "ceiling" in args.targets:
         payload_path = Path(stack.enter_context(_tempdir())) / "nameplate.json"
         payload_path.write_bytes(payload)
-        port = free_port()
-        ceiling = ManagedServer(
-            name="ceiling",
-            command=[
-                sys.executable,
-                str(BENCH_DIR / "ceiling_server.py"),
-                str(payload_path),
-                "--port",
-                str(port),
-            ],
-            ready_url=f"http://127.0.0.1:{port}/",
+        servers["ceiling"] = _start_script(
+            stack,
+            sys.executable,
+            "ceiling_server.py",
+            [str(payload_path)],
+            ready_path="/",
             log_path=payload_path.with_suffix(".log"),
         )
-        servers["ceiling"] = (f"http://127.0.0.1:{port}", stack.enter_context(ceiling))
     if "basyx" in args.targets:
         if not Path(args.basyx_python).exists():
             notes.append(f"basyx: skipped, {args.basyx_python} missing (see bench/README.md to create it)")
         else:
-            port = free_port()
             log_dir = Path(stack.enter_context(_tempdir()))
-            basyx = ManagedServer(
-                name="basyx",
-                command=[
-                    args.basyx_python,
-                    str(BENCH_DIR / "basyx_server.py"),
-                    str(NAMEPLATE_FILE),
-                    str(HANDOVER_FILE),
-                    "--port",
-                    str(port),
-                ],
-                ready_url=f"http://127.0.0.1:{port}/submodels",
+            servers["basyx"] = _start_script(
+                stack,
+                args.basyx_python,
+                "basyx_server.py",
+                [str(NAMEPLATE_FILE), str(HANDOVER_FILE)],
+                ready_path="/submodels",
                 log_path=log_dir / "basyx.log",
             )
-            servers["basyx"] = (f"http://127.0.0.1:{port}", stack.enter_context(basyx))
     return servers
+
+
+def _start_script(
+    stack: ExitStack, python: str, script: str, arguments: list[str], *, ready_path: str, log_path: Path
+) -> tuple[str, ManagedServer]:
+    """Runs one of this folder's server scripts on a free port until `stack` closes: (base URL, server)."""
+    port = free_port()
+    server = ManagedServer(
+        name=Path(script).stem.removesuffix("_server"),
+        command=[python, str(BENCH_DIR / script), *arguments, "--port", str(port)],
+        ready_url=f"http://127.0.0.1:{port}{ready_path}",
+        log_path=log_path,
+    )
+    return f"http://127.0.0.1:{port}", stack.enter_context(server)
 
 
 def _tempdir() -> tempfile.TemporaryDirectory[str]:
@@ -221,23 +222,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             server: ManagedServer = servers[case.server][1]
             print(f"... {case.server}: {case.name}", file=sys.stderr, flush=True)
-            run_wrk(
+            run_case = functools.partial(
+                run_wrk,
                 case.url,
-                duration_s=args.warmup,
                 connections=args.connections,
                 threads=args.threads,
                 method=case.method,
                 body_prefix=case.body_prefix,
             )
-            result = run_wrk(
-                case.url,
-                duration_s=args.duration,
-                connections=args.connections,
-                threads=args.threads,
-                method=case.method,
-                body_prefix=case.body_prefix,
-                server_pid=server.pid,
-            )
+            run_case(duration_s=args.warmup)
+            result = run_case(duration_s=args.duration, server_pid=server.pid)
             rows.append(dict(dataclasses.asdict(result), name=case.name, server=case.server, kind="wrk"))
         for name in ("ceiling", "titan"):
             if name in servers:
@@ -253,25 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
 
-    report = {
-        "started": started.isoformat(timespec="seconds"),
-        "machine": cpu_description(),
-        "settings": {
-            key: (
-                sorted(value) if isinstance(value, set) else str(value) if isinstance(value, Path) else value
-            )
-            for key, value in vars(args).items()
-        },
-        "notes": notes,
-        "runs": rows,
-    }
-    markdown = render_markdown(report)
-    report["markdown"] = markdown
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    out = args.results_dir / f"rest-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(markdown)
-    print(f"\nJSON: {out}")
+    report = {**report_header(started, args), "notes": notes, "runs": rows}
+    save_report(report, render_markdown(report), args.results_dir, "rest")
     return 0
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from openloop import percentile, run_open_loop
-from procs import cpu_description, machine_busy_seconds, process_cpu_seconds, process_rss_mb
-from report import CONTENTION_PERCENT, table_row
+from procs import machine_busy_seconds, process_cpu_seconds, process_rss_mb
+from report import CONTENTION_PERCENT, report_header, save_report, table_row
 from synthetic import synthetic_submodel, synthetic_submodel_id, write_environment_chunks
 from titan_instance import TitanInstance, submodel_url
 
@@ -217,23 +217,13 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     report = {
-        "started": started.isoformat(timespec="seconds"),
-        "machine": cpu_description(),
-        "settings": {
-            key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()
-        },
+        **report_header(started, args),
         "submodel_bytes": len(json.dumps(synthetic_submodel(50_000), separators=(",", ":"))),
         "runs": rows,
         "checks": checks,
         "notes": notes,
     }
-    markdown = render(report)
-    report["markdown"] = markdown
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    out = args.results_dir / f"scale-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(markdown)
-    print(f"\nJSON: {out}")
+    save_report(report, render(report), args.results_dir, "scale")
     return 0
 
 

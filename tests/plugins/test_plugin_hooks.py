@@ -355,13 +355,20 @@ class NotCollectors:
         return ["titan_not_a_collector"]
 
 
-async def test_hook_titan_metrics(
+async def _app_with_tank_and_speed(
     make_app_client: AppClientFactory, plugin_manager: TitanPluginManager
-) -> None:
+) -> tuple[TankPlugin, AppClient]:
+    """A started app with the tank and speed metric plugins; the tank, to move its readings."""
     tank = TankPlugin()
     plugin_manager.add_plugin(tank, "tank")
     plugin_manager.add_plugin(SpeedPlugin(), "speed")
-    client = await make_app_client(plugin_manager=plugin_manager)
+    return tank, await make_app_client(plugin_manager=plugin_manager)
+
+
+async def test_hook_titan_metrics(
+    make_app_client: AppClientFactory, plugin_manager: TitanPluginManager
+) -> None:
+    tank, client = await _app_with_tank_and_speed(make_app_client, plugin_manager)
     tank.pumped.inc(5)
     tank.reader.level = 4.5
 
@@ -376,10 +383,7 @@ async def test_hook_titan_metrics(
 async def test_metrics_collector_that_raises_leaves_out_only_its_own_metrics(
     make_app_client: AppClientFactory, plugin_manager: TitanPluginManager
 ) -> None:
-    tank = TankPlugin()
-    plugin_manager.add_plugin(tank, "tank")
-    plugin_manager.add_plugin(SpeedPlugin(), "speed")
-    client = await make_app_client(plugin_manager=plugin_manager)
+    tank, client = await _app_with_tank_and_speed(make_app_client, plugin_manager)
     tank.reader.broken = True
 
     samples = await _scrape(client)

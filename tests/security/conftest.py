@@ -9,7 +9,7 @@ from tests.support.app import AppClient, AppClientFactory
 from titan_core.plugins import TitanPluginManager, get_plugin_manager
 from titan_core.settings import Settings
 
-from .stored import load_twins
+from .stored import started_with_twins
 from .twins import API_KEY_ENTRIES, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET
 
 
@@ -36,6 +36,4 @@ async def secure_client(
     make_app_client: AppClientFactory, secure_settings: Settings, core_plugins: TitanPluginManager
 ) -> AppClient:
     """A started app with authentication on, holding the twins."""
-    client = await make_app_client(secure_settings, plugin_manager=core_plugins)
-    await load_twins(client.server.app)
-    return client
+    return await started_with_twins(make_app_client, secure_settings, core_plugins)

@@ -8,15 +8,27 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from tests.support.app import AppClient, AppClientFactory
 from titan_core.auth import ANONYMOUS
 from titan_core.keys import DATABASE, REPOSITORY
 from titan_core.model.paths import parse_id_short_path
+from titan_core.plugins import TitanPluginManager
+from titan_core.settings import Settings
 from titan_core.store.records import Attachment
 
 from .routes import PACKAGE_ID, package_bytes
 from .twins import CD_ID, OTHER_SHELL_ID, OTHER_SM_ID, SHELL_ID, SM_ID, concept_description, shell, submodel
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+async def started_with_twins(
+    make_app_client: AppClientFactory, settings: Settings, plugin_manager: TitanPluginManager
+) -> AppClient:
+    """A started app with `settings`, holding the twins."""
+    client = await make_app_client(settings, plugin_manager=plugin_manager)
+    await load_twins(client.server.app)
+    return client
 
 
 async def load_twins(app: web.Application) -> None:

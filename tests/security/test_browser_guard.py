@@ -72,6 +72,26 @@ def raw_post(server: LiveServer, path: str, body: bytes, headers: dict[str, str]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+async def assert_shell_post_refused(
+    server: LiveServer,
+    http: aiohttp.ClientSession,
+    name: str,
+    headers: dict[str, str],
+    *,
+    status: int,
+    says: str,
+) -> None:
+    """POSTs a new shell with exactly `headers`: refused with `status`, the message naming `says`, nothing stored."""
+    document = fresh_shell(name)
+    answer_status, body = await raw_exchange(
+        server, raw_post(server, "/shells", json.dumps(document).encode(), headers)
+    )
+
+    assert answer_status == status, body
+    assert says in json.loads(body)["messages"][0]["text"]
+    assert not await shell_exists(http, server, str(document["id"]))
+
+
 # --- Host: DNS rebinding ------------------------------------------------------------------------
 
 
@@ -134,15 +154,14 @@ def test_bound_beyond_loopback_with_auth_off_ip_addresses_are_answered_but_no_ot
 async def test_a_cross_site_post_with_an_empty_content_type_is_refused_and_stores_nothing(
     open_server: LiveServer, http: aiohttp.ClientSession
 ) -> None:
-    document = fresh_shell("cross-site")
-    request = raw_post(open_server, "/shells", json.dumps(document).encode(),
-                       {"Origin": EVIL, "Content-Type": ""})  # fmt: skip
-
-    status, body = await raw_exchange(open_server, request)
-
-    assert status == 403, body
-    assert "allowed_origins" in json.loads(body)["messages"][0]["text"]
-    assert not await shell_exists(http, open_server, str(document["id"]))
+    await assert_shell_post_refused(
+        open_server,
+        http,
+        "cross-site",
+        {"Origin": EVIL, "Content-Type": ""},
+        status=403,
+        says="allowed_origins",
+    )
 
 
 async def test_a_cross_site_multipart_upload_is_refused_and_one_without_origin_is_taken(
@@ -217,15 +236,10 @@ async def test_a_read_with_a_foreign_origin_is_answered_without_cors_headers(
 async def test_a_body_in_an_undocumented_media_type_is_refused_415_and_stores_nothing(
     open_server: LiveServer, http: aiohttp.ClientSession, content_type: str | None
 ) -> None:
-    document = fresh_shell(f"typed-{abs(hash(content_type))}")
     headers = {} if content_type is None else {"Content-Type": content_type}
-
-    status, body = await raw_exchange(open_server, raw_post(open_server, "/shells", json.dumps(document).encode(),
-                                                            headers))  # fmt: skip
-
-    assert status == 415, body
-    assert "application/json" in json.loads(body)["messages"][0]["text"]
-    assert not await shell_exists(http, open_server, str(document["id"]))
+    await assert_shell_post_refused(
+        open_server, http, f"typed-{abs(hash(content_type))}", headers, status=415, says="application/json"
+    )
 
 
 async def test_a_json_body_on_an_upload_route_is_refused_415(

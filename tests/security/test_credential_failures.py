@@ -18,7 +18,6 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -32,6 +31,7 @@ from titan_core.errors import Unauthorized
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 
+from .jwks_server import serve_jwks
 from .live import unhandled_errors
 from .twins import JWT_AUDIENCE, JWT_ISSUER
 
@@ -136,13 +136,9 @@ class SlowJwks:
 @pytest.fixture
 async def slow_jwks() -> AsyncIterator[tuple[SlowJwks, str]]:
     endpoint = SlowJwks()
-    app = web.Application()
-    app.router.add_get("/jwks.json", endpoint.handle)
-    server = TestServer(app)
-    await server.start_server()
-    yield endpoint, str(server.make_url("/jwks.json"))
-    endpoint.release.set()
-    await server.close()
+    async with serve_jwks(endpoint.handle) as url:
+        yield endpoint, url
+        endpoint.release.set()
 
 
 async def test_an_unknown_kid_never_holds_up_a_token_whose_key_is_known(

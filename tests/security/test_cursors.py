@@ -11,7 +11,7 @@ from tests.support.app import AppClient, AppClientFactory
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
 
-from .stored import load_twins
+from .stored import started_with_twins
 from .twins import SHELL_ID, SM_ID, b64
 
 
@@ -34,9 +34,7 @@ HOSTILE_CURSORS = [
 async def client(
     make_app_client: AppClientFactory, settings: Settings, core_plugins: TitanPluginManager
 ) -> AppClient:
-    client = await make_app_client(settings, plugin_manager=core_plugins)
-    await load_twins(client.server.app)
-    return client
+    return await started_with_twins(make_app_client, settings, core_plugins)
 
 
 async def paged_routes(client: AppClient) -> list[str]:

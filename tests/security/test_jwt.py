@@ -17,7 +17,6 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -28,6 +27,7 @@ from titan_core.credentials.jwt_bearer import JwtVerifier
 from titan_core.errors import TitanError, Unauthorized
 from titan_core.settings import Settings, SettingsError
 
+from .jwks_server import serve_jwks
 from .twins import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, token
 
 JWT_SETTINGS = Settings(jwt_secret=JWT_SECRET, jwt_issuer=JWT_ISSUER, jwt_audience=JWT_AUDIENCE)
@@ -233,12 +233,8 @@ class Jwks:
 @pytest.fixture
 async def jwks() -> AsyncIterator[tuple[Jwks, str]]:
     endpoint = Jwks()
-    app = web.Application()
-    app.router.add_get("/jwks.json", endpoint.handle)
-    server = TestServer(app)
-    await server.start_server()
-    yield endpoint, str(server.make_url("/jwks.json"))
-    await server.close()
+    async with serve_jwks(endpoint.handle) as url:
+        yield endpoint, url
 
 
 def signed(private: Any, kid: str, **extra: Any) -> str:

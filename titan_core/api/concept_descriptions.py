@@ -6,9 +6,9 @@ from aiohttp import web
 
 from titan_core.api import params
 from titan_core.api.context import principal, repository
-from titan_core.api.responses import location_below, no_content, paged_raw, raw_json_response
+from titan_core.api.identifiable_writes import create_identifiable, delete_identifiable, put_identifiable
+from titan_core.api.responses import paged_raw, raw_json_response
 from titan_core.errors import BadRequest
-from titan_core.model.identifiers import encode_identifier
 
 
 async def list_concept_descriptions(request: web.Request) -> web.StreamResponse:
@@ -29,12 +29,7 @@ async def list_concept_descriptions(request: web.Request) -> web.StreamResponse:
 
 
 async def post_concept_description(request: web.Request) -> web.StreamResponse:
-    document = await params.json_body(request)
-    stored = await repository(request).create(
-        "concept_description", document, origin=params.origin(request), principal=principal(request)
-    )
-    location = location_below(request, encode_identifier(stored.identifier))
-    return raw_json_response(stored.body, status=201, etag=stored.etag, location=location)
+    return await create_identifiable(request, "concept_description")
 
 
 async def get_concept_description(request: web.Request) -> web.StreamResponse:
@@ -45,29 +40,13 @@ async def get_concept_description(request: web.Request) -> web.StreamResponse:
 
 
 async def put_concept_description(request: web.Request) -> web.StreamResponse:
-    document = await params.json_body(request)
-    stored, created = await repository(request).put(
-        "concept_description",
-        params.identifier(request, "cdIdentifier"),
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
-    if created:
-        return raw_json_response(stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path)
-    return no_content(etag=stored.etag)
+    return await put_identifiable(request, "concept_description", params.identifier(request, "cdIdentifier"))
 
 
 async def delete_concept_description(request: web.Request) -> web.StreamResponse:
-    await repository(request).delete(
-        "concept_description",
-        params.identifier(request, "cdIdentifier"),
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+    return await delete_identifiable(
+        request, "concept_description", params.identifier(request, "cdIdentifier")
     )
-    return no_content()
 
 
 def add_routes(router: web.UrlDispatcher, prefix: str) -> None:

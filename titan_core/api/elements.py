@@ -8,7 +8,7 @@ from aiohttp import web
 
 from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
-from titan_core.api.context import principal, repository
+from titan_core.api.context import guarded_write_as, principal, repository
 from titan_core.api.media_types import MULTIPART, accepts
 from titan_core.api.paging import page_of
 from titan_core.api.rendering import Modifier, render_element
@@ -94,12 +94,7 @@ async def post_top_level_element(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     document = await params.json_body(request)
     element, new_path = await repository(request).create_element(
-        submodel_id,
-        None,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        submodel_id, None, document, **guarded_write_as(request)
     )
     location = location_below(request, format_id_short_path(new_path))
     return json_response(element, status=201, location=location)
@@ -144,12 +139,7 @@ async def post_element(request: web.Request) -> web.StreamResponse:
     path = params.id_short_path(request)
     document = await params.json_body(request)
     element, new_path = await repository(request).create_element(
-        submodel_id,
-        path,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        submodel_id, path, document, **guarded_write_as(request)
     )
     location = location_beside(request, format_id_short_path(new_path))
     return json_response(element, status=201, location=location)
@@ -159,14 +149,7 @@ async def put_element(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     path = params.id_short_path(request)
     document = await params.json_body(request)
-    created = await repository(request).put_element(
-        submodel_id,
-        path,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    created = await repository(request).put_element(submodel_id, path, document, **guarded_write_as(request))
     if created:
         stored = await repository(request).get("submodel", submodel_id, principal=principal(request))
         return json_response(
@@ -182,14 +165,7 @@ async def patch_element(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     path = params.id_short_path(request)
     document = await params.json_body(request)
-    await repository(request).patch_element(
-        submodel_id,
-        path,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).patch_element(submodel_id, path, document, **guarded_write_as(request))
     return no_content()
 
 
@@ -197,14 +173,7 @@ async def patch_element_metadata(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     path = params.id_short_path(request)
     document = await params.json_body(request)
-    await repository(request).set_element_metadata(
-        submodel_id,
-        path,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).set_element_metadata(submodel_id, path, document, **guarded_write_as(request))
     return no_content()
 
 
@@ -225,14 +194,7 @@ async def patch_element_value(request: web.Request) -> web.StreamResponse:
     document = await params.json_body(request)
 
     async def write(value: Any) -> None:
-        await repository(request).set_element_value(
-            submodel_id,
-            path,
-            value,
-            origin=params.origin(request),
-            principal=principal(request),
-            if_match=params.if_match(request),
-        )
+        await repository(request).set_element_value(submodel_id, path, value, **guarded_write_as(request))
 
     try:
         await write(document)  # the body is the bare SubmodelElementValue, as the OpenAPI says
@@ -250,11 +212,7 @@ async def patch_element_value(request: web.Request) -> web.StreamResponse:
 async def delete_element(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     await repository(request).delete_element(
-        submodel_id,
-        params.id_short_path(request),
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        submodel_id, params.id_short_path(request), **guarded_write_as(request)
     )
     return no_content()
 
@@ -278,25 +236,14 @@ async def put_attachment(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     path = params.id_short_path(request)
     attachment = await read_upload(request)
-    await repository(request).put_attachment(
-        submodel_id,
-        path,
-        attachment,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).put_attachment(submodel_id, path, attachment, **guarded_write_as(request))
     return no_content()
 
 
 async def delete_attachment(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     await repository(request).delete_attachment(
-        submodel_id,
-        params.id_short_path(request),
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        submodel_id, params.id_short_path(request), **guarded_write_as(request)
     )
     # The OpenAPI gives 200 here, unlike every other DELETE (and the thumbnail's, where
     # 3.1 prefers 204); clients check for exactly 200.

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from titan_core.api import params
 from titan_core.api.attachments import attachment_response, read_upload
-from titan_core.api.context import principal, repository
+from titan_core.api.context import guarded_write_as, principal, repository
+from titan_core.api.identifiable_writes import create_identifiable, delete_identifiable, put_identifiable
 from titan_core.api.media_types import MULTIPART, accepts
 from titan_core.api.paging import page_of
 from titan_core.api.responses import (
@@ -49,12 +50,7 @@ async def list_shell_references(request: web.Request) -> web.StreamResponse:
 
 
 async def post_shell(request: web.Request) -> web.StreamResponse:
-    document = await params.json_body(request)
-    stored = await repository(request).create(
-        "shell", document, origin=params.origin(request), principal=principal(request)
-    )
-    location = location_below(request, encode_identifier(stored.identifier))
-    return raw_json_response(stored.body, status=201, etag=stored.etag, location=location)
+    return await create_identifiable(request, "shell")
 
 
 async def get_shell(request: web.Request) -> web.StreamResponse:
@@ -68,30 +64,11 @@ async def get_shell_reference(request: web.Request) -> web.StreamResponse:
 
 
 async def put_shell(request: web.Request) -> web.StreamResponse:
-    shell_id = params.identifier(request, "aasIdentifier")
-    document = await params.json_body(request)
-    stored, created = await repository(request).put(
-        "shell",
-        shell_id,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
-    if created:
-        return raw_json_response(stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path)
-    return no_content(etag=stored.etag)
+    return await put_identifiable(request, "shell", params.identifier(request, "aasIdentifier"))
 
 
 async def delete_shell(request: web.Request) -> web.StreamResponse:
-    await repository(request).delete(
-        "shell",
-        params.identifier(request, "aasIdentifier"),
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
-    return no_content()
+    return await delete_identifiable(request, "shell", params.identifier(request, "aasIdentifier"))
 
 
 async def get_asset_information(request: web.Request) -> web.StreamResponse:
@@ -102,11 +79,7 @@ async def get_asset_information(request: web.Request) -> web.StreamResponse:
 async def put_asset_information(request: web.Request) -> web.StreamResponse:
     document = await params.json_body(request)
     await repository(request).set_asset_information(
-        params.identifier(request, "aasIdentifier"),
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        params.identifier(request, "aasIdentifier"), document, **guarded_write_as(request)
     )
     return no_content()
 
@@ -122,22 +95,13 @@ async def get_thumbnail(request: web.Request) -> web.StreamResponse:
 async def put_thumbnail(request: web.Request) -> web.StreamResponse:
     shell_id = params.identifier(request, "aasIdentifier")
     attachment = await read_upload(request)
-    await repository(request).put_thumbnail(
-        shell_id,
-        attachment,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).put_thumbnail(shell_id, attachment, **guarded_write_as(request))
     return no_content()
 
 
 async def delete_thumbnail(request: web.Request) -> web.StreamResponse:
     await repository(request).delete_thumbnail(
-        params.identifier(request, "aasIdentifier"),
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        params.identifier(request, "aasIdentifier"), **guarded_write_as(request)
     )
     return no_content()
 
@@ -152,11 +116,7 @@ async def list_submodel_references(request: web.Request) -> web.StreamResponse:
 async def post_submodel_reference(request: web.Request) -> web.StreamResponse:
     document = await params.json_body(request)
     reference = await repository(request).add_submodel_reference(
-        params.identifier(request, "aasIdentifier"),
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        params.identifier(request, "aasIdentifier"), document, **guarded_write_as(request)
     )
     location = location_below(request, encode_identifier(reference["keys"][-1]["value"]))
     return json_response(reference, status=201, location=location)
@@ -166,9 +126,7 @@ async def delete_submodel_reference(request: web.Request) -> web.StreamResponse:
     await repository(request).remove_submodel_reference(
         params.identifier(request, "aasIdentifier"),
         params.identifier(request, "submodelIdentifier"),
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
+        **guarded_write_as(request),
     )
     return no_content()
 

@@ -11,12 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from titan_core.api import params
-from titan_core.api.context import principal, repository
+from titan_core.api.context import guarded_write_as, principal, repository, write_as
+from titan_core.api.identifiable_writes import create_identifiable, put_identifiable
 from titan_core.api.rendering import Modifier, render_submodel
 from titan_core.api.responses import (
     dumps,
     json_response,
-    location_below,
     no_content,
     paged,
     paged_raw,
@@ -24,7 +24,7 @@ from titan_core.api.responses import (
     stored_body,
 )
 from titan_core.errors import NotFound
-from titan_core.model.identifiers import decode_identifier, encode_identifier
+from titan_core.model.identifiers import decode_identifier
 from titan_core.model.projections import paths_of
 from titan_core.store.identifiable_store import decode_cursor, encode_cursor
 from titan_core.store.records import StoredIdentifiable
@@ -145,12 +145,7 @@ async def _list(request: web.Request, modifier: Modifier) -> web.StreamResponse:
 
 
 async def post_submodel(request: web.Request) -> web.StreamResponse:
-    document = await params.json_body(request)
-    stored = await repository(request).create(
-        "submodel", document, origin=params.origin(request), principal=principal(request)
-    )
-    location = location_below(request, encode_identifier(stored.identifier))
-    return raw_json_response(stored.body, status=201, etag=stored.etag, location=location)
+    return await create_identifiable(request, "submodel")
 
 
 # ---------------------------------------------------------------- one submodel
@@ -190,76 +185,37 @@ async def _get_modified(request: web.Request, modifier: Modifier) -> web.StreamR
 
 
 async def put_submodel(request: web.Request) -> web.StreamResponse:
-    submodel_id = await submodel_id_of(request)
-    document = await params.json_body(request)
-    stored, created = await repository(request).put(
-        "submodel",
-        submodel_id,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
-    if created:
-        return raw_json_response(stored.body, status=201, etag=stored.etag, location=request.rel_url.raw_path)
-    return no_content(etag=stored.etag)
+    return await put_identifiable(request, "submodel", await submodel_id_of(request))
 
 
 async def patch_submodel(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     document = await params.json_body(request)
-    await repository(request).patch_submodel(
-        submodel_id,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).patch_submodel(submodel_id, document, **guarded_write_as(request))
     return no_content()
 
 
 async def patch_submodel_metadata(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     document = await params.json_body(request)
-    await repository(request).set_submodel_metadata(
-        submodel_id,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).set_submodel_metadata(submodel_id, document, **guarded_write_as(request))
     return no_content()
 
 
 async def patch_submodel_value(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
     document = await params.json_body(request)
-    await repository(request).set_submodel_value(
-        submodel_id,
-        document,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).set_submodel_value(submodel_id, document, **guarded_write_as(request))
     return no_content()
 
 
 async def delete_submodel(request: web.Request) -> web.StreamResponse:
     submodel_id = await submodel_id_of(request)
-    await repository(request).delete(
-        "submodel",
-        submodel_id,
-        origin=params.origin(request),
-        principal=principal(request),
-        if_match=params.if_match(request),
-    )
+    await repository(request).delete("submodel", submodel_id, **guarded_write_as(request))
     if "aasIdentifier" in request.match_info:
         # Through the AAS view the shell's reference goes too, or it would dangle.
         await repository(request).remove_submodel_reference(
-            params.identifier(request, "aasIdentifier"),
-            submodel_id,
-            origin=params.origin(request),
-            principal=principal(request),
+            params.identifier(request, "aasIdentifier"), submodel_id, **write_as(request)
         )
     return no_content()
 

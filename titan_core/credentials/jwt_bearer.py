@@ -251,19 +251,21 @@ def _algorithms_for(key: Any) -> frozenset[str]:
     return HMAC_ALGORITHMS if isinstance(key, str | bytes) else PUBLIC_KEY_ALGORITHMS
 
 
+# Why a token was refused, in words a client can act on; none of these classes derives from another.
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "it has expired"),
+    (jwt.ImmatureSignatureError, "it is not valid yet (nbf/iat in the future)"),
+    (jwt.InvalidAudienceError, "it was issued for another audience"),
+    (jwt.InvalidIssuerError, "it comes from another issuer"),
+    (jwt.InvalidSignatureError, "its signature does not verify"),
+    (jwt.InvalidAlgorithmError, "it is signed with an algorithm this server does not accept"),
+)
+
+
 def _reason(exc: jwt.PyJWTError) -> str:
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        return "it has expired"
-    if isinstance(exc, jwt.ImmatureSignatureError):
-        return "it is not valid yet (nbf/iat in the future)"
-    if isinstance(exc, jwt.InvalidAudienceError):
-        return "it was issued for another audience"
-    if isinstance(exc, jwt.InvalidIssuerError):
-        return "it comes from another issuer"
-    if isinstance(exc, jwt.InvalidSignatureError):
-        return "its signature does not verify"
-    if isinstance(exc, jwt.InvalidAlgorithmError):
-        return "it is signed with an algorithm this server does not accept"
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
     return str(exc) or type(exc).__name__
 
 

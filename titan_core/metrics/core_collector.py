@@ -16,9 +16,43 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from titan_core import __version__
+from titan_core.delivery.runner import SinkState
 from titan_core.keys import DATABASE, EVENT_PIPELINE, REPOSITORY
 from titan_core.metrics.live_state import DeliveryState
 from titan_core.store.outbox import OutboxRecorder
+
+# Each per-sink metric (labelled by sink and fanout) as (family, name, help), in the order of
+# `_sink_samples`.
+_SINK_METRICS: tuple[tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str], ...] = (
+    (CounterMetricFamily, "titan_sink_delivered_events", "Events each sink took from this instance."),
+    (GaugeMetricFamily, "titan_sink_position_titanseq", "The titanseq each sink has delivered up to."),
+    (
+        GaugeMetricFamily,
+        "titan_sink_lag_events",
+        "Events each sink is behind the head (only where this instance delivers the sink).",
+    ),
+    (CounterMetricFamily, "titan_sink_lost_events", "Events each sink will never get (no longer retained)."),
+    (CounterMetricFamily, "titan_sink_failures", "Failed delivery attempts of each sink (each is retried)."),
+    (GaugeMetricFamily, "titan_sink_failing", "1 while a sink's deliveries fail (it retries with backoff)."),
+    (
+        GaugeMetricFamily,
+        "titan_sink_owner",
+        "1 where this instance delivers the sink now (a `once` sink is owned by one instance).",
+    ),
+)
+
+
+def _sink_samples(state: SinkState, active: bool, head: int) -> tuple[float | None, ...]:
+    """One sink's value for each of `_SINK_METRICS`; None: no sample (lag only where it delivers)."""
+    return (
+        state.delivered_events,
+        state.delivered_seq,
+        max(0, head - state.delivered_seq) if active else None,
+        state.lost_events,
+        state.failed_attempts,
+        1.0 if state.failing_since is not None else 0.0,
+        1.0 if active else 0.0,
+    )
 
 
 class CoreCollector(Collector):
@@ -79,46 +113,17 @@ class CoreCollector(Collector):
         pipeline = self._app.get(EVENT_PIPELINE)
         if pipeline is None:
             return
-        labels = ("sink", "fanout")
-        delivered = CounterMetricFamily(
-            "titan_sink_delivered_events", "Events each sink took from this instance.", labels=labels
-        )
-        position = GaugeMetricFamily(
-            "titan_sink_position_titanseq", "The titanseq each sink has delivered up to.", labels=labels
-        )
-        lag = GaugeMetricFamily(
-            "titan_sink_lag_events",
-            "Events each sink is behind the head (only where this instance delivers the sink).",
-            labels=labels,
-        )
-        lost = CounterMetricFamily(
-            "titan_sink_lost_events", "Events each sink will never get (no longer retained).", labels=labels
-        )
-        failures = CounterMetricFamily(
-            "titan_sink_failures", "Failed delivery attempts of each sink (each is retried).", labels=labels
-        )
-        failing = GaugeMetricFamily(
-            "titan_sink_failing", "1 while a sink's deliveries fail (it retries with backoff).", labels=labels
-        )
-        owner = GaugeMetricFamily(
-            "titan_sink_owner",
-            "1 where this instance delivers the sink now (a `once` sink is owned by one instance).",
-            labels=labels,
-        )
+        families = [
+            family(name, help_text, labels=("sink", "fanout")) for family, name, help_text in _SINK_METRICS
+        ]
         runner = pipeline.runner
         head = pipeline.bus.head()
         for state in runner.states.values():
-            values = [state.name, state.fanout]
             active = bool(runner.feeds[state.name].active) if state.name in runner.feeds else False
-            delivered.add_metric(values, state.delivered_events)
-            position.add_metric(values, state.delivered_seq)
-            if active:
-                lag.add_metric(values, max(0, head - state.delivered_seq))
-            lost.add_metric(values, state.lost_events)
-            failures.add_metric(values, state.failed_attempts)
-            failing.add_metric(values, 1.0 if state.failing_since is not None else 0.0)
-            owner.add_metric(values, 1.0 if active else 0.0)
-        yield from (delivered, position, lag, lost, failures, failing, owner)
+            for metric, value in zip(families, _sink_samples(state, active, head), strict=True):
+                if value is not None:
+                    metric.add_metric([state.name, state.fanout], value)
+        yield from families
 
     def _delivery_state(self) -> Iterator[Metric]:
         state = self.delivery

@@ -24,7 +24,6 @@ from titan_core.model.value_only import (
     apply_element_value,
     apply_element_value_tracked,
     apply_submodel_value,
-    element_value,
 )
 from titan_core.model.verify import parse_and_verify
 from titan_core.store.documents import last_key_value
@@ -40,7 +39,7 @@ from titan_core.store.element_rules import (
 )
 from titan_core.store.identifiable_store import IdentifiableStore
 from titan_core.store.records import Attachment, StoredIdentifiable
-from titan_core.store.value_changes import value_changes
+from titan_core.store.value_changes import value_change, value_changes
 
 Path = tuple[PathSegment, ...]
 
@@ -235,7 +234,7 @@ class ElementWrites:
                 if new == old:
                     return document, []
                 replace_element(document, path, new)
-                return document, [_value_change(submodel_id, path, new)]
+                return document, [value_change(submodel_id, path, new)]
             # An element with children: one valueChanged per element whose own value changed.
             new, changed = apply_element_value_tracked(old, value, path=text_path)
             if new == old:
@@ -381,7 +380,7 @@ class ElementWrites:
             require_file(old, text_path)
             new = {**old, "value": file_value, "contentType": attachment.content_type}
             replace_element(document, path, new)
-            return document, [] if new == old else [_value_change(submodel_id, path, new)]
+            return document, [] if new == old else [value_change(submodel_id, path, new)]
 
         async def store(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
             await self._store.store_attachment(connection, owner, text_path, attachment)
@@ -413,7 +412,7 @@ class ElementWrites:
             require_file(old, text_path)
             new = {key: item for key, item in old.items() if key != "value"}
             replace_element(document, path, new)
-            return document, [] if new == old else [_value_change(submodel_id, path, new)]
+            return document, [] if new == old else [value_change(submodel_id, path, new)]
 
         async def drop(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
             found["rows"] = await self._store.drop_attachments(connection, owner, text_path)
@@ -460,18 +459,6 @@ def _element_change(change_type: Any, submodel_id: str, path: Path, element: dic
         path=format_id_short_path(path),
         semantic_id=last_key_value(element.get("semanticId")),
         data=element,
-    )
-
-
-def _value_change(submodel_id: str, path: Path, element: dict[str, Any]) -> Change:
-    return Change(
-        type="valueChanged",
-        entity="element",
-        identifier=submodel_id,
-        path=format_id_short_path(path),
-        semantic_id=last_key_value(element.get("semanticId")),
-        data=element_value(element),
-        element=element,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from titan_core.eventtypes.change import Change
 from titan_core.model.elements import iter_elements
-from titan_core.model.paths import format_id_short_path
+from titan_core.model.paths import IdShortPath, format_id_short_path
 from titan_core.model.value_only import NO_VALUE_TYPES, VALUE_CONTAINERS, element_value, own_value_members
 from titan_core.store.documents import last_key_value
 
@@ -31,18 +31,21 @@ def value_changes(submodel_id: str, before: dict[str, Any], after: dict[str, Any
             continue
         if not _value_differs(model_type, old, element):
             continue
-        changes.append(
-            Change(
-                type="valueChanged",
-                entity="element",
-                identifier=submodel_id,
-                path=format_id_short_path(path),
-                semantic_id=last_key_value(element.get("semanticId")),
-                data=element_value(element),
-                element=element,
-            )
-        )
+        changes.append(value_change(submodel_id, path, element))
     return changes
+
+
+def value_change(submodel_id: str, path: IdShortPath, element: dict[str, Any]) -> Change:
+    """The `valueChanged` event of one element whose value a write set."""
+    return Change(
+        type="valueChanged",
+        entity="element",
+        identifier=submodel_id,
+        path=format_id_short_path(path),
+        semantic_id=last_key_value(element.get("semanticId")),
+        data=element_value(element),
+        element=element,
+    )
 
 
 def _value_differs(model_type: Any, old: dict[str, Any], new: dict[str, Any]) -> bool:
