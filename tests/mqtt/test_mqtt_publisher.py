@@ -171,7 +171,9 @@ async def test_a_batch_is_acknowledged_at_once_by_a_broker_that_runs_nagle() -> 
             delayed = await median_batch_ms(publisher)
 
     assert quick < 20, f"a batch of 3 took {quick:.1f} ms (median)"
-    assert delayed >= 30, f"without quick ACKs a batch of 3 took {delayed:.1f} ms: is Nagle off on the broker?"
+    assert delayed >= 30, (
+        f"without quick ACKs a batch of 3 took {delayed:.1f} ms: is Nagle off on the broker?"
+    )
 
 
 async def median_batch_ms(publisher: EventPublisher) -> float:
