@@ -5,6 +5,11 @@ losing Redis (its consumer groups, its keys, its stream) changes nothing about w
 resumes. The holder reads the events after its position from this instance's `EventLog` (the tail
 of the bus) and, when that does not reach back far enough, from the outbox, which keeps every event
 after the slowest `once` sink's position (up to `event_backlog_limit`; see `Relay.maintain`).
+
+The position of a delivered batch is stored while the next batch goes out (one task per feed keeps
+the row current), never before the sink's `deliver` returned, and at most one batch ahead: a
+holder that dies repeats at most its last two batches, and a database that stalls stops delivery
+after one more batch, as the lease does when it cannot be renewed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from titan_core.store.tables import event_outbox
 log = logging.getLogger(__name__)
 
 _OUTBOX_POLL_S = 0.1
+_STORE_RETRY_FIRST_S = 0.1
 
 
 class DurableOnceFeed:
@@ -44,7 +50,10 @@ class DurableOnceFeed:
         batch_timeout_ms: int,
     ) -> None:
         self.name = name
+        # The last titanseq delivered (the sink's `deliver` returned for it); the next batch follows it.
         self.position = 0
+        # The last position this instance stored in the row (the durable one, as far as it knows).
+        self._stored = 0
         self._bus = bus
         self._database = database
         self.lease = SinkLease(
@@ -52,7 +61,9 @@ class DurableOnceFeed:
         )
         self._retry_every_s = lease_ms / 3000
         self._next_attempt = 0.0
-        self._renewer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._moved = asyncio.Event()  # the position moved: the writer stores it
+        self._written = asyncio.Event()  # a store ended (stored, or the lease found lost)
         self._registered = False
 
     @property
@@ -88,21 +99,36 @@ class DurableOnceFeed:
         return events if self.lease.held else []
 
     async def ack(self, events: Sequence[Event]) -> None:
-        if events and await self.lease.save(events[-1].titanseq):
-            self.position = max(self.position, events[-1].titanseq)
+        """The batch was delivered: the writer stores its position while the next one goes out.
+
+        Returns once the previous batch's position is stored (usually long done), so the stored
+        position is never more than one batch behind; or once the lease ran out meanwhile.
+        """
+        if not events or self.lease.token is None:
+            return
+        previous = self.position
+        self.position = max(self.position, events[-1].titanseq)
+        self._moved.set()
+        while self._stored < previous and self.lease.held:
+            self._written.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.lease.expires_in()):
+                    await self._written.wait()
 
     async def skip_to(self, seq: int) -> None:
         """Continue after `seq`: the events up to it are lost to this sink (counted in its row too)."""
         if seq > self.position and await self.lease.save(seq, lost=seq - self.position):
             self.position = seq
+            self._stored = max(self._stored, seq)
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
+        """Store the last delivered position and hand the lease back (the next holder starts at once)."""
+        if self._writer is not None:
+            self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+                await self._writer
         with contextlib.suppress(BusUnavailable, SQLAlchemyError, OSError):
-            await self.lease.release()
+            await self.lease.release(self.position)
 
     # ------------------------------------------------------------------ internals
 
@@ -117,7 +143,7 @@ class DurableOnceFeed:
         ownership = await self.lease.take_over()
         if ownership is None:
             return False
-        self.position = ownership.position
+        self.position = self._stored = ownership.position
         log.info(
             "sink %r is delivered by this instance (%s) from titanseq %d (fencing token %d)",
             self.name,
@@ -125,18 +151,33 @@ class DurableOnceFeed:
             self.position,
             ownership.token,
         )
-        if self._renewer is None or self._renewer.done():
-            self._renewer = asyncio.create_task(self._renew(), name=f"titan-sink-lease-{self.name}")
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._keep_row_current(), name=f"titan-sink-row-{self.name}")
         return True
 
-    async def _renew(self) -> None:
-        """Keep the lease while idle or while a batch is retried; batches renew it as they are saved."""
+    async def _keep_row_current(self) -> None:
+        """Store the delivered position as soon as it moves (each store renews the lease), and renew
+        every third of the lease while idle or while a batch is retried. One store at a time, in
+        order; positions delivered meanwhile are stored together by the next one."""
+        pause = _STORE_RETRY_FIRST_S
         while self.lease.token is not None:
-            await asyncio.sleep(self._retry_every_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._retry_every_s):
+                    await self._moved.wait()
+            self._moved.clear()
+            wanted = self.position
             try:
-                await self.lease.save(self.position)
+                kept = await self.lease.save(wanted)
             except BusUnavailable as exc:
-                log.debug("sink %r: lease renewal failed (%s); retrying", self.name, exc)
+                log.debug("sink %r: storing position %d failed (%s); retrying", self.name, wanted, exc)
+                self._moved.set()  # try again after the pause
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self._retry_every_s)
+                continue
+            pause = _STORE_RETRY_FIRST_S
+            if kept:
+                self._stored = max(self._stored, wanted)
+            self._written.set()  # also when the lease was lost: `ack` stops waiting
 
     async def _read(self, limit: int) -> list[Event]:
         """The next events after the position: from this instance's log, else from the outbox."""
