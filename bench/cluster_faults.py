@@ -10,7 +10,9 @@ latency:  --runs runs of --seconds at --rate writes/s alternating between the in
           (the envelope's `time`, set in the write's transaction) -> WebSocket and -> MQTT, p50/p99.
           --breakdown adds a table per run splitting each path at the Redis stream: commit -> on
           the bus (write, commit, wake-up, relay round, XADD; seen by the bench's own XREAD) and
-          bus -> each channel (tail, sink, transport, client).
+          bus -> each channel (tail, sink, transport, client). Before each run the bench freezes
+          what its garbage collector holds (the events its readers kept), so that its own pauses,
+          which grew run after run, are not counted as Titan's latency.
 
 The harness is tests/cluster/harness.py (the fault tests use the same). Figures: docs/performance.md.
 Usage:
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import statistics
 import sys
@@ -196,6 +199,11 @@ async def latency(arguments: argparse.Namespace) -> None:
             print("| --- | --- | --- | --- | --- |")
             summary: dict[str, list[tuple[float, float]]] = {}
             for run in range(1, arguments.runs + 1):
+                # The bench's own pauses count as latency too: its readers keep every event they
+                # got, so each full collection of its garbage collector took longer, run after
+                # run. Frozen, what is kept is never scanned again (as `titan serve` does at start).
+                gc.collect()
+                gc.freeze()
                 since = time.monotonic()
                 await observers.write(int(arguments.rate * arguments.seconds), rate=arguments.rate)
                 await observers.settle(timeout=30, since=since)
