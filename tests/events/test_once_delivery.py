@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.support.redis import ThrowawayRedis
+from titan_core.delivery.once_feed import UNSTORED_MAX_S
 from titan_core.delivery.pipeline import EventPipeline
 from titan_core.delivery.sink import Event, Fanout
 from titan_core.delivery.sink_lease import SinkLease
@@ -180,14 +181,15 @@ async def _a_store_waits_for_the_lock(database: Database) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_the_next_batch_goes_out_while_the_last_position_is_stored_but_no_batch_further(
+async def test_batches_go_out_while_the_position_is_stored_until_it_waited_too_long(
     make_events_client: EventsClientFactory, settings: Settings, redis_url: str, redis_prefix: str
 ) -> None:
     # A long lease: the stores below wait for a lock, and no renewal gets through meanwhile.
     custom = settings.replace(bus=redis_url, bus_prefix=redis_prefix, relay_poll_ms=50,
                               sink_lease_ms=60_000, sink_batch_size=1)  # fmt: skip
     sink = RecordingSink("mq")
-    client = await make_events_client(custom, sinks=[sink])
+    other = RecordingSink("other")  # a `once` sink of its own row, woken by the same events
+    client = await make_events_client(custom, sinks=[sink, other])
     database = client.app[DATABASE]
     await call(
         client, "POST", "/submodels", 201, json=submodel(elements=[prop("Speed", "0", value_type="xs:int")])
@@ -201,14 +203,18 @@ async def test_the_next_batch_goes_out_while_the_last_position_is_stored_but_no_
         await call(client, "PATCH", VALUE, 204, json=3)
         # Pipelined: titanseq 3 goes out although position 2 is not stored yet ...
         await sink.wait_for(lambda events: len(events) == 3)
-        await call(client, "PATCH", VALUE, 204, json=4)
-        await _until(lambda: client.app[BUS].head() == 4, "titanseq 4 on the bus")
+        # ... but once deliveries went unstored for UNSTORED_MAX_S, at most the batch being
+        # acknowledged then goes out: titanseq 5 waits for a store to get through.
+        await asyncio.sleep(sink.arrival[2] + UNSTORED_MAX_S - time.perf_counter() + 0.05)
+        for value in (4, 5):
+            await call(client, "PATCH", VALUE, 204, json=value)
+        # The other sink got titanseq 5: so would `mq` by now, were it not held up.
+        await other.wait_for(lambda events: len(events) == 5)
         released = time.perf_counter()
-    # ... but titanseq 4 waits until position 2 is stored: the row is never two batches behind.
-    await sink.wait_for(lambda events: len(events) == 4)
-    assert sink.seqs == [1, 2, 3, 4]
-    assert sink.arrival[3] < released < sink.arrival[4]
-    await _until_position(database, 4)
+    await sink.wait_for(lambda events: len(events) == 5)
+    assert sink.seqs == [1, 2, 3, 4, 5]
+    assert sink.arrival[3] < released < sink.arrival[5]
+    await _until_position(database, 5)
 
 
 async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_restarts_empty(

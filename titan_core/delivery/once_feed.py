@@ -6,10 +6,11 @@ resumes. The holder reads the events after its position from this instance's `Ev
 of the bus) and, when that does not reach back far enough, from the outbox, which keeps every event
 after the slowest `once` sink's position (up to `event_backlog_limit`; see `Relay.maintain`).
 
-The position of a delivered batch is stored while the next batch goes out (one task per feed keeps
-the row current), never before the sink's `deliver` returned, and at most one batch ahead: a
-holder that dies repeats at most its last two batches, and a database that stalls stops delivery
-after one more batch, as the lease does when it cannot be renewed.
+Positions are stored by a task of the feed while the next batches go out (never before the sink's
+`deliver` returned), at most every `STORE_EVERY_S`, so a store is not on the path from commit to
+sink and costs the database the same at one event per batch as at a hundred. Delivery waits once
+what was delivered has gone unstored for `UNSTORED_MAX_S`: a holder that dies repeats at most
+about that much, and one whose database stalls stops after that long.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 _OUTBOX_POLL_S = 0.1
 _STORE_RETRY_FIRST_S = 0.1
+# Stores of a busy sink at most this often: positions delivered meanwhile are stored together.
+STORE_EVERY_S = 0.05
+# Deliveries unstored for longer than this hold up the next batch until a store got through.
+UNSTORED_MAX_S = 0.5
 
 
 class DurableOnceFeed:
@@ -54,6 +59,8 @@ class DurableOnceFeed:
         self.position = 0
         # The last position this instance stored in the row (the durable one, as far as it knows).
         self._stored = 0
+        # Since when (monotonic) deliveries after `_stored` wait to be stored; None: none wait.
+        self._unstored_since: float | None = None
         self._bus = bus
         self._database = database
         self.lease = SinkLease(
@@ -99,27 +106,32 @@ class DurableOnceFeed:
         return events if self.lease.held else []
 
     async def ack(self, events: Sequence[Event]) -> None:
-        """The batch was delivered: the writer stores its position while the next one goes out.
+        """The batch was delivered: the writer stores its position while the next batches go out.
 
-        Returns once the previous batch's position is stored (usually long done), so the stored
-        position is never more than one batch behind; or once the lease ran out meanwhile.
+        Returns at once, unless deliveries have waited to be stored for over `UNSTORED_MAX_S`
+        (the database is slow or away): then once a store got through, or the lease ran out.
         """
         if not events or self.lease.token is None:
             return
-        previous = self.position
         self.position = max(self.position, events[-1].titanseq)
+        if self._unstored_since is None:
+            self._unstored_since = time.monotonic()
         self._moved.set()
-        while self._stored < previous and self.lease.held:
+        while self._unstored_too_long() and self.lease.held:
             self._written.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.lease.expires_in()):
                     await self._written.wait()
 
+    def _unstored_too_long(self) -> bool:
+        since = self._unstored_since
+        return since is not None and time.monotonic() - since > UNSTORED_MAX_S
+
     async def skip_to(self, seq: int) -> None:
         """Continue after `seq`: the events up to it are lost to this sink (counted in its row too)."""
         if seq > self.position and await self.lease.save(seq, lost=seq - self.position):
             self.position = seq
-            self._stored = max(self._stored, seq)
+            self._note_stored(seq, since=time.monotonic())
 
     async def close(self) -> None:
         """Store the last delivered position and hand the lease back (the next holder starts at once)."""
@@ -144,6 +156,7 @@ class DurableOnceFeed:
         if ownership is None:
             return False
         self.position = self._stored = ownership.position
+        self._unstored_since = None
         log.info(
             "sink %r is delivered by this instance (%s) from titanseq %d (fencing token %d)",
             self.name,
@@ -156,16 +169,19 @@ class DurableOnceFeed:
         return True
 
     async def _keep_row_current(self) -> None:
-        """Store the delivered position as soon as it moves (each store renews the lease), and renew
-        every third of the lease while idle or while a batch is retried. One store at a time, in
-        order; positions delivered meanwhile are stored together by the next one."""
+        """Store the delivered position when it moves, at most every `STORE_EVERY_S` (each store
+        renews the lease), and renew every third of the lease while idle or while a batch is
+        retried. One store at a time, in order; what was delivered meanwhile goes with the next."""
         pause = _STORE_RETRY_FIRST_S
+        next_store = 0.0
         while self.lease.token is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._retry_every_s):
                     await self._moved.wait()
+            await asyncio.sleep(max(0.0, next_store - time.monotonic()))
             self._moved.clear()
-            wanted = self.position
+            wanted, began = self.position, time.monotonic()
+            next_store = began + STORE_EVERY_S
             try:
                 kept = await self.lease.save(wanted)
             except BusUnavailable as exc:
@@ -176,8 +192,16 @@ class DurableOnceFeed:
                 continue
             pause = _STORE_RETRY_FIRST_S
             if kept:
-                self._stored = max(self._stored, wanted)
+                self._note_stored(wanted, since=began)
             self._written.set()  # also when the lease was lost: `ack` stops waiting
+
+    def _note_stored(self, seq: int, *, since: float) -> None:
+        """`seq` is stored; what was delivered after it (all after `since`) still waits."""
+        self._stored = max(self._stored, seq)
+        if self._stored >= self.position:
+            self._unstored_since = None
+        elif self._unstored_since is not None:
+            self._unstored_since = max(self._unstored_since, since)
 
     async def _read(self, limit: int) -> list[Event]:
         """The next events after the position: from this instance's log, else from the outbox."""
