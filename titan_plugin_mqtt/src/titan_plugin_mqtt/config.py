@@ -103,7 +103,7 @@ class MqttConfig:
     # had acknowledged them: Mosquitto saves its state only every autosave_interval.
     republish_window: float = 2.0
     # Send each packet at once (TCP_NODELAY): without it, Nagle's algorithm and the broker's delayed
-    # ACKs hold small packets back for up to 40 ms. With it the event publisher also ACKs at once
+    # ACKs hold small packets back for up to 40 ms. With it the client also ACKs at once
     # (TCP_QUICKACK), for brokers that run Nagle. Turn off only to save packets on slow links.
     tcp_nodelay: bool = True
     # Event profiles to publish, several at once (titan_core/delivery/profiles.py, docs/mqtt.md):
