@@ -182,14 +182,14 @@ async def _a_store_waits_for_the_lock(database: Database) -> None:
 
 
 async def test_batches_go_out_while_the_position_is_stored_until_it_waited_too_long(
-    make_events_client: EventsClientFactory, settings: Settings, redis_url: str, redis_prefix: str
+    make_titan_client: TitanClients, settings: Settings, redis_url: str, redis_prefix: str
 ) -> None:
     # A long lease: the stores below wait for a lock, and no renewal gets through meanwhile.
     custom = settings.replace(bus=redis_url, bus_prefix=redis_prefix, relay_poll_ms=50,
                               sink_lease_ms=60_000, sink_batch_size=1)  # fmt: skip
     sink = RecordingSink("mq")
     other = RecordingSink("other")  # a `once` sink of its own row, woken by the same events
-    client = await make_events_client(custom, sinks=[sink, other])
+    client = await make_titan_client(custom, sinks=[sink, other])
     database = client.app[DATABASE]
     await call(
         client, "POST", "/submodels", 201, json=submodel(elements=[prop("Speed", "0", value_type="xs:int")])

@@ -95,9 +95,9 @@ async def test_published_outbox_rows_beyond_retention_are_deleted(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_events_are_published_while_trimming_is_still_running(
-    make_events_client: EventsClientFactory, settings: Settings
+    make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    client = await make_events_client(settings.replace(relay_paused=True))
+    client = await make_titan_client(settings.replace(relay_paused=True))
     relay = client.app[EVENT_PIPELINE].relay
     started, finish = asyncio.Event(), asyncio.Event()
 
