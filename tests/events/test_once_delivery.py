@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.support.redis import ThrowawayRedis
+from titan_core.delivery.once_feed import UNSTORED_MAX_S
 from titan_core.delivery.pipeline import EventPipeline
 from titan_core.delivery.sink import Event, Fanout
 from titan_core.delivery.sink_lease import SinkLease
@@ -143,6 +144,77 @@ async def test_only_the_lease_holder_delivers_and_a_new_one_waits_lease_plus_bat
         assert (row.holder, row.token, row.position) == ("second", owned.token + 1, 6)
     finally:
         await database.close()
+
+
+async def test_a_holder_that_stops_cleanly_stores_its_last_position_as_it_releases(database_url: str) -> None:
+    database = Database(database_url)
+    await database.migrate()
+    try:
+        first = SinkLease(database, "mq", holder="first", lease_ms=1000, batch_timeout_ms=2000)
+        second = SinkLease(database, "mq", holder="second", lease_ms=1000, batch_timeout_ms=2000)
+        await first.register()
+        assert await first.take_over() is not None
+        assert await first.save(5)
+        await first.release(9)  # delivered up to 9; the store after the batch had not run yet
+        taken = await second.take_over()  # at once: no waiting for the lease to run out
+        assert taken is not None and taken.position == 9
+        await second.release(3)  # never moves the position back
+        async with database.read() as connection:
+            row = (await connection.execute(select(event_sinks))).one()
+        assert (row.holder, row.position) == (None, 9)
+    finally:
+        await database.close()
+
+
+async def _a_store_waits_for_the_lock(database: Database) -> None:
+    """Wait until a statement of this test's database waits for a lock (the sink row's store)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE '%event_sinks%'"
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        async with database.read() as connection:
+            if (await connection.execute(query)).scalar_one():
+                return
+        assert time.monotonic() < deadline, "the holder's position store never waited for the row lock"
+        await asyncio.sleep(0.02)
+
+
+async def test_batches_go_out_while_the_position_is_stored_until_it_waited_too_long(
+    make_titan_client: TitanClients, settings: Settings, redis_url: str, redis_prefix: str
+) -> None:
+    # A long lease: the stores below wait for a lock, and no renewal gets through meanwhile.
+    custom = settings.replace(bus=redis_url, bus_prefix=redis_prefix, relay_poll_ms=50,
+                              sink_lease_ms=60_000, sink_batch_size=1)  # fmt: skip
+    sink = RecordingSink("mq")
+    other = RecordingSink("other")  # a `once` sink of its own row, woken by the same events
+    client = await make_titan_client(custom, sinks=[sink, other])
+    database = client.app[DATABASE]
+    await call(
+        client, "POST", "/submodels", 201, json=submodel(elements=[prop("Speed", "0", value_type="xs:int")])
+    )
+    await _until_position(database, 1)
+    async with database.write() as locker:  # another transaction holds the sink's row
+        await locker.execute(select(event_sinks).where(event_sinks.c.name == "mq").with_for_update())
+        await call(client, "PATCH", VALUE, 204, json=2)
+        await sink.wait_for(lambda events: len(events) == 2)
+        await _a_store_waits_for_the_lock(database)  # storing position 2
+        await call(client, "PATCH", VALUE, 204, json=3)
+        # Pipelined: titanseq 3 goes out although position 2 is not stored yet ...
+        await sink.wait_for(lambda events: len(events) == 3)
+        # ... but once deliveries went unstored for UNSTORED_MAX_S, at most the batch being
+        # acknowledged then goes out: titanseq 5 waits for a store to get through.
+        await asyncio.sleep(sink.arrival[2] + UNSTORED_MAX_S - time.perf_counter() + 0.05)
+        for value in (4, 5):
+            await call(client, "PATCH", VALUE, 204, json=value)
+        # The other sink got titanseq 5: so would `mq` by now, were it not held up.
+        await other.wait_for(lambda events: len(events) == 5)
+        released = time.perf_counter()
+    await sink.wait_for(lambda events: len(events) == 5)
+    assert sink.seqs == [1, 2, 3, 4, 5]
+    assert sink.arrival[3] < released < sink.arrival[5]
+    await _until_position(database, 5)
 
 
 async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_restarts_empty(

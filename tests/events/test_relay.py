@@ -94,6 +94,29 @@ async def test_published_outbox_rows_beyond_retention_are_deleted(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_events_are_published_while_trimming_is_still_running(
+    make_titan_client: TitanClients, settings: Settings
+) -> None:
+    client = await make_titan_client(settings.replace(relay_paused=True))
+    relay = client.app[EVENT_PIPELINE].relay
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow_trimming() -> None:  # as deleting many thousand rows would be
+        started.set()
+        await finish.wait()
+
+    relay.maintain = slow_trimming  # type: ignore[method-assign]
+    relay._maintain_due = 0.0  # due now
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    async with asyncio.timeout(5):
+        assert await relay.run_once() == 1  # takes the lease, publishes, starts trimming
+        await started.wait()
+        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=8)
+        assert await relay.run_once() == 1, "the round waited for the trimming"
+    finish.set()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_paused_relay_leaves_events_in_the_outbox_until_a_relay_runs(
     make_titan_client: TitanClients, settings: Settings
 ) -> None:

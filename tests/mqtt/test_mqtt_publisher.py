@@ -158,3 +158,31 @@ async def silence(broker: ThrowawayMosquitto, publisher: EventPublisher) -> tupl
         os.kill(process.pid, signal.SIGCONT)
     await publisher.wait_connected(10)
     return noticed_after, error, publisher.connects
+
+
+async def test_a_batch_is_acknowledged_at_once_by_a_broker_that_runs_nagle() -> None:
+    # Mosquitto's default (no set_tcp_nodelay) holds each PUBACK until the previous one is ACKed;
+    # with the kernel's delayed ACKs every batch of two or more messages took 40 ms.
+    with ThrowawayMosquitto() as broker:
+        async with running(broker.url) as publisher:
+            quick = await median_batch_ms(publisher)
+        # The same without the publisher's quick ACKs (they go with tcp_nodelay): the wait is back.
+        async with running(broker.url, tcp_nodelay="false") as publisher:
+            delayed = await median_batch_ms(publisher)
+
+    assert quick < 20, f"a batch of 3 took {quick:.1f} ms (median)"
+    assert delayed >= 30, (
+        f"without quick ACKs a batch of 3 took {delayed:.1f} ms: is Nagle off on the broker?"
+    )
+
+
+async def median_batch_ms(publisher: EventPublisher) -> float:
+    """The median time of 15 batches of three QoS 1 messages, from sending to the last PUBACK."""
+    times = []
+    for number in range(15):
+        messages = [Outgoing(f"nagle/{index}", b"x" * 200, 1) for index in range(3)]
+        started = time.perf_counter()
+        assert await publisher.publish_many(messages, timeout=10) == []
+        times.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.005 * (number % 3))
+    return sorted(times)[len(times) // 2]

@@ -75,6 +75,7 @@ class Relay:
         # Not in the first round: that one publishes what waited, as soon as it can.
         self._maintain_due = time.monotonic() + _MAINTAIN_EVERY_S
         self._task: asyncio.Task[None] | None = None
+        self._trimming: asyncio.Task[None] | None = None
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -94,6 +95,13 @@ class Relay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._trimming is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._trimming), _STOP_GRACE_S)
+            self._trimming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._trimming
+            self._trimming = None
         if self.leader:
             with contextlib.suppress(SQLAlchemyError, OSError):
                 await self._release()
@@ -177,10 +185,19 @@ class Relay:
             await self.bus.publish(assigned)
             self._bus_head = assigned[-1].seq
             self.published_events += len(assigned)
-        if now >= self._maintain_due:
+        if now >= self._maintain_due and (self._trimming is None or self._trimming.done()):
             self._maintain_due = now + _MAINTAIN_EVERY_S
-            await self.maintain()
+            # Beside the rounds, not in one: its round trips (and deleting thousands of rows, once
+            # retention is reached) would hold up the events committed meanwhile.
+            self._trimming = asyncio.create_task(self._maintain_beside(), name="titan-relay-trim")
         return len(assigned)
+
+    async def _maintain_beside(self) -> None:
+        try:
+            await self.maintain()
+        except (BusUnavailable, SQLAlchemyError, OSError) as exc:
+            # The rounds meet the same outage and report it; trimming waits for the next time.
+            log.debug("event trimming failed (%s); it is tried again in %g s", exc, _MAINTAIN_EVERY_S)
 
     # ------------------------------------------------------------------ steps
 

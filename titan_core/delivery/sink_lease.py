@@ -52,6 +52,10 @@ class SinkLease:
         """Whether this instance may start a batch now: its lease is less than `lease_ms` old."""
         return self.token is not None and time.monotonic() < self._valid_until
 
+    def expires_in(self) -> float:
+        """Seconds until `held` turns false unless the lease is renewed (0 when it is not held)."""
+        return max(0.0, self._valid_until - time.monotonic()) if self.token is not None else 0.0
+
     async def register(self) -> None:
         """Create the sink's row if it is new: it starts after the last titanseq assigned so far."""
         try:
@@ -114,7 +118,8 @@ class SinkLease:
 
         `lost` adds to the row's count of events this sink will never get.
         """
-        if self.token is None:
+        token = self.token
+        if token is None:
             return False
         sent = time.monotonic()
         statement = (
@@ -122,7 +127,7 @@ class SinkLease:
             .where(
                 event_sinks.c.name == self.name,
                 event_sinks.c.holder == self.holder,
-                event_sinks.c.token == self.token,
+                event_sinks.c.token == token,
             )
             .values(
                 position=case((event_sinks.c.position < position, position), else_=event_sinks.c.position),
@@ -137,10 +142,14 @@ class SinkLease:
         except (SQLAlchemyError, OSError) as exc:
             raise BusUnavailable(f"cannot store the position of sink {self.name!r}: {exc}") from exc
         if row is None:
-            log.warning("sink %r: another instance holds its delivery lease now; this one stops", self.name)
-            self.token = None
+            if self.token == token:  # not a lease taken again while this store was on its way
+                log.warning(
+                    "sink %r: another instance holds its delivery lease now; this one stops", self.name
+                )
+                self.token = None
             return False
-        self._valid_until = sent + self.lease_ms / 1000
+        if self.token == token:
+            self._valid_until = max(self._valid_until, sent + self.lease_ms / 1000)
         return True
 
     async def current_holder(self) -> str | None:
@@ -160,8 +169,9 @@ class SinkLease:
             return None
         return str(row.holder)
 
-    async def release(self) -> None:
-        """Give the lease up at once (a clean shutdown): the next holder need not wait for it."""
+    async def release(self, position: int = 0) -> None:
+        """Give the lease up at once (a clean shutdown), storing the last delivered `position` with
+        it (never moving the stored one back): the next holder need not wait, nor repeat anything."""
         if self.token is None:
             return
         async with self.database.write() as connection:
@@ -172,7 +182,12 @@ class SinkLease:
                     event_sinks.c.holder == self.holder,
                     event_sinks.c.token == self.token,
                 )
-                .values(holder=None)
+                .values(
+                    holder=None,
+                    position=case(
+                        (event_sinks.c.position < position, position), else_=event_sinks.c.position
+                    ),
+                )
             )
         self.token = None
 

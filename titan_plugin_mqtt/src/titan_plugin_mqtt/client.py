@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 # waiting on the same loop are not held up by a big batch.
 _PACKETS_PER_TURN = 64
 _CONNECT_TIMEOUT_S = 10.0
+# Linux only; elsewhere ACKs keep the kernel's timing.
+_QUICKACK_AVAILABLE = hasattr(socket, "TCP_QUICKACK")
 
 MessageHandler = Callable[[Message], Awaitable[None]]
 
@@ -140,6 +142,8 @@ class _Wire(asyncio.Protocol):
         self.capacity = 65535
         self.last_received = time.monotonic()
         self._next_id = 0
+        # Set by `acknowledge_at_once`: the socket whose ACKs go out without the kernel's delay.
+        self._quick_ack: socket.socket | None = None
 
     # asyncio.Protocol ------------------------------------------------------------------
 
@@ -149,6 +153,8 @@ class _Wire(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_received = time.monotonic()
+        if self._quick_ack is not None:
+            self._ack_now(self._quick_ack)
         self.buffer += data
         try:
             packets, used = self.codec.read(self.buffer)
@@ -169,6 +175,23 @@ class _Wire(asyncio.Protocol):
         self.writable.set()
 
     # ------------------------------------------------------------------------------------
+
+    def acknowledge_at_once(self, sock: socket.socket) -> None:
+        """ACK what the broker sends at once instead of after the kernel's delayed-ACK timer.
+
+        A broker without TCP_NODELAY (Mosquitto's default) holds each small PUBACK back until the
+        previous one is ACKed (Nagle), and Linux delays that ACK by up to 40 ms while Titan, waiting
+        for the batch's acknowledgements, has nothing to send it with: every batch of two or more
+        messages took 40 ms. TCP_QUICKACK is not sticky, so it is set again after each read.
+        """
+        self._quick_ack = sock
+        self._ack_now(sock)
+
+    def _ack_now(self, sock: socket.socket) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        except OSError:
+            self._quick_ack = None  # a socket that refuses it once will not take it later either
 
     def close(self, reason: str) -> None:
         self._closed(reason)
@@ -441,7 +464,7 @@ class MqttClient(LinkState):
             _CONNECT_TIMEOUT_S,
         )
         try:
-            self._configure_socket(transport)
+            self._configure_socket(transport, wire)
             connack = await self._handshake(wire)
             self._connack = connack
             wire.capacity = min(config.max_inflight, connack.receive_maximum or 65535)
@@ -520,11 +543,13 @@ class MqttClient(LinkState):
                 continue
             wire.write(self._codec.pingreq)
 
-    def _configure_socket(self, transport: asyncio.BaseTransport) -> None:
+    def _configure_socket(self, transport: asyncio.BaseTransport, wire: _Wire) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # asyncio turns TCP_NODELAY on; the setting may turn it off.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.config.tcp_nodelay else 0)
+            if self.config.tcp_nodelay and _QUICKACK_AVAILABLE:
+                wire.acknowledge_at_once(sock)
 
 
 class _Broken(ConnectionError):

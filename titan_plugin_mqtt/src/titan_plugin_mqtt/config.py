@@ -118,7 +118,8 @@ class MqttConfig(SettingsSection):
     # had acknowledged them: Mosquitto saves its state only every autosave_interval.
     republish_window: float = setting(2.0, Number(minimum=0))
     # Send each packet at once (TCP_NODELAY): without it, Nagle's algorithm and the broker's delayed
-    # ACKs hold small packets back for up to 40 ms. Turn off only to save packets on slow links.
+    # ACKs hold small packets back for up to 40 ms. With it the client also ACKs at once
+    # (TCP_QUICKACK), for brokers that run Nagle. Turn off only to save packets on slow links.
     tcp_nodelay: bool = True
     # Event profiles to publish, several at once (titan_core/delivery/profiles.py, docs/mqtt.md):
     # "titan" on {prefix}/…/events, "async-aas" on `async_aas_topic`, "basyx" on BaSyx's topics.
