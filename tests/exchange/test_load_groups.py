@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from titan_core.auth import ANONYMOUS
 from titan_core.errors import Forbidden
 from titan_core.load_groups import MAX_GROUP_BYTES, MAX_GROUP_FILES, Prepared, groups, store_group
 from titan_core.loader import PreparedFile, load_paths, prepare_file
@@ -74,7 +75,11 @@ async def test_a_file_refused_while_storing_leaves_its_group_neighbours_stored(
         prepared = item if isinstance(item, PreparedFile) else None
         assert prepared is not None
         counts = await repository.import_environment(
-            prepared.environment, files=prepared.files, origin="load", connection=connection
+            prepared.environment,
+            files=prepared.files,
+            origin="load",
+            principal=ANONYMOUS,
+            connection=connection,
         )
         if item is refused:
             attempts.append(1)
@@ -104,7 +109,9 @@ async def test_a_file_refused_before_storing_keeps_its_error_and_the_group_is_st
 
     async def import_one(connection: AsyncConnection, item: Prepared) -> ImportCounts:
         assert isinstance(item, PreparedFile)
-        return await repository.import_environment(item.environment, origin="load", connection=connection)
+        return await repository.import_environment(
+            item.environment, origin="load", principal=ANONYMOUS, connection=connection
+        )
 
     outcomes = await store_group(database, group, import_one)
 
