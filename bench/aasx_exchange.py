@@ -1,7 +1,7 @@
 """AASX exchange benchmarks on PostgreSQL: `titan load` of many distinct AASX files (files/s), and
 `titan export` of a large environment as JSON and AASX (peak memory).
 
-    .venv/bin/python bench/aasx_exchange.py load --files 1000 --database-url postgresql+asyncpg://postgres@127.0.0.1/aasx_bench
+    .venv/bin/python bench/aasx_exchange.py load --files 1000 [--jobs 2] [--packages DIR] --database-url postgresql+asyncpg://postgres@127.0.0.1/aasx_bench
     .venv/bin/python bench/aasx_exchange.py export --submodels 100000 --database-url postgresql+asyncpg://…
 
 The load files come from the IDTA AASX samples in tests/data/idta, every identifier suffixed with the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -95,17 +96,23 @@ def run_measured(command: list[str]) -> tuple[float, float, str]:
 
 def bench_load(args: argparse.Namespace) -> None:
     asyncio.run(empty_database(args.database_url))
-    with tempfile.TemporaryDirectory() as folder:
-        paths = write_packages(Path(folder), args.files, args.spec)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(args.packages or scratch) / f"{args.spec}-{args.files}"
+        paths = sorted(folder.glob("bench-*.aasx")) if folder.is_dir() else []
+        if len(paths) != args.files:  # made once, kept with --packages: making them is not measured
+            folder.mkdir(parents=True, exist_ok=True)
+            paths = write_packages(folder, args.files, args.spec)
         command = [sys.executable, "-m", "titan_core", "load", "--lenient", "--jobs", str(args.jobs),
-                   "--database-url", args.database_url, folder]  # fmt: skip
+                   "--database-url", args.database_url, str(folder)]  # fmt: skip
+        load_before = os.getloadavg()[0]
         elapsed, cpu, output = run_measured(command)
+        load_after = os.getloadavg()[0]
     summary = [line for line in output.splitlines() if line.startswith("titan load: ") and "files;" in line]
     what = f"titan load, {len(paths)} distinct AASX files ({args.spec} spec part), --jobs {args.jobs}"
     rates = (
         f"{len(paths) / elapsed:.1f} files/s | {cpu:.1f} CPU s of Titan: {len(paths) / cpu:.1f} files/CPU s"
     )
-    print(f"| {what} | {elapsed:.1f} s | {rates} |")
+    print(f"| {what} | {elapsed:.1f} s | {rates} | load average {load_before:.1f} → {load_after:.1f} |")
     print(summary[-1] if summary else output[-2000:])
 
 
@@ -154,6 +161,9 @@ def main() -> None:
         "--spec", choices=("xml", "json"), default="xml", help="format of the packages' spec part"
     )
     load.add_argument("--database-url", required=True)
+    load.add_argument(
+        "--packages", help="folder to keep the generated packages in between runs (default: made anew)"
+    )
     export = commands.add_parser("export")
     export.add_argument("--submodels", type=int, default=100_000)
     export.add_argument(

@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, demo=args.demo)
         if args.command == "load":
-            from titan_core.loader import load_paths
+            from titan_core.loader import default_jobs, load_paths
 
             operator = _operator(args.operator)
             if operator is None:
@@ -53,7 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             return asyncio.run(
                 load_paths(
-                    settings, args.paths, lenient=args.lenient, operator=operator, jobs=max(1, args.jobs)
+                    settings,
+                    args.paths,
+                    lenient=args.lenient,
+                    operator=operator,
+                    jobs=default_jobs() if args.jobs is None else max(1, args.jobs),
                 )
             )
         if args.command == "export":

@@ -109,9 +109,10 @@ def _load(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
     load.add_argument(
         "--jobs",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="read and verify files in N processes while this one stores them (default 1)",
+        help="read and verify files in N worker processes while this one stores them; 1 reads them in "
+        "this process (default: 2 on a machine with two or more cores, else 1)",
     )
     load.add_argument(
         "--lenient",

@@ -1,21 +1,28 @@
 """`titan load`: upserts the shells, submodels and concept descriptions of environment files.
 
 JSON, XML and AASX files (in an AASX the files its File values name become attachments). Each file is
-imported in one transaction: it is stored whole or not at all. Strict by default. Real published
+stored whole or not at all (consecutive files share a transaction: `load_groups`); files are read and
+verified in worker processes (`--jobs`) while this one stores them. Strict by default. Real published
 files often break small rules (empty strings, empty lists); `--lenient` stores them anyway and reports
 every violation, so nothing invalid enters silently. No file is skipped without a line saying so.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import json
+import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ALL_ROLES, ANONYMOUS, Principal
 from titan_core.errors import BadRequest, TitanError
@@ -24,6 +31,7 @@ from titan_core.exchange.files import take_package_files
 from titan_core.exchange.limits import DEFAULT_LIMITS, ImportLimits
 from titan_core.exchange.xml import read_xml_environment
 from titan_core.json_text import loads_json
+from titan_core.load_groups import MAX_GROUP_FILES, ImportOne, Prepared, Stored, groups, store_group
 from titan_core.model.verify import parse_and_verify
 from titan_core.settings import Settings
 from titan_core.store.database import Database, open_database
@@ -86,9 +94,17 @@ class PreparedFile:
     violations: list[str] = field(default_factory=list)
     error: str = ""
     suggest_lenient: bool = False
+    size: int = 0  # bytes on disk: what bounds how many files are held at once
 
 
 def prepare_file(path: Path, lenient: bool, limits: ImportLimits = DEFAULT_LIMITS) -> PreparedFile:
+    prepared = _prepare(path, lenient, limits)
+    with contextlib.suppress(OSError):
+        prepared.size = path.stat().st_size
+    return prepared
+
+
+def _prepare(path: Path, lenient: bool, limits: ImportLimits) -> PreparedFile:
     try:
         environment, files = read_file(path, limits=limits)
         verified = parse_and_verify("environment", environment, lenient=lenient)
@@ -135,13 +151,85 @@ async def load_environment(
     return {"created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged}
 
 
-def _prepared(paths: list[Path], lenient: bool, jobs: int, limits: ImportLimits) -> Iterator[PreparedFile]:
-    if jobs <= 1 or len(paths) < 2:
-        for path in paths:
-            yield prepare_file(path, lenient, limits)
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(prepare_file, paths, [lenient] * len(paths), [limits] * len(paths), chunksize=4)
+def default_jobs() -> int:
+    """Worker processes for `titan load` without `--jobs`: two where there are two cores.
+
+    Reading and verifying a package (aas-core3.0, pure Python) takes more CPU than storing it, so
+    with workers the storing process is kept busy while PostgreSQL uses the other core; measured
+    (docs/performance.md) 1.6 times the files per second of one process on a 2-core machine. A
+    third worker would wait for the storing process, which stays one.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 2 if cores >= 2 else 1
+
+
+class _InProcess:
+    """Files prepared one by one in this process, as they are asked for."""
+
+    def __init__(self, paths: list[Path], lenient: bool, limits: ImportLimits) -> None:
+        self._paths = iter(paths)
+        self._lenient = lenient
+        self._limits = limits
+
+    async def next(self) -> PreparedFile | None:
+        path = next(self._paths, None)
+        return None if path is None else prepare_file(path, self._lenient, self._limits)
+
+    def has_ready(self) -> bool:
+        return True
+
+
+class _InWorkers:
+    """Files prepared by `jobs` worker processes ahead of the one storing them, in order.
+
+    At most `ahead` files (and, beyond the first, `MAX_AHEAD_BYTES` of them on disk) are prepared
+    and not yet taken, so a slow database does not let prepared files fill the memory.
+    """
+
+    MAX_AHEAD_BYTES = 64 * 1024 * 1024
+
+    def __init__(
+        self, pool: ProcessPoolExecutor, paths: list[Path], lenient: bool, limits: ImportLimits, jobs: int
+    ) -> None:
+        self._pool = pool
+        self._paths = iter(paths)
+        self._lenient = lenient
+        self._limits = limits
+        self._ahead = 2 * jobs + MAX_GROUP_FILES
+        self._pending: collections.deque[tuple[asyncio.Future[PreparedFile], int]] = collections.deque()
+        self._pending_bytes = 0
+        self._fill()
+
+    def _fill(self) -> None:
+        loop = asyncio.get_running_loop()
+        while len(self._pending) < self._ahead and (
+            not self._pending or self._pending_bytes < self.MAX_AHEAD_BYTES
+        ):
+            path = next(self._paths, None)
+            if path is None:
+                return
+            size = _size_on_disk(path)
+            future = loop.run_in_executor(self._pool, prepare_file, path, self._lenient, self._limits)
+            self._pending.append((future, size))
+            self._pending_bytes += size
+
+    async def next(self) -> PreparedFile | None:
+        if not self._pending:
+            return None
+        future, size = self._pending.popleft()
+        self._pending_bytes -= size
+        self._fill()
+        return await future
+
+    def has_ready(self) -> bool:
+        return bool(self._pending) and self._pending[0][0].done()
+
+
+def _size_on_disk(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 async def load_paths(
@@ -172,41 +260,48 @@ async def load_paths(
     repository: Repository | None = None
     report = _Report(len(files), show_bar=sys.stdout.isatty() if progress is None else progress)
     principal = ANONYMOUS if operator is None else operator_principal(operator)
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(files) > 1 else None
     try:
         with report:
-            for prepared in _prepared(files, lenient, jobs, limits):
-                if not prepared.error and repository is None:
+            ready = (
+                _InProcess(files, lenient, limits)
+                if pool is None
+                else _InWorkers(pool, files, lenient, limits, jobs)
+            )
+            async for group in groups(ready):
+                if database is None and any(not item.error for item in group):
                     database = open_database(settings.database_url)
                     await database.migrate()
                     repository = Repository(
                         database, recorder=OutboxRecorder(include_subject=settings.events_include_subject)
                     )
-                if not prepared.error:
+                outcomes: list[Stored] = [Stored(None, item.error) for item in group]
+                if database is not None:
                     assert repository is not None
-                    try:
-                        counts = await repository.import_environment(
-                            prepared.environment, files=prepared.files, origin="load", principal=principal
+                    outcomes = await store_group(database, group, _importer(repository, principal))
+                for item, outcome in zip(group, outcomes, strict=True):
+                    prepared = cast(PreparedFile, item)
+                    if outcome.counts is None:
+                        refused += 1
+                        report.error(f"titan load: {prepared.path}: {outcome.error}")
+                        if prepared.suggest_lenient:
+                            report.error(
+                                "titan load: the file breaks the rules listed; fix it, or store it anyway "
+                                "with `titan load --lenient` (every violation is then reported)"
+                            )
+                    else:
+                        counts = outcome.counts
+                        for violation in prepared.violations:
+                            report.line(f"{prepared.path}: stored despite violation: {violation}")
+                        total.add(counts)
+                        report.line(
+                            f"{prepared.path}: {counts.created} created, {counts.updated} updated, "
+                            f"{counts.unchanged} unchanged"
                         )
-                    except TitanError as exc:
-                        prepared.error = f"refused: {exc}"
-                if prepared.error:
-                    refused += 1
-                    report.error(f"titan load: {prepared.path}: {prepared.error}")
-                    if prepared.suggest_lenient:
-                        report.error(
-                            "titan load: the file breaks the rules listed; fix it, or store it anyway with "
-                            "`titan load --lenient` (every violation is then reported)"
-                        )
-                else:
-                    for violation in prepared.violations:
-                        report.line(f"{prepared.path}: stored despite violation: {violation}")
-                    total.add(counts)
-                    report.line(
-                        f"{prepared.path}: {counts.created} created, {counts.updated} updated, "
-                        f"{counts.unchanged} unchanged"
-                    )
-                report.advance()
+                    report.advance()
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if database is not None:
             await database.close()
     print(
@@ -215,6 +310,20 @@ async def load_paths(
         + (f" ({len(skipped)} other files skipped)" if skipped else "")
     )
     return 1 if refused else 0
+
+
+def _importer(repository: Repository, principal: Principal) -> ImportOne:
+    async def import_one(connection: AsyncConnection, item: Prepared) -> ImportCounts:
+        prepared = cast(PreparedFile, item)
+        return await repository.import_environment(
+            prepared.environment,
+            files=prepared.files,
+            origin="load",
+            principal=principal,
+            connection=connection,
+        )
+
+    return import_one
 
 
 class _Report:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import os
+from typing import cast
 
-from aiohttp import FormData
+import pytest
+from aiohttp import BodyPartReader, FormData
 
 from tests.api.helpers import assert_idta_error, b64, get_json, shell, submodel
-from tests.support.app import AppClient
+from tests.support.app import AppClient, AppClientFactory
+from titan_core.api.packages import _copy_part
+from titan_core.errors import PayloadTooLarge
 from titan_core.exchange.aasx import read_aasx
+from titan_core.settings import Settings
 
 from .packages import XXE, build_zip, package, package_entries
 
@@ -112,3 +118,49 @@ async def test_aas_ids_the_package_does_not_hold_are_refused(app_client: AppClie
 async def test_a_body_that_is_not_multipart_is_415(app_client: AppClient) -> None:
     response = await app_client.post("/packages", data=package(environment(SHELL_A)))
     await assert_idta_error(response, 415, "multipart/form-data")
+
+
+async def test_a_package_over_max_body_bytes_is_413_naming_the_limit_and_nothing_is_stored(
+    make_app_client: AppClientFactory, settings: Settings
+) -> None:
+    limit = 64 * 1024
+    client = await make_app_client(settings.replace(max_body_bytes=limit))
+    # Incompressible content, so the package itself (not only what it unpacks to) passes the limit.
+    data = package(environment(SHELL_A), ("aasx/files/noise.bin", os.urandom(limit)))
+    response = await client.post("/packages", data=form(data))
+    await assert_idta_error(response, 413, f"{limit} bytes this server accepts (setting max_body_bytes)")
+    assert (await get_json(client, "/packages"))["result"] == []
+    assert (await get_json(client, "/shells"))["result"] == []
+
+
+class _Part:
+    """What `_copy_part` reads of aiohttp's BodyPartReader: chunks until an empty one."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    async def read_chunk(self, size: int) -> bytes:
+        return self._chunks.pop(0)[:size] if self._chunks else b""
+
+
+async def test_an_upload_is_streamed_to_the_file_and_refused_once_it_passes_the_limit() -> None:
+    upload = io.BytesIO()
+    await _copy_part(cast(BodyPartReader, _Part([b"a" * 10, b"b" * 10])), upload, 20)
+    assert upload.getvalue() == b"a" * 10 + b"b" * 10
+
+    upload = io.BytesIO()
+    with pytest.raises(PayloadTooLarge, match=r"larger than the 15 bytes .*max_body_bytes"):
+        await _copy_part(cast(BodyPartReader, _Part([b"a" * 10, b"b" * 10, b"c" * 10])), upload, 15)
+    assert upload.getvalue() == b"a" * 10  # nothing past the limit was written
+
+
+async def test_a_package_larger_than_the_in_memory_spool_is_stored_byte_for_byte(
+    app_client: AppClient,
+) -> None:
+    # Over _SPOOL_BYTES: the upload goes through a temporary file on disk.
+    data = package(environment(SHELL_A), ("aasx/files/noise.bin", os.urandom(3 * 1024 * 1024)))
+    response = await app_client.post("/packages", data=form(data))
+    assert response.status == 201, await response.text()
+    stored = await app_client.get(response.headers["Location"])
+    assert await stored.read() == data
+    assert (await get_json(app_client, f"/shells/{b64(SHELL_A)}"))["id"] == SHELL_A
