@@ -36,10 +36,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: tests is a package
 
-from cluster.harness import Cluster, Observers, Verdict
 from redis.asyncio import Redis
+
+from tests.cluster.harness import Cluster, Observers, Verdict
 
 Fault = Callable[[Cluster, Observers], Awaitable[None]]
 
