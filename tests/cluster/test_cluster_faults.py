@@ -15,6 +15,16 @@ from .harness import Cluster, ClusterFactory, Observers, describe
 pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.timeout(240)]
 
 
+async def _started(
+    make_cluster: ClusterFactory, observe: Callable[[Cluster], Observers], env: dict[str, str] | None = None
+) -> tuple[Cluster, Observers]:
+    """A running two-instance cluster with every channel's observer connected."""
+    cluster = await asyncio.to_thread(make_cluster, env)
+    observers = observe(cluster)
+    await observers.start()
+    return cluster, observers
+
+
 async def _assert_every_channel_complete(cluster: Cluster, observers: Observers) -> None:
     await observers.settle(timeout=60)
     verdicts = observers.verdicts()
@@ -26,9 +36,7 @@ async def _assert_every_channel_complete(cluster: Cluster, observers: Observers)
 async def test_redis_killed_and_restarted_empty_after_12_s_loses_and_reorders_nothing(
     make_cluster: ClusterFactory, observe: Callable[[Cluster], Observers]
 ) -> None:
-    cluster = await asyncio.to_thread(make_cluster)
-    observers = observe(cluster)
-    await observers.start()
+    cluster, observers = await _started(make_cluster, observe)
     await observers.write(100, rate=50)
     await asyncio.to_thread(cluster.redis.kill)
     await observers.write(240, rate=20)  # 12 s without Redis: the writes still commit
@@ -41,9 +49,7 @@ async def test_redis_killed_and_restarted_empty_after_12_s_loses_and_reorders_no
 async def test_the_instance_delivering_mqtt_killed_with_sigkill_loses_and_reorders_nothing(
     make_cluster: ClusterFactory, observe: Callable[[Cluster], Observers]
 ) -> None:
-    cluster = await asyncio.to_thread(make_cluster)
-    observers = observe(cluster)
-    await observers.start()
+    cluster, observers = await _started(make_cluster, observe)
     holder = await cluster.holder_of("mqtt")
     writing = asyncio.create_task(observers.write(500, rate=50))
     await asyncio.sleep(3)
@@ -59,9 +65,7 @@ async def test_the_instance_delivering_mqtt_killed_with_sigkill_loses_and_reorde
 async def test_a_sink_lagging_beyond_retention_when_redis_restarts_empty_gets_everything(
     make_cluster: ClusterFactory, observe: Callable[[Cluster], Observers]
 ) -> None:
-    cluster = await asyncio.to_thread(make_cluster, {"TITAN_EVENT_RETENTION": "100"})
-    observers = observe(cluster)
-    await observers.start()
+    cluster, observers = await _started(make_cluster, observe, {"TITAN_EVENT_RETENTION": "100"})
     await observers.write(50, rate=50)
     cluster.pause_broker()  # MQTT stops acknowledging: the mqtt sink falls behind
     try:
@@ -79,9 +83,7 @@ async def test_a_sink_lagging_beyond_retention_when_redis_restarts_empty_gets_ev
 async def test_postgres_stopped_for_5_s_refuses_with_503_and_loses_and_reorders_nothing(
     make_cluster: ClusterFactory, observe: Callable[[Cluster], Observers]
 ) -> None:
-    cluster = await asyncio.to_thread(make_cluster)
-    observers = observe(cluster)
-    await observers.start()
+    cluster, observers = await _started(make_cluster, observe)
     await observers.write(100, rate=50)
     acknowledged_before = len(observers.acknowledged)
     await asyncio.to_thread(cluster.postgres.stop, "fast")
