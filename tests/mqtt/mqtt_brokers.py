@@ -14,7 +14,9 @@ from pathlib import Path
 from tests.support.mosquitto import ThrowawayMosquitto
 from tests.support.services import LOOPBACK, free_port
 
-MQTT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "mqtt.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+MQTT_DOCS = DOCS / "mqtt.md"
+SECURITY_DOCS = DOCS / "security.md"
 
 
 def _run(*argv: str, cwd: Path) -> None:
@@ -119,13 +121,25 @@ def durable_mosquitto() -> Iterator[ThrowawayMosquitto]:
         yield broker
 
 
+def _code_block_under(page: Path, heading: str) -> str:
+    """The first code block after `heading` in the docs `page`."""
+    sections = page.read_text(encoding="utf-8").split(heading, 1)
+    match = re.search(r"```\n(.*?)```", sections[-1], re.DOTALL) if len(sections) == 2 else None
+    assert match, f"docs/{page.name} has no code block under {heading}"
+    return match.group(1)
+
+
 def documented_acl() -> str:
     """The code block under the heading "### ACL file" of docs/mqtt.md."""
-    text = MQTT_DOCS.read_text(encoding="utf-8")
-    section = text.split("### ACL file", 1)[1]
-    match = re.search(r"```\n(.*?)```", section, re.DOTALL)
-    assert match, "docs/mqtt.md has no code block under ### ACL file"
-    return match.group(1)
+    return _code_block_under(MQTT_DOCS, "### ACL file")
+
+
+def security_acl(b64_submodel_id: str) -> str:
+    """The ACL pattern of docs/security.md ("### Mosquitto ACL"), its gateway `line1-gateway` given
+    the submodel whose base64url id stands for `<b64url-submodel-id>` there."""
+    return _code_block_under(SECURITY_DOCS, "### Mosquitto ACL").replace(
+        "<b64url-submodel-id>", b64_submodel_id
+    )
 
 
 def password_of(user: str) -> str:

@@ -1,7 +1,8 @@
 """Issue 13, M1: Titan answers a write only on a response topic under the reply prefix. Against a
-Mosquitto with the ACL of docs/mqtt.md: the device `press-7`, allowed to write only its own
-submodel's values, names another twin's event topic as its MQTT 5 response topic; Titan used to
-publish its answer there with its own login, and a dashboard received it."""
+Mosquitto with each documented ACL (docs/mqtt.md's "ACL file", whose device is `press-7`, and
+docs/security.md's "Mosquitto ACL", whose gateway is `line1-gateway`): the device, allowed to write
+only its own submodel's values, names another twin's event topic as its MQTT 5 response topic;
+Titan used to publish its answer there with its own login, and a dashboard received it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.support.app import AppClient
 
-from .mqtt_brokers import acl_mosquitto, password_of
+from .mqtt_brokers import acl_mosquitto, password_of, security_acl
 from .mqtt_helpers import MqttAppFactory, Recorder, assert_cloudevent, b64, prop, publish_v5, submodel
 
 PRESS = "https://example.com/ids/sm/press-7"
@@ -25,24 +26,29 @@ async def value_of(client: AppClient, submodel_id: str) -> Any:
     return await response.json()  # a Property's $value is its bare value
 
 
+@pytest.mark.parametrize("documented_in", ["mqtt.md", "security.md"])
 async def test_a_device_cannot_make_titan_answer_onto_another_twins_event_topic(
-    make_mqtt_app: MqttAppFactory, caplog: pytest.LogCaptureFixture
+    make_mqtt_app: MqttAppFactory, caplog: pytest.LogCaptureFixture, documented_in: str
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="titan_plugin_mqtt.writeback")
-    with acl_mosquitto(["titan", "press-7", "dashboard"]) as url:
+    # Each page's ACL names its own device; both let it write only PRESS's value topics.
+    name, acl = (
+        ("press-7", None) if documented_in == "mqtt.md" else ("line1-gateway", security_acl(b64(PRESS)))
+    )
+    with acl_mosquitto(["titan", name, "dashboard"], acl) as url:
         client = await make_mqtt_app(url, prefix="titan", username="titan", password=password_of("titan"))
         for submodel_id in (PRESS, OTHER):
             elements = [prop("Speed", "1", value_type="xs:int")]
             assert (await client.post("/submodels", json=submodel(submodel_id, elements))).status == 201
         own_value = f"titan/element/{b64(PRESS)}/Speed/value"
         forged_target = f"titan/submodel/{b64(OTHER)}/events"
-        barrier_reply = "titan/reply/press-7/barrier"
-        device = {"username": "press-7", "password": password_of("press-7")}
+        barrier_reply = f"titan/reply/{name}/barrier"
+        device = {"username": name, "password": password_of(name)}
         dashboard_login = {"username": "dashboard", "password": password_of("dashboard")}
 
         async with (
             Recorder(url, ["titan/+/+/events", "titan/element/+/+/events"], **dashboard_login) as dashboard,
-            Recorder(url, ["titan/reply/press-7/#", f"{own_value}/error"], **device) as press,
+            Recorder(url, [f"titan/reply/{name}/#", f"{own_value}/error"], **device) as press,
         ):
             await publish_v5(
                 url, own_value, b"7", ResponseTopic=forged_target, CorrelationData=b"forged", **device
