@@ -180,6 +180,40 @@ async def test_an_unknown_kid_never_holds_up_a_token_whose_key_is_known(
     assert keys.fetches == 2
 
 
+@SQLITE_ONLY
+async def test_over_http_a_request_with_a_known_key_is_answered_while_an_unknown_kid_waits_for_the_jwks(
+    slow_jwks: tuple[SlowJwks, str], make_app_client: AppClientFactory, settings: Settings,
+    core_plugins: TitanPluginManager, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """L4 as the attack saw it, through Titan's HTTP stack: with the identity provider's JWKS hanging,
+    a legitimate request is answered at once; the request naming an unknown key gets a 401 that does
+    not name the JWKS URL once the fetch ends."""
+    endpoint, url = slow_jwks
+    secure = settings.replace(
+        auth_enabled=True, jwt_jwks_url=url, jwt_issuer=JWT_ISSUER, jwt_audience=JWT_AUDIENCE
+    )
+    client = await make_app_client(secure, plugin_manager=core_plugins)
+
+    def bearer(kid: str, subject: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {endpoint.token(kid, subject)}"}
+
+    assert (await client.get("/shells", headers=bearer("known", "first"))).status == 200
+    monkeypatch.setattr(jwks_module, "JWKS_MIN_REFRESH_SECONDS", 0.0)
+    endpoint.hold = True
+    unknown = asyncio.create_task(client.get("/shells", headers=bearer("rotated-away", "mallory")))
+    try:
+        await asyncio.wait_for(endpoint.holding.wait(), timeout=10)
+        known = await asyncio.wait_for(client.get("/shells", headers=bearer("known", "second")), timeout=10)
+
+        assert known.status == 200, await known.text()
+        assert not unknown.done(), "the unknown kid's request ended before the known one was answered"
+    finally:
+        endpoint.release.set()
+    refused = await asyncio.wait_for(unknown, timeout=10)
+    text = (await refused.json())["messages"][0]["text"]
+    assert refused.status == 401 and "(kid)" in text and url not in text, text
+
+
 async def test_unknown_kids_refetch_at_most_once_per_interval(slow_jwks: tuple[SlowJwks, str]) -> None:
     endpoint, url = slow_jwks
     found = JwtVerifier.from_settings(
