@@ -4,9 +4,14 @@ terminal; now each refusal is one line with `\\n` and `\\x1b` spelled out."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import pytest
+from titan_plugin_mqtt.client import MqttClient
+from titan_plugin_mqtt.codec import Message
+from titan_plugin_mqtt.config import MqttConfig
 
 from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, publish_v5, submodel
 
@@ -62,3 +67,29 @@ async def test_line_separators_and_bidi_overrides_in_a_topic_are_escaped_in_the_
 
     assert lines and all("\u2028" not in line and "\u202e" not in line for line in lines), lines
     assert "Temp\\u2028X\\u202eY" in lines[0]
+
+
+async def test_a_handler_failure_logs_the_topic_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """The client's last-resort log line, when handling a message raised, escapes the topic too."""
+    barrier_handled = asyncio.Event()
+
+    async def broken(message: Message) -> None:
+        if message.topic == "barrier":  # messages are handled one after another, in arrival order
+            barrier_handled.set()
+            return
+        raise RuntimeError("the handler broke")
+
+    client = MqttClient(MqttConfig(url="mqtt://h"), client_id="t", role="write-back", on_message=broken)
+    client._incoming.put_nowait(Message("titan/element/x/Temp\u2028X\u202eY/value", b"1", 1, False, 1))
+    client._incoming.put_nowait(Message("barrier", b"1", 1, False, 2))
+    caplog.set_level(logging.ERROR, logger="titan_plugin_mqtt.client")
+    dispatcher = asyncio.create_task(client._dispatch())
+    try:
+        await asyncio.wait_for(barrier_handled.wait(), timeout=10)
+    finally:
+        dispatcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatcher
+
+    (line,) = [r.getMessage() for r in caplog.records if "handling a message" in r.getMessage()]
+    assert "Temp\\u2028X\\u202eY" in line and "\u2028" not in line and "\u202e" not in line, line

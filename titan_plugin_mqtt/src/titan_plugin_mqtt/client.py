@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from titan_core.plugin_api import SettingsError
+from titan_core.plugin_api import SettingsError, loggable
 from titan_plugin_mqtt.codec import (
     PUBACK,
     PUBCOMP,
@@ -447,7 +447,8 @@ class MqttClient(LinkState):
                 try:
                     await self._on_message(message)
                 except Exception:  # one bad message must not stop the others
-                    log.exception("%s: handling a message on %s failed", self.role, message.topic)
+                    # The topic is the device's text (issue 13, L2): escaped like every logged topic.
+                    log.exception("%s: handling a message on %s failed", self.role, loggable(message.topic))
 
     async def _connect_and_serve(self) -> str:
         """Connect, subscribe, then serve keepalive until the connection ends; returns why it ended."""
