@@ -39,7 +39,8 @@ PRINCIPALS = {
 
 
 class TokenPlugin:
-    """Known tokens, `expires-in-<seconds>` tokens, and a refusal for anything else."""
+    """Known tokens, `expires-in-<seconds>` tokens, a scheme that breaks on `broken-token`, and a
+    refusal for anything else."""
 
     @hookimpl
     def titan_authenticate(self, request: web.Request, token: str | None) -> Principal | None:
@@ -51,6 +52,8 @@ class TokenPlugin:
             return Principal("expiring", frozenset({ROLE_READER}), expires_at=time.time() + seconds)
         if token in PRINCIPALS:
             return PRINCIPALS[token]
+        if token == "broken-token":  # a scheme with a bug, its message carrying a forged log line
+            raise RuntimeError("the scheme broke\nINFO titan: admin logged in")
         raise PermissionError("unknown token")
 
 

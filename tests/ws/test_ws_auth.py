@@ -4,6 +4,9 @@ accepted, and refusals are close codes 4401, 4403 and 4408 (DESIGN §4), live, w
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from titan_core.auth import ALL_ROLES, ROLE_READER
 from titan_core.credentials.api_keys import config_entry, hash_api_key
@@ -180,6 +183,27 @@ async def test_a_re_auth_naming_another_subject_closes_with_4403(
 
     closed = await expect_close(client)
     assert closed.code == 4403 and "another subject" in closed.reason
+
+
+async def test_a_scheme_that_raises_is_logged_in_one_escaped_line_without_a_traceback(
+    make_ws_server: WsServerFactory, client_kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As for REST (issue 13, L2 and L3): anyone can send a token that makes a scheme raise, so each
+    refused connection costs one log line, with the scheme's message escaped; the traceback is DEBUG."""
+    server = await auth_server(make_ws_server)
+    caplog.set_level(logging.DEBUG, logger="titan_plugin_ws.access")
+
+    client = await server.connect(client_kind, query="?token=broken-token")
+
+    assert (await expect_close(client)).code == 4401
+    logged = [r for r in caplog.records if r.name == "titan_plugin_ws.access" and r.levelno >= logging.INFO]
+    assert len(logged) == 1 and logged[0].exc_info is None, (
+        "a traceback per refused connection floods the log"
+    )
+    assert logged[0].getMessage() == (
+        "titan_authenticate raised RuntimeError on a WebSocket connection: "
+        "the scheme broke\\nINFO titan: admin logged in"
+    )
 
 
 async def test_an_origin_that_is_not_allowed_closes_with_4403(

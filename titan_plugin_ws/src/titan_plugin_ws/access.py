@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import hdrs, web
 
-from titan_core.plugin_api import ANONYMOUS, BROWSER_POLICY, ROLE_READER, SETTINGS, Principal
+from titan_core.plugin_api import ANONYMOUS, BROWSER_POLICY, ROLE_READER, SETTINGS, Principal, loggable
 from titan_core.plugin_api import authenticate as who_presents
 from titan_plugin_ws.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 
@@ -55,7 +55,11 @@ async def authenticate(request: web.Request, token: str | None, *, required: boo
         status = getattr(exc, "status", None)
         message = str(getattr(exc, "message", None) or exc) or type(exc).__name__
         if not isinstance(exc, PermissionError | ValueError) and status is None:
-            log.warning("titan_authenticate raised on a WebSocket connection", exc_info=True)
+            # One escaped line per refused connection, as for REST (issue 13 L2, L3): anyone can send
+            # a token that breaks a scheme. The traceback is kept for debugging.
+            log.warning("titan_authenticate raised %s on a WebSocket connection: %s",
+                        type(exc).__name__, loggable(message))  # fmt: skip
+            log.debug("traceback of the titan_authenticate failure", exc_info=True)
         code = CLOSE_FORBIDDEN if status == 403 else CLOSE_UNAUTHENTICATED
         raise Refused(code, f"credential refused: {message}") from None
     if principal is None:
