@@ -14,11 +14,16 @@ import pluggy
 if TYPE_CHECKING:
     from aiohttp import web
     from prometheus_client.registry import Collector
+    from sqlalchemy.engine import Connection
 
     from titan_core.auth import Principal
     from titan_core.delivery.sink import EventSink
+    from titan_core.eventtypes.change import Change
+    from titan_core.eventtypes.kinds import EntityKind
     from titan_core.health import HealthReport
+    from titan_core.services import Service
     from titan_core.settings import Settings
+    from titan_core.store.migration_sources import MigrationSource
 
 PROJECT_NAME = "titan"
 """The pluggy project name, and the entry-point group plugins register under."""
@@ -74,6 +79,70 @@ def titan_metrics(app: web.Application) -> Sequence[Collector] | None:
 
     :param app: the application being built; collectors may keep it and read its state later.
     :return: the plugin's collectors (an empty list or None when it has none).
+    """
+
+
+@hookspec
+def titan_migrations() -> Sequence[MigrationSource] | None:
+    """Return the plugin's own Alembic histories, migrated with the core's.
+
+    Fires when the database is migrated (`migrate_on_start`, `titan migrate`), before the app
+    serves. Each `MigrationSource` is a versions directory whose revisions form one branch labelled
+    `branch` (the first revision: `down_revision = None`, `branch_labels = (branch,)`; it may
+    `depends_on` a core revision). The core upgrades its own chain and every branch to their heads
+    in one run, on SQLite and PostgreSQL. A plugin whose migration fails stops the start with a
+    message naming it. Must be synchronous.
+
+    :return: the plugin's migration sources (an empty list or None when it has no tables).
+    """
+
+
+@hookspec
+def titan_entity_kinds() -> Sequence[EntityKind] | None:
+    """Return the kinds of entity whose changes this plugin records as events.
+
+    Fires once per application, while it is built. Each `EntityKind(name, collection)` becomes a
+    `titanentity` value events carry (`source` = collection + base64url(identifier)), accepted by
+    the outbox, `/events` and WebSocket filters, the Event Feed and the transports. Kinds are
+    process-wide: declaring the same kind again is harmless; a core kind's name, or a name another
+    plugin declared with another collection, takes the plugin out. Must be synchronous.
+
+    :return: the plugin's kinds (an empty list or None when it has none).
+    """
+
+
+@hookspec
+def titan_services() -> Sequence[Service] | None:
+    """Return the services (route groups) this plugin implements, for the setting `services`.
+
+    Fires once per application, before `titan_setup_app`. The setting `services` names the ones an
+    instance serves (empty: the core's `repository` and every plugin's); a plugin checks with
+    `serves(settings, name)` in `titan_setup_app` before adding its routes. `/description` lists the
+    profiles of the enabled services. Must be synchronous.
+
+    :return: the plugin's services (an empty list or None when it has none).
+    """
+
+
+@hookspec
+def titan_write_transaction(
+    connection: Connection, changes: Sequence[Change], origin: str, subject: str | None
+) -> Sequence[Change] | None:
+    """Work inside every Repository write transaction, before its events are stored.
+
+    Called by the outbox with the changes the core write made (REST, group-committed value
+    writes, `titan load`, packages), on the write's own connection, in its transaction. Write the
+    plugin's own rows on `connection` (synchronous SQLAlchemy Core); return further changes (of the
+    plugin's entity kinds) to store in the same outbox, in the same transaction: the hook is not
+    called again for them. Raising aborts the whole write (rolled back; the caller sees the error).
+    Implementations run in pluggy's order. Keep it short: it runs while the write lock is held.
+    Must be synchronous.
+
+    :param connection: the write transaction's connection.
+    :param changes: the changes the core write made.
+    :param origin: the write's origin (`rest`, `mqtt`, `load`, `plugin:<name>`).
+    :param subject: who made the write (`Principal.subject`), or None when unknown.
+    :return: changes to store with them (or None).
     """
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ChangeType = Literal["created", "updated", "deleted", "valueChanged"]
-Entity = Literal["shell", "submodel", "element", "concept_description"]
+# The core's four, or a kind a plugin registered (`titan_entity_kinds`, kinds.py).
+Entity = str
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Change:
     """One state change a write made, in the shape the event layer turns into an envelope."""
 
     type: ChangeType
+    # "shell", "submodel", "element", "concept_description", or a registered plugin kind.
     entity: Entity
     identifier: str
     # idShortPath, for elements only.

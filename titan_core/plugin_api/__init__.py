@@ -13,9 +13,12 @@ from typing import Any
 
 from titan_core import __version__ as TITAN_VERSION
 from titan_core.api.browser_guard import BROWSER_POLICY
+from titan_core.api.params import json_body, paging
+from titan_core.api.responses import json_response, paged
 from titan_core.auth import (
     ALL_ROLES,
     ANONYMOUS,
+    ROLE_ADMIN,
     ROLE_READER,
     ROLE_WRITER,
     Principal,
@@ -23,6 +26,7 @@ from titan_core.auth import (
     authorize_write,
     may_read,
     public,
+    requires_role,
 )
 from titan_core.delivery.bus import BusUnavailable, HistoryExpired
 from titan_core.delivery.filters import EventFilter, parse_filter_json, parse_filter_query
@@ -38,8 +42,10 @@ from titan_core.delivery.profiles import (
 from titan_core.delivery.reader import EventPage, EventReader
 from titan_core.delivery.sink import BatchingSink, Event, EventSink, Fanout, SignallingSink
 from titan_core.delivery.stored_elements import StoredElements
-from titan_core.errors import BadRequest, Conflict, Forbidden, NotFound, TitanError
+from titan_core.errors import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed, TitanError
+from titan_core.eventtypes.change import Change, ChangeType
 from titan_core.eventtypes.envelope import short_type
+from titan_core.eventtypes.kinds import EntityKind, entity_names, plugin_entity_kinds
 from titan_core.health import HealthReport
 from titan_core.hookspecs import hookimpl
 from titan_core.keys import REPOSITORY, SETTINGS
@@ -54,6 +60,7 @@ from titan_core.plugin_compat import (
     Deprecation,
     PluginApiDeprecationWarning,
 )
+from titan_core.services import REPOSITORY_SERVICE, Service, serves
 from titan_core.settings import (
     Choice,
     Flag,
@@ -72,6 +79,10 @@ from titan_core.settings import (
     schema_for,
     setting,
 )
+from titan_core.store.identifiable_store import decode_cursor, encode_cursor
+from titan_core.store.migration_sources import MigrationSource
+from titan_core.store.plugin_transaction import PluginTransaction
+from titan_core.store.preconditions import check_precondition, etag_matches
 from titan_core.store.repository import Repository
 
 __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
@@ -108,9 +119,30 @@ __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
     "principal_of",
     "stored_elements",
     "HealthReport",
+    # Services: a plugin's own tables, work in the write transaction, its event kinds, route groups.
+    "MigrationSource",
+    "PluginTransaction",
+    "Change",
+    "ChangeType",
+    "EntityKind",
+    "entity_names",
+    "plugin_entity_kinds",
+    "Service",
+    "REPOSITORY_SERVICE",
+    "serves",
+    # Paged results and ETags as the core's Part 2 routes answer them.
+    "paging",
+    "paged",
+    "encode_cursor",
+    "decode_cursor",
+    "json_body",
+    "json_response",
+    "etag_matches",
+    "check_precondition",
     # Callers and what they may do.
     "ALL_ROLES",
     "ANONYMOUS",
+    "ROLE_ADMIN",
     "ROLE_READER",
     "ROLE_WRITER",
     "Principal",
@@ -118,11 +150,13 @@ __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
     "authorize_write",
     "may_read",
     "public",
+    "requires_role",
     # Errors a plugin raises (each answers with its HTTP status and the IDTA error body).
     "BadRequest",
     "Conflict",
     "Forbidden",
     "NotFound",
+    "PreconditionFailed",
     "TitanError",
     # Delivery: the sink contract and its optional capabilities.
     "BatchingSink",

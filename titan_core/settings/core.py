@@ -70,6 +70,9 @@ class Settings:
     plugins: tuple[str, ...] = ()
     disable_plugins: tuple[str, ...] = ()
     require_plugins: bool = False
+    # The services (route groups) this instance serves: "repository" (the Part 2 repository routes)
+    # and those plugins declare (`titan_services`); empty: all of them (docs/plugins.md).
+    services: tuple[str, ...] = ()
     # Eventing (docs/events.md). The bus: "memory" (one instance) or a redis:// URL (Redis Streams),
     # with its Redis key prefix. How many newest events /events and resume keep, and the most a
     # lagging sink may hold back from trimming (beyond it, the loss is logged and counted).

@@ -21,6 +21,7 @@ from titan_core.eventtypes.envelope import build_envelope, dump_envelope, stored
 from titan_core.eventtypes.feed_types import feed_type, semantic_key_values, subject_of
 from titan_core.eventtypes.schema import validate_envelope
 from titan_core.store.tables import event_outbox, event_semantic_keys
+from titan_core.store.write_types import WriteHook
 
 _INSERT = insert(event_outbox)  # built once, as for every statement on the value-write path
 # With semanticId keys to index, the rows' ids are needed for their `event_semantic_keys` rows.
@@ -42,8 +43,17 @@ class OutboxRecorder:
     produces, so the server does not pay for it (some 80 µs per event, a tenth of a device write).
     """
 
-    def __init__(self, *, validate: bool = False, include_subject: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        validate: bool = False,
+        include_subject: bool = False,
+        write_hooks: Sequence[WriteHook] = (),
+    ) -> None:
         self.validate = validate
+        # The plugins' `titan_write_transaction` implementations, resolved when the app was built
+        # (the store never imports plugins); empty, as without such plugins, costs one test.
+        self.write_hooks = tuple(write_hooks)
         # Whether envelopes carry `titansubject`; the `subject` column is written either way.
         self.include_subject = include_subject
         self.committed = asyncio.Event()
@@ -57,15 +67,26 @@ class OutboxRecorder:
         *,
         origin: str,
         subject: str | None = None,
+        call_hooks: bool = True,
     ) -> None:
         if changes:
-            await connection.run_sync(self.record_in, changes, origin=origin, subject=subject)
+            await connection.run_sync(
+                self.record_in, changes, origin=origin, subject=subject, call_hooks=call_hooks
+            )
 
     def record_in(
-        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
+        self,
+        connection: Connection,
+        changes: Sequence[Change],
+        *,
+        origin: str,
+        subject: str | None = None,
+        call_hooks: bool = True,
     ) -> None:
         if not changes:
             return
+        if self.write_hooks and call_hooks:
+            changes = self._with_hook_changes(connection, changes, origin, subject)
         moment = datetime.now(UTC)
         shown_subject = subject if self.include_subject else None
         rows = []
@@ -101,6 +122,19 @@ class OutboxRecorder:
             connection.execute(_INSERT, rows)
         info = connection.info
         info[_PENDING] = info.get(_PENDING, 0) + len(rows)
+
+    def _with_hook_changes(
+        self, connection: Connection, changes: Sequence[Change], origin: str, subject: str | None
+    ) -> list[Change]:
+        """`changes` and, after them, those the write hooks returned (each sees the core's only).
+        An exception propagates: the caller's transaction rolls back, the write fails."""
+        recorded = list(changes)
+        core_changes = tuple(changes)
+        for hook in self.write_hooks:
+            added = hook(connection, core_changes, origin, subject)
+            if added:
+                recorded.extend(added)
+        return recorded
 
     def wake_after_commit(self, engines: Sequence[Engine]) -> None:
         """Set `committed` whenever a connection of `engine` that recorded events is handed back.

@@ -14,27 +14,33 @@ def check_if_match(
     kind: Kind, identifier: str, current: StoredIdentifiable | None, if_match: str | None
 ) -> None:
     """Raise `PreconditionFailed` unless `if_match` (absent: no condition) matches `current`."""
-    if if_match is None:
-        return
-    if current is None:
-        raise PreconditionFailed(
-            f"If-Match {if_match} does not match: {KIND_LABELS[kind]} {identifier!r} does not exist"
-        )
-    check_etag(kind, identifier, current.etag, if_match)
+    check_precondition(f"{KIND_LABELS[kind]} {identifier!r}", current.etag if current else None, if_match)
 
 
 def check_etag(kind: Kind, identifier: str, etag: str, if_match: str | None) -> None:
     """The same against an ETag (the group commit's, which counts the batch's earlier writes)."""
-    if if_match is None:
-        return
+    check_precondition(f"{KIND_LABELS[kind]} {identifier!r}", etag, if_match)
+
+
+def etag_matches(etag: str, if_match: str) -> bool:
+    """Whether an `If-Match` header value (a list of entity tags, or `*`) matches `etag`."""
     candidates = [tag.strip() for tag in if_match.split(",")]
     if "*" in candidates:
-        return
+        return True
     # Weak comparison is not allowed for If-Match (RFC 9110 §13.1.1), but a W/ prefix added by a
     # proxy should not make a client's write fail, so it is ignored.
-    normalised = {tag.removeprefix("W/") for tag in candidates}
-    if etag not in normalised:
+    return etag in {tag.removeprefix("W/") for tag in candidates}
+
+
+def check_precondition(what: str, etag: str | None, if_match: str | None) -> None:
+    """Raise `PreconditionFailed` (412) unless `if_match` (None: no condition) matches the current
+    `etag` of `what` (None: it does not exist); `what` names it in the message."""
+    if if_match is None:
+        return
+    if etag is None:
+        raise PreconditionFailed(f"If-Match {if_match} does not match: {what} does not exist")
+    if not etag_matches(etag, if_match):
         raise PreconditionFailed(
             f"If-Match {if_match} does not match the current ETag {etag} of "
-            f"{KIND_LABELS[kind]} {identifier!r}: it was changed by someone else; read it again"
+            f"{what}: it was changed by someone else; read it again"
         )

@@ -13,6 +13,13 @@ transactions), which is handed only the database and the recorder.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from titan_core.auth import ROLE_WRITER, Principal
+from titan_core.errors import Forbidden
 from titan_core.store.database import Database
 from titan_core.store.element_writes import ElementWrites
 from titan_core.store.environment_import import EnvironmentImport, ImportCounts
@@ -20,6 +27,7 @@ from titan_core.store.group_commit import GroupCommitter
 from titan_core.store.identifiable_store import IdentifiableStore
 from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.packages import Packages
+from titan_core.store.plugin_transaction import PluginTransaction
 from titan_core.store.shell_writes import ShellWrites, references_submodel
 from titan_core.store.write_types import ChangeRecorder
 
@@ -80,3 +88,27 @@ class Repository:
         self.package_page = packages.package_page
         self.get_package = packages.get_package
         self.delete_package = packages.delete_package
+
+    @asynccontextmanager
+    async def transaction(self, principal: Principal, *, origin: str) -> AsyncIterator[PluginTransaction]:
+        """A write transaction for a plugin's own rows and events (`plugin_api.PluginTransaction`).
+
+        Statements run on `.connection`; changes passed to `.record(...)` are stored in the outbox
+        when the block ends, and everything commits together (nothing, if the block raises).
+        `principal` needs the writer role; its subject is the events' subject. The plugins'
+        `titan_write_transaction` hooks are not called for these changes: they are a plugin's own.
+        """
+        if not principal.has_role(ROLE_WRITER):
+            raise Forbidden(f"{principal.subject!r} may not write: that needs the role {ROLE_WRITER!r}")
+        async with self.database.write() as connection:
+            transaction = PluginTransaction(connection)
+            yield transaction
+            await self.recorder.record(
+                connection, transaction.changes, origin=origin, subject=principal.subject, call_hooks=False
+            )
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a plugin's reads of its own tables (the core's read engine)."""
+        async with self.database.read() as connection:
+            yield connection

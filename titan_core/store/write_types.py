@@ -10,6 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.eventtypes.change import Change
 
+# Work inside a write transaction (a plugin's `titan_write_transaction`, injected by the app): given
+# the connection, the write's changes, its origin and subject, it writes its own rows and returns
+# further changes to store with them.
+WriteHook = Callable[[Connection, Sequence[Change], str, "str | None"], "Sequence[Change] | None"]
+
 # A document edit: given the current document (a private copy), return the new one and its changes.
 DocumentEdit = Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]
 
@@ -24,10 +29,19 @@ class ChangeRecorder(Protocol):
         *,
         origin: str,
         subject: str | None = None,
+        call_hooks: bool = True,
     ) -> None:
-        """`subject`: who made the change (the principal's subject), for the audit trail."""
+        """`subject`: who made the change (the principal's subject), for the audit trail.
+        `call_hooks=False`: the changes are a plugin's own (`Repository.transaction`), not a core
+        write's, so the write-transaction hooks are not called for them."""
 
     def record_in(
-        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
+        self,
+        connection: Connection,
+        changes: Sequence[Change],
+        *,
+        origin: str,
+        subject: str | None = None,
+        call_hooks: bool = True,
     ) -> None:
         """The same for synchronous code (the group commit's transactions)."""

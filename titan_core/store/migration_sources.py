@@ -1,0 +1,33 @@
+"""A plugin's own Alembic history, migrated with the core's (the `titan_migrations` hook)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_BRANCH = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class MigrationSource:
+    """An Alembic versions directory whose revisions form the branch labelled `branch`.
+
+    The first revision has `down_revision = None` and `branch_labels = (branch,)`, and may
+    `depends_on` a core revision (e.g. `"0007_semantic_keys_seq"`) whose tables it refers to.
+    Name the plugin's tables after the plugin (`registry_shell_descriptors`).
+    """
+
+    branch: str
+    versions: Path
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.branch, str) or not _BRANCH.fullmatch(self.branch):
+            raise ValueError(
+                f"migration branch {self.branch!r} is not valid: use lower-case letters, digits and '_', "
+                "starting with a letter (the plugin's name)"
+            )
+        if not isinstance(self.versions, Path):
+            raise TypeError(
+                f"MigrationSource.versions must be a pathlib.Path, got {type(self.versions).__name__}"
+            )
