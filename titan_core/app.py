@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
@@ -15,17 +16,21 @@ from titan_core.api.media_types import media_type_check
 from titan_core.api.middleware import idta_errors
 from titan_core.api.openapi import add_openapi_route
 from titan_core.api.routes import add_api_routes
+from titan_core.api.serialization import PROFILES, add_description_route
 from titan_core.delivery.feed import add_feed_routes
 from titan_core.delivery.http import add_event_routes, titan_seq_header
 from titan_core.delivery.pipeline import events_context
-from titan_core.keys import DATABASE, REPOSITORY, SETTINGS
+from titan_core.keys import DATABASE, MIGRATION_SOURCES, REPOSITORY, SERVICES, SETTINGS
 from titan_core.metrics import install_metrics, register_plugin_collectors
 from titan_core.plugins import TitanPluginManager
 from titan_core.plugins import install as install_plugins
+from titan_core.plugins import prepare as prepare_plugins
+from titan_core.services import REPOSITORY_SERVICE, enabled_services
 from titan_core.settings import Settings
 from titan_core.store.database import Database
 from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.repository import Repository
+from titan_core.store.write_types import WriteHook
 
 log = logging.getLogger(__name__)
 
@@ -67,34 +72,39 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
         titan_seq_header,
         idta_errors,
     ])  # fmt: skip
+    # The plugins' declarations first (entity kinds, services, migrations, write hooks): the core's
+    # own wiring depends on them.
+    hooks = prepare_plugins(app, settings, plugin_manager)
+    services = app[SERVICES] = enabled_services(settings, hooks.services(), core_profiles=PROFILES)
+    app[MIGRATION_SOURCES] = hooks.migration_sources()
+    write_hooks = hooks.write_hooks()
     add_openapi_route(app)
     add_home_routes(app.router)
-    app.cleanup_ctx.append(_database_context)
-    add_api_routes(app.router, "")
-    add_event_routes(app.router, "")
-    add_feed_routes(app.router, "")
-    if settings.api_prefix:
-        add_api_routes(app.router, settings.api_prefix)
-        add_event_routes(app.router, settings.api_prefix)
-        add_feed_routes(app.router, settings.api_prefix)
+    app.cleanup_ctx.append(partial(_database_context, write_hooks=write_hooks))
+    for prefix in ("", settings.api_prefix) if settings.api_prefix else ("",):
+        if REPOSITORY_SERVICE in services:
+            add_api_routes(app.router, prefix)
+        add_description_route(app.router, prefix)
+        add_event_routes(app.router, prefix)
+        add_feed_routes(app.router, prefix)
     # titan_setup_app, then titan_event_sinks: the plugins' routes and cleanup contexts.
-    hooks = install_plugins(app, settings, plugin_manager)
+    install_plugins(app, settings, hooks=hooks)
     register_plugin_collectors(app, hooks.metrics(app))
     # Last: the sink runner starts after the plugins' connections opened and stops before they close.
     app.cleanup_ctx.append(events_context)
     return app
 
 
-async def _database_context(app: web.Application) -> AsyncIterator[None]:
+async def _database_context(app: web.Application, *, write_hooks: list[WriteHook]) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     database = Database(settings.database_url)
     try:
         if settings.migrate_on_start:
-            await database.migrate()
+            plugin_migrations = app[MIGRATION_SOURCES]
+            await database.migrate(plugin_migrations)
         app[DATABASE] = database
-        app[REPOSITORY] = Repository(
-            database, recorder=OutboxRecorder(include_subject=settings.events_include_subject)
-        )
+        recorder = OutboxRecorder(include_subject=settings.events_include_subject, write_hooks=write_hooks)
+        app[REPOSITORY] = Repository(database, recorder=recorder)
         yield
     finally:
         await database.close()

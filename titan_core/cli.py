@@ -122,11 +122,13 @@ def _serve(settings: Settings, *, demo: bool) -> int:
 
 async def _load_demo(settings: Settings) -> str:
     from titan_core.demo import load_demo_into_unused_database
+    from titan_core.plugins import store_wiring
 
+    wiring = store_wiring(settings)
     database = open_database(settings.database_url)
     try:
-        await database.migrate()
-        return await load_demo_into_unused_database(database)
+        await database.migrate(wiring.migrations)
+        return await load_demo_into_unused_database(database, write_hooks=wiring.write_hooks)
     finally:
         await database.close()
 
@@ -185,9 +187,12 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
+    from titan_core.plugins import store_wiring
+
+    migrations = store_wiring(settings).migrations  # the installed plugins' branches too
     database = open_database(settings.database_url)
     try:
-        await database.migrate()
+        await database.migrate(migrations)
     finally:
         await database.close()
     return 0

@@ -8,6 +8,7 @@ The sample (`sample/demo-environment.json`, IDTA templates under CC BY 4.0, see
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,22 +16,30 @@ import sqlalchemy as sa
 from titan_core.json_text import loads_json
 from titan_core.loader import load_environment, operator_principal
 from titan_core.store.database import Database
+from titan_core.store.outbox import OutboxRecorder
 from titan_core.store.repository import Repository
 from titan_core.store.tables import event_outbox, event_relay, identifiables
+from titan_core.store.write_types import WriteHook
 
 DEMO_ENVIRONMENT = Path(__file__).with_name("sample") / "demo-environment.json"
 # Who the demo twin's `created` events name as their subject.
 DEMO_LOADER = operator_principal("titan serve --demo")
 
 
-async def load_demo_into_unused_database(database: Database) -> str:
-    """Load the demo twin if the (migrated) database was never used; a one-line report either way."""
+async def load_demo_into_unused_database(database: Database, *, write_hooks: Sequence[WriteHook] = ()) -> str:
+    """Load the demo twin if the (migrated) database was never used; a one-line report either way.
+
+    `write_hooks`: the plugins' `titan_write_transaction` implementations, run as in `titan serve`."""
     used = await _usage(database)
     if used:
         return f"--demo: the database already holds {used}; kept as it is, the demo twin is not loaded"
     environment = loads_json(DEMO_ENVIRONMENT.read_text(encoding="utf-8"))
     counts = await load_environment(
-        Repository(database), environment, lenient=False, out=io.StringIO(), operator=DEMO_LOADER
+        Repository(database, recorder=OutboxRecorder(write_hooks=write_hooks)),
+        environment,
+        lenient=False,
+        out=io.StringIO(),
+        operator=DEMO_LOADER,
     )
     return (
         f"--demo: loaded the demo twin into the empty database ({counts['created']} shells, submodels "

@@ -10,6 +10,7 @@ from typing import IO
 from titan_core.auth import ROLE_READER, Principal
 from titan_core.errors import TitanError
 from titan_core.exchange.export import ExportPlan, json_chunks, plan_for_shells, write_aasx_export, xml_chunks
+from titan_core.plugins import store_wiring
 from titan_core.settings import Settings
 from titan_core.store.database import open_database
 from titan_core.store.repository import Repository
@@ -38,7 +39,7 @@ async def export_twins(
         return 2
     database = open_database(settings.database_url)
     try:
-        await database.migrate()
+        await database.migrate(store_wiring(settings).migrations)
         repository = Repository(database)
         try:
             plan = (

@@ -21,9 +21,17 @@ if TYPE_CHECKING:
     from titan_core.delivery.sink import EventSink
     from titan_core.plugins import TitanHooks, TitanPluginManager
 
+if TYPE_CHECKING:
+    from titan_core.services import EnabledServices
+    from titan_core.store.migration_sources import MigrationSource
+
 PLUGIN_MANAGER: web.AppKey[TitanPluginManager] = web.AppKey("titan.plugin_manager")
 HOOKS: web.AppKey[TitanHooks] = web.AppKey("titan.hooks")
 EVENT_SINKS: web.AppKey[list[EventSink]] = web.AppKey("titan.event_sinks")
+# The services this app serves (the setting `services`), and the plugins' migration sources with
+# their plugins' names (migrated with the core's when the app starts).
+SERVICES: web.AppKey[EnabledServices] = web.AppKey("titan.services")
+MIGRATION_SOURCES: web.AppKey[list[tuple[str, MigrationSource]]] = web.AppKey("titan.migration_sources")
 
 # Eventing (titan_core.delivery): the bus (its `head()` is the newest titanseq this instance has seen)
 # and the pipeline (relay, sink runner; `status()` for /ready). Both are set when the app starts.

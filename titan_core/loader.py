@@ -33,6 +33,7 @@ from titan_core.exchange.xml import read_xml_environment
 from titan_core.json_text import loads_json
 from titan_core.load_groups import MAX_GROUP_FILES, ImportOne, Prepared, Stored, groups, store_group
 from titan_core.model.verify import parse_and_verify
+from titan_core.plugins import store_wiring
 from titan_core.settings import Settings
 from titan_core.store.database import Database, open_database
 from titan_core.store.outbox import OutboxRecorder
@@ -270,11 +271,15 @@ async def load_paths(
             )
             async for group in groups(ready):
                 if database is None and any(not item.error for item in group):
+                    # The installed plugins' tables are migrated, and their write hooks run, as in
+                    # `titan serve`: a registry keeps its descriptors in step with a load too.
+                    wiring = store_wiring(settings)
                     database = open_database(settings.database_url)
-                    await database.migrate()
-                    repository = Repository(
-                        database, recorder=OutboxRecorder(include_subject=settings.events_include_subject)
+                    await database.migrate(wiring.migrations)
+                    recorder = OutboxRecorder(
+                        include_subject=settings.events_include_subject, write_hooks=wiring.write_hooks
                     )
+                    repository = Repository(database, recorder=recorder)
                 outcomes: list[Stored] = [Stored(None, item.error) for item in group]
                 if database is not None:
                     assert repository is not None

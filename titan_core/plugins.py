@@ -22,12 +22,17 @@ from titan_core import DISTRIBUTION, __version__, hookspecs
 from titan_core.auth import Principal
 from titan_core.delivery.runner import check_sinks
 from titan_core.delivery.sink import EventSink
+from titan_core.eventtypes.change import Change
+from titan_core.eventtypes.kinds import EntityKind, check_plugin_change, register_entity_kinds
 from titan_core.health import HealthReport
 from titan_core.hookspecs import PROJECT_NAME
 from titan_core.keys import EVENT_SINKS, HOOKS, PLUGIN_MANAGER
 from titan_core.plugin_compat import requirement_problem
 from titan_core.runtime_hooks import await_implementation, call_implementation, first_result, implementations
+from titan_core.services import REPOSITORY_SERVICE, Service
 from titan_core.settings import Settings
+from titan_core.store.migration_sources import MigrationSource
+from titan_core.store.write_types import WriteHook
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +44,19 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("api_keys", "titan_core.credentials.api_keys"),
 )
 
-# Called synchronously while the app is built: an `async def` here would never run.
-WIRING_HOOKS = frozenset({"titan_setup_app", "titan_event_sinks", "titan_metrics"})
+# Called synchronously (while the app is built, or inside a write transaction): an `async def` here
+# would never run.
+WIRING_HOOKS = frozenset(
+    {
+        "titan_setup_app",
+        "titan_event_sinks",
+        "titan_metrics",
+        "titan_migrations",
+        "titan_entity_kinds",
+        "titan_services",
+        "titan_write_transaction",
+    }
+)
 
 PluginState = Literal["loaded", "disabled", "failed"]
 
@@ -270,6 +286,78 @@ class TitanHooks:
             collected.extend((plugin_name, collector) for collector in collectors)
         return collected
 
+    def migration_sources(self) -> list[tuple[str, MigrationSource]]:
+        """Every plugin's migration sources, with the plugin's name; a plugin that raises or returns
+        something else is taken out. Branch names must be unique."""
+        sources: list[tuple[str, MigrationSource]] = []
+        for plugin_name, returned in self._declarations("titan_migrations", MigrationSource):
+            taken = {source.branch: owner for owner, source in sources}
+            clash = next((source.branch for source in returned if source.branch in taken), None)
+            if clash is not None:
+                self.manager.fail(
+                    plugin_name, f"titan_migrations: the branch {clash!r} is already {taken[clash]}'s"
+                )
+                continue
+            sources.extend((plugin_name, source) for source in returned)
+        return sources
+
+    def register_entity_kinds(self) -> None:
+        """Register every plugin's entity kinds (process-wide, eventtypes/kinds.py); a plugin whose
+        kinds conflict with the core's or another plugin's is taken out."""
+        for plugin_name, returned in self._declarations("titan_entity_kinds", EntityKind):
+            try:
+                register_entity_kinds(returned, owner=f"plugin {plugin_name!r}")
+            except ValueError as exc:
+                self.manager.fail(plugin_name, f"titan_entity_kinds: {exc}", exc)
+
+    def services(self) -> dict[str, Service]:
+        """Every plugin's services by name; a plugin declaring a name already taken is taken out."""
+        declared: dict[str, Service] = {}
+        owners: dict[str, str] = {REPOSITORY_SERVICE: "the core"}
+        for plugin_name, returned in self._declarations("titan_services", Service):
+            clash = next((service.name for service in returned if service.name in owners), None)
+            if clash is not None:
+                self.manager.fail(
+                    plugin_name, f"titan_services: the service {clash!r} is already {owners[clash]}'s"
+                )
+                continue
+            for service in returned:
+                declared[service.name] = service
+                owners[service.name] = f"plugin {plugin_name!r}"
+        return declared
+
+    def write_hooks(self) -> list[WriteHook]:
+        """The `titan_write_transaction` implementations as plain callables, for the outbox recorder
+        (which must not know plugins). Empty without such plugins: the recorder then skips the step."""
+        return [_write_hook(implementation) for implementation in implementations(
+            self.manager.hook.titan_write_transaction
+        )]  # fmt: skip
+
+    def _declarations(self, hook: str, expected: type[Any]) -> list[tuple[str, list[Any]]]:
+        """What each implementation of a declaration hook (no arguments, returns a list of
+        `expected`) returned, with the plugin's name; a plugin that raises or returns something
+        else is taken out."""
+        found: list[tuple[str, list[Any]]] = []
+        for implementation in implementations(getattr(self.manager.hook, hook)):
+            plugin_name = implementation.plugin_name
+            try:
+                returned = call_implementation(implementation)
+                if returned is None:
+                    continue
+                if isinstance(returned, str | bytes) or not isinstance(returned, Iterable):
+                    raise TypeError(
+                        f"returned {type(returned).__name__}; expected a list of {expected.__name__}"
+                    )
+                items = list(returned)
+                for item in items:
+                    if not isinstance(item, expected):
+                        raise TypeError(f"{item!r} is not a {expected.__name__}")
+            except Exception as exc:
+                self.manager.fail(plugin_name, f"{hook}: {exc}", exc)
+                continue
+            found.append((plugin_name, items))
+        return found
+
     async def authenticate(self, request: web.Request, token: str | None) -> Principal | None:
         """The first plugin's `Principal` for this credential, or None if no plugin claims it.
 
@@ -285,6 +373,37 @@ class TitanHooks:
         calls = implementations(self.manager.hook.titan_health)
         reports = await asyncio.gather(*(_plugin_health(call, app, timeout) for call in calls))
         return [(call.plugin_name, report) for call, report in zip(calls, reports, strict=True) if report]
+
+
+def _write_hook(implementation: pluggy.HookImpl) -> WriteHook:
+    """One `titan_write_transaction` implementation as a callable of the recorder's shape; what it
+    returns is checked (a plugin's bug must fail the write with a message naming it, not later)."""
+    plugin_name = implementation.plugin_name
+
+    def call(connection: Any, changes: Any, origin: str, subject: str | None) -> list[Change] | None:
+        returned = call_implementation(
+            implementation, connection=connection, changes=changes, origin=origin, subject=subject
+        )
+        if returned is None:
+            return None
+        if isinstance(returned, str | bytes) or not isinstance(returned, Iterable):
+            raise TypeError(
+                f"titan_write_transaction of plugin {plugin_name!r} returned {type(returned).__name__}; "
+                "expected a list of Change or None"
+            )
+        added = list(returned)
+        for change in added:
+            if not isinstance(change, Change):
+                raise TypeError(
+                    f"titan_write_transaction of plugin {plugin_name!r} returned {change!r}, not a Change"
+                )
+            try:
+                check_plugin_change(change)
+            except ValueError as exc:
+                raise ValueError(f"titan_write_transaction of plugin {plugin_name!r}: {exc}") from None
+        return added
+
+    return call
 
 
 def _checked_sinks(returned: object, owners: dict[str, str]) -> list[EventSink]:
@@ -323,19 +442,35 @@ async def _plugin_health(
     return report
 
 
-def install(
+def prepare(
     app: web.Application, settings: Settings, plugin_manager: TitanPluginManager | None = None
 ) -> TitanHooks:
-    """Wire the plugins into `app`: `titan_setup_app`, then `titan_event_sinks` into `EVENT_SINKS`.
-
-    `create_app` calls this once; without a `plugin_manager` it builds one from the settings.
-    """
+    """The app's plugin manager and hooks (in `PLUGIN_MANAGER` and `HOOKS`), with the plugins'
+    entity kinds registered: what the core's own wiring needs to know before it adds routes."""
     manager = get_plugin_manager(settings) if plugin_manager is None else plugin_manager
     if not isinstance(manager, TitanPluginManager):
         raise TypeError("plugin_manager must come from titan_core.plugins.get_plugin_manager()")
     hooks = TitanHooks(manager)
     app[PLUGIN_MANAGER] = manager
     app[HOOKS] = hooks
+    hooks.register_entity_kinds()
+    return hooks
+
+
+def install(
+    app: web.Application,
+    settings: Settings,
+    plugin_manager: TitanPluginManager | None = None,
+    *,
+    hooks: TitanHooks | None = None,
+) -> TitanHooks:
+    """Wire the plugins into `app`: `titan_setup_app`, then `titan_event_sinks` into `EVENT_SINKS`.
+
+    `create_app` calls this once, with the `hooks` of `prepare`; without them it prepares them here.
+    """
+    if hooks is None:
+        hooks = prepare(app, settings, plugin_manager)
+    manager = hooks.manager
     hooks.setup_app(app, settings)
     # Added to, not replaced: sinks registered before (`events.pipeline.add_event_sink`) stay.
     app[EVENT_SINKS] = [*app.get(EVENT_SINKS, []), *hooks.event_sinks(app, settings)]
@@ -343,6 +478,21 @@ def install(
     log.info("plugins in use: %s; event sinks: %s", ", ".join(loaded),
              ", ".join(sink.name for sink in app[EVENT_SINKS]) or "none")  # fmt: skip
     return hooks
+
+
+@dataclass(frozen=True)
+class StoreWiring:
+    """What the store needs of the plugins outside an app (`titan migrate`, `titan load`)."""
+
+    migrations: list[tuple[str, MigrationSource]]
+    write_hooks: list[WriteHook]
+
+
+def store_wiring(settings: Settings) -> StoreWiring:
+    """The installed plugins' migration sources and write hooks, their entity kinds registered."""
+    hooks = TitanHooks(get_plugin_manager(settings))
+    hooks.register_entity_kinds()
+    return StoreWiring(hooks.migration_sources(), hooks.write_hooks())
 
 
 def print_plugins(settings: Settings, *, as_json: bool, out: IO[str] | None = None) -> int:

@@ -4,10 +4,10 @@ and off with the setting `services` (docs/plugins.md, "titan_services")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from titan_core.settings import Settings
+from titan_core.settings import Settings, SettingsError
 
 REPOSITORY_SERVICE = "repository"
 
@@ -36,3 +36,36 @@ def serves(settings: Settings, name: str) -> bool:
     """Whether this instance serves the service `name`: every installed service when the setting
     `services` is empty (the default), else the ones it names. For plugins, in `titan_setup_app`."""
     return not settings.services or name in settings.services
+
+
+@dataclass(frozen=True)
+class EnabledServices:
+    """The services this instance serves, and the `/description` profiles they implement."""
+
+    names: frozenset[str]
+    profiles: tuple[str, ...]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+
+def enabled_services(
+    settings: Settings, declared: Mapping[str, Service], *, core_profiles: Sequence[str]
+) -> EnabledServices:
+    """The services the setting `services` enables among the core's and those plugins `declared`.
+
+    Raises `SettingsError` for a name no installed service has, naming the installed ones.
+    """
+    installed = {REPOSITORY_SERVICE: Service(REPOSITORY_SERVICE, core_profiles), **declared}
+    unknown = [name for name in settings.services if name not in installed]
+    if unknown:
+        raise SettingsError(
+            f"setting 'services': unknown service(s) {', '.join(map(repr, unknown))}; the installed "
+            f"services are: {', '.join(installed)} (a plugin's service needs the plugin installed and loaded)",
+            setting="services",
+        )
+    names = settings.services or tuple(installed)
+    profiles: dict[str, None] = {}  # ordered, without repeats
+    for name in names:
+        profiles.update(dict.fromkeys(installed[name].profiles))
+    return EnabledServices(frozenset(names), tuple(profiles))

@@ -10,7 +10,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, insert, select
 
-from titan_core.store.database import MIGRATIONS_DIR, Database
+from titan_core.store.database import Database
+from titan_core.store.migration_runs import MIGRATIONS_DIR
 from titan_core.store.tables import event_outbox, event_semantic_keys
 
 BEFORE = "0006_aasx_packages"

@@ -46,10 +46,14 @@ def documented_sections() -> dict[str, str]:
 def test_hookspecs_define_the_hooks_of_the_design() -> None:
     assert sorted(hook_specs()) == [
         "titan_authenticate",
+        "titan_entity_kinds",
         "titan_event_sinks",
         "titan_health",
         "titan_metrics",
+        "titan_migrations",
+        "titan_services",
         "titan_setup_app",
+        "titan_write_transaction",
     ]
 
 

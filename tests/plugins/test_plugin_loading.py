@@ -160,7 +160,8 @@ def test_plugin_that_fails_to_import_stops_startup_when_plugins_are_required(
         (
             "from titan_core import hookimpl\n@hookimpl\ndef titan_setup_ap(app, settings): pass\n",
             "implements titan_setup_ap, which is not a Titan hook (the hooks are: titan_authenticate, "
-            "titan_event_sinks, titan_health, titan_metrics, titan_setup_app)",
+            "titan_entity_kinds, titan_event_sinks, titan_health, titan_metrics, titan_migrations, "
+            "titan_services, titan_setup_app, titan_write_transaction)",
         ),
         (
             "from titan_core import hookimpl\n@hookimpl\nasync def titan_setup_app(app, settings): pass\n",

@@ -14,7 +14,7 @@ from titan_core.api.responses import raw_json_response
 from titan_core.delivery.http import SEQ_HEADER
 from titan_core.errors import BadRequest, NotAcceptable
 from titan_core.exchange.export import MEDIA_TYPES, ExportPlan, json_chunks, write_aasx_export, xml_chunks
-from titan_core.keys import BUS
+from titan_core.keys import BUS, SERVICES
 from titan_core.model.identifiers import decode_identifier
 from titan_core.store.records import Kind
 
@@ -50,7 +50,10 @@ _SPOOL_BYTES = 16 * 1024 * 1024
 
 
 async def describe(request: web.Request) -> web.StreamResponse:
-    return raw_json_response(json.dumps({"profiles": PROFILES}))
+    """`/description`: the profiles of the services this instance serves (setting `services`)."""
+    services = request.app.get(SERVICES)
+    profiles = PROFILES if services is None else list(services.profiles)
+    return raw_json_response(json.dumps({"profiles": profiles}))
 
 
 def negotiate(accept: str) -> str:
@@ -149,4 +152,8 @@ async def _batched(chunks: AsyncIterator[str]) -> AsyncIterator[bytes]:
 
 def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
     router.add_get(f"{prefix}/serialization", serialize)
+
+
+def add_description_route(router: web.UrlDispatcher, prefix: str) -> None:
+    """`/description`: served whichever services are on (it lists theirs)."""
     router.add_get(f"{prefix}/description", describe)

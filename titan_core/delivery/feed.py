@@ -24,7 +24,7 @@ from titan_core.delivery.feed_filter import FIELDS, OPERATORS, parse_feed_filter
 from titan_core.delivery.profiles import AsyncAasOptions, first_key_value
 from titan_core.errors import BadRequest
 from titan_core.eventtypes.envelope import format_time, short_type
-from titan_core.eventtypes.feed_types import FEED_TYPES, feed_type
+from titan_core.eventtypes.feed_types import feed_type, feed_types
 from titan_core.keys import DATABASE, SETTINGS
 from titan_core.store.scoped_reads import all_prefixed, literal_prefix
 from titan_core.store.tables import event_outbox
@@ -174,7 +174,7 @@ async def get_capabilities(request: web.Request) -> web.Response:
     body = {
         "apiVersion": "1.0",
         "feed": options.base_url + FEED_PATH,
-        "eventTypes": {name: {"supportsCompact": True} for name in FEED_TYPES},
+        "eventTypes": {name: {"supportsCompact": True} for name in feed_types()},
         "filter": {"filterableFields": list(FIELDS), "rsql": {"operators": [*OPERATORS, ";", ","]}},
         "presentation": {"supported": list(PRESENTATIONS), "default": "FULL"},
         "maxPageSize": MAX_LIMIT,

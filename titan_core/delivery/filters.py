@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from titan_core.auth import Principal
 from titan_core.errors import BadRequest, NotFound
-from titan_core.eventtypes.envelope import ENTITIES, EVENT_TYPE_PREFIX, EVENT_TYPES, short_type
+from titan_core.eventtypes.envelope import EVENT_TYPE_PREFIX, EVENT_TYPES, short_type
+from titan_core.eventtypes.kinds import entity_names
 from titan_core.model.paths import format_id_short_path, parse_id_short_path
 from titan_core.store.documents import last_key_value
 
@@ -144,7 +145,7 @@ def parse_filter_json(document: Any) -> EventFilter:
 
 def _checked(key: str, items: list[str], where: str) -> Any:
     if key == "entity_types":
-        _only(key, items, ENTITIES, where)
+        _only(key, items, entity_names(), where)
         return frozenset(items)
     if key == "types":
         names = [item.removeprefix(EVENT_TYPE_PREFIX) for item in items]

@@ -161,8 +161,11 @@ def basyx_message(
 ) -> BasyxMessage | None:
     """The BaSyx topic and payload of an event, or None where BaSyx has no such message.
 
-    None for concept descriptions (BaSyx's concept description repository publishes no MQTT events)
-    and for a valueChanged whose element is no longer stored (nothing whole to send).
+    None for concept descriptions (BaSyx's concept description repository publishes no MQTT events),
+    for the kinds plugins register (`titan_entity_kinds`: a registry's descriptors, a discovery's
+    links; Titan maps only the repository's events onto BaSyx's repository topics, and guessing a
+    topic for the others would mislead a BaSyx client), and for a valueChanged whose element is no
+    longer stored (nothing whole to send).
     """
     entity = envelope.get("titanentity")
     action = _BASYX_ACTION.get(short_type(str(envelope["type"])))

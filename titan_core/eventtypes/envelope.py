@@ -15,21 +15,16 @@ from typing import Any
 from urllib.parse import quote
 
 from titan_core.eventtypes.change import Change
+from titan_core.eventtypes.kinds import CORE_ENTITIES, collection_of
 from titan_core.model.identifiers import encode_identifier
 from titan_core.model.projections import without_blob_values
 
 SPECVERSION = "1.0"
 EVENT_TYPE_PREFIX = "io.admin-shell.events.v1."
 EVENT_TYPES = ("created", "updated", "deleted", "valueChanged")
-ENTITIES = ("shell", "submodel", "element", "concept_description")
+# The core's entities; a plugin's registered kinds come on top (kinds.py, `entity_names()`).
+ENTITIES = CORE_ENTITIES
 DATACONTENTTYPE = "application/json"
-
-_COLLECTIONS = {
-    "shell": "/shells/",
-    "submodel": "/submodels/",
-    "element": "/submodels/",
-    "concept_description": "/concept-descriptions/",
-}
 # Every stored envelope starts with exactly this text, so the relay can splice `titanseq` in.
 _HEAD = '{"specversion":"1.0",'
 
@@ -48,8 +43,9 @@ def uuid7() -> str:
 
 
 def event_source(entity: str, identifier: str, path: str | None = None) -> str:
-    """The REST path of the subject: `/submodels/{b64}/submodel-elements/{idShortPath, percent-encoded}`."""
-    source = _COLLECTIONS[entity] + encode_identifier(identifier)
+    """The REST path of the subject: `/submodels/{b64}/submodel-elements/{idShortPath, percent-encoded}`;
+    for a plugin's kind, its collection + base64url(identifier). KeyError for an unknown entity."""
+    source = collection_of(entity) + encode_identifier(identifier)
     if entity == "element":
         source += "/submodel-elements/" + quote(path or "", safe="")
     return source

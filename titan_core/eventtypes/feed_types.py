@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from titan_core.eventtypes.change import Change
+from titan_core.eventtypes.kinds import plugin_entity_kinds, plugin_kind
 
 _RESOURCE = {
     "shell": "aas",
@@ -18,6 +19,7 @@ _RESOURCE = {
     "element": "submodelelement",
     "concept_description": "conceptdescription",
 }
+# The core's types; `feed_types()` adds those of the kinds plugins registered.
 FEED_TYPES: tuple[str, ...] = tuple(
     f"io.admin-shell.{resource}.{action}.v1"
     for resource in _RESOURCE.values()
@@ -26,9 +28,26 @@ FEED_TYPES: tuple[str, ...] = tuple(
 )
 
 
+def feed_types() -> tuple[str, ...]:
+    """Every Event Feed type: the core's, then `io.admin-shell.<kind in camelCase>.<action>.v1` for
+    each registered plugin kind (created, updated, deleted)."""
+    return FEED_TYPES + tuple(
+        f"io.admin-shell.{kind.feed_resource}.{action}.v1"
+        for kind in plugin_entity_kinds()
+        for action in ("created", "updated", "deleted")
+    )
+
+
 def feed_type(entity: str, change_type: str) -> str:
-    """`io.admin-shell.submodelelement.valuechanged.v1` for an element's valueChanged, and so on."""
-    return f"io.admin-shell.{_RESOURCE[entity]}.{change_type.lower()}.v1"
+    """`io.admin-shell.submodelelement.valuechanged.v1` for an element's valueChanged, and so on;
+    `io.admin-shell.shellDescriptor.created.v1` for a plugin's kind `shell_descriptor`."""
+    resource = _RESOURCE.get(entity)
+    if resource is None:
+        kind = plugin_kind(entity)
+        if kind is None:
+            raise KeyError(entity)
+        resource = kind.feed_resource
+    return f"io.admin-shell.{resource}.{change_type.lower()}.v1"
 
 
 def subject_of(change: Change) -> Any:

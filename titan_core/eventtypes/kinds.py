@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from titan_core.eventtypes.change import Change
+
 CORE_COLLECTIONS: Mapping[str, str] = MappingProxyType({
     "shell": "/shells/",
     "submodel": "/submodels/",
@@ -29,7 +31,9 @@ CORE_COLLECTIONS: Mapping[str, str] = MappingProxyType({
 })  # fmt: skip
 CORE_ENTITIES: tuple[str, ...] = tuple(CORE_COLLECTIONS)
 
-_NAME = re.compile(r"[a-z][a-z_]*")
+# At most 32 characters: the Event Feed type (`io.admin-shell.<name in camelCase>.created.v1`) is
+# stored in a column of 64.
+_NAME = re.compile(r"[a-z][a-z_]{0,31}")
 # A collection is the path of a REST collection, as the source of an event starts with it.
 _COLLECTION = re.compile(r"/(?:[A-Za-z0-9._~-]+/)+")
 
@@ -49,7 +53,7 @@ class EntityKind:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ValueError(
                 f"entity kind name {self.name!r} is not valid: use lower-case letters and '_', "
-                "starting with a letter (e.g. 'shell_descriptor')"
+                "starting with a letter, at most 32 characters (e.g. 'shell_descriptor')"
             )
         if not isinstance(self.collection, str) or not _COLLECTION.fullmatch(self.collection):
             raise ValueError(
@@ -126,3 +130,20 @@ def plugin_kind(entity: str) -> EntityKind | None:
     """The registered kind of that name, None for a core kind or an unknown name."""
     found = _registered.get(entity)
     return found[0] if found else None
+
+
+def check_plugin_change(change: Change) -> None:
+    """Raise ValueError unless a plugin may record `change`: a known entity (a plugin's changes are
+    normally of its own kinds), and for a plugin's kind `created`, `updated` or `deleted` without
+    an idShortPath (those belong to elements)."""
+    if not is_entity(change.entity):
+        raise ValueError(
+            f"a change of entity {change.entity!r} cannot be recorded: no plugin registered that kind "
+            f"(titan_entity_kinds); known: {', '.join(entity_names())}"
+        )
+    if change.entity in CORE_COLLECTIONS:
+        return
+    if change.type not in ("created", "updated", "deleted"):
+        raise ValueError(f"a {change.entity} change is created, updated or deleted, not {change.type!r}")
+    if change.path is not None:
+        raise ValueError(f"a {change.entity} change has no path (only element changes do)")

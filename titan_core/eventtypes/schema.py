@@ -14,12 +14,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from titan_core.eventtypes.envelope import (
     DATACONTENTTYPE,
-    ENTITIES,
     EVENT_TYPE_PREFIX,
     EVENT_TYPES,
     SPECVERSION,
     event_source,
 )
+from titan_core.eventtypes.kinds import entity_names, is_entity
 
 _UUID7 = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
@@ -49,7 +49,9 @@ class EnvelopeSchema(Schema):
     time = fields.String(required=True, validate=validate.Regexp(_TIME))
     datacontenttype = fields.String(required=True, validate=validate.Equal(DATACONTENTTYPE))
     titanseq = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]*$"))
-    titanentity = fields.String(required=True, validate=validate.OneOf(ENTITIES))
+    # The core's entities and the kinds plugins registered (read when validating: kinds are
+    # registered while apps are built, after this module was imported).
+    titanentity = fields.String(required=True, validate=lambda name: _known_entity(name))
     titanid = fields.String(required=True, validate=validate.Length(min=1))
     titanpath = fields.String(validate=validate.Length(min=1))
     titanorigin = fields.String(required=True, validate=validate.Regexp(_ORIGIN))
@@ -73,6 +75,11 @@ class EnvelopeSchema(Schema):
             raise ValidationError(f"source must be {expected!r} for this subject", "source")
         if short != "valueChanged" and not isinstance(envelope.get("data"), dict):
             raise ValidationError(f"a {short} event carries the entity (a JSON object)", "data")
+
+
+def _known_entity(name: str) -> None:
+    if not is_entity(name):
+        raise ValidationError(f"must be one of: {', '.join(entity_names())}")
 
 
 _SCHEMA = EnvelopeSchema()

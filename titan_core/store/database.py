@@ -9,25 +9,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from titan_core.store.migration_runs import BranchFailed, upgrade_all
+from titan_core.store.migration_sources import MigrationSource
 from titan_core.store.outage import OutageWatch
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 class DatabaseUnavailable(Exception):
@@ -40,6 +39,14 @@ def open_database(url: str) -> Database:
         return Database(url)
     except (ValueError, ArgumentError) as exc:
         raise DatabaseUnavailable(str(exc)) from None
+
+
+class PluginMigrationFailed(DatabaseUnavailable):
+    """A plugin's migrations could not be applied; the message names the plugin (`plugin`)."""
+
+    def __init__(self, message: str, *, plugin: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
 
 
 class WriterBusy(Exception):
@@ -192,13 +199,30 @@ class Database:
         if not self.is_sqlite:
             await self.read_engine.dispose()
 
-    async def migrate(self) -> None:
-        """Apply every pending Alembic migration (idempotent)."""
+    async def migrate(self, plugins: Sequence[tuple[str, MigrationSource]] = ()) -> None:
+        """Apply every pending Alembic migration (idempotent): the core's chain, then each plugin's
+        branch (`plugins`: plugin name and its `MigrationSource`), all in one transaction.
+
+        Raises `PluginMigrationFailed` naming the plugin whose branch could not be applied.
+        """
+        where = self.url.render_as_string(hide_password=True)
         try:
             async with self.write_engine.begin() as connection:
-                await connection.run_sync(_upgrade_to_head)
+                await connection.run_sync(upgrade_all, plugins)
+        except BranchFailed as exc:
+            raise PluginMigrationFailed(
+                f"cannot migrate the database {where}: {exc}. Fix or update the plugin, or leave it out "
+                f"with TITAN_DISABLE_PLUGINS={exc.plugin}",
+                plugin=exc.plugin,
+            ) from exc
+        except CommandError as exc:
+            # Typically a revision the database records that no installed code has: a plugin's,
+            # after the plugin was removed or disabled.
+            raise DatabaseUnavailable(
+                f"cannot migrate the database {where}: {exc}. If a plugin's migrations were applied to "
+                "this database, that plugin must be installed and enabled when Titan migrates it"
+            ) from exc
         except (OSError, DBAPIError) as exc:
-            where = self.url.render_as_string(hide_password=True)
             # The driver's own message, without SQLAlchemy's statement dump and help link.
             detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise DatabaseUnavailable(f"cannot open or migrate the database {where}: {detail}") from exc
@@ -219,13 +243,6 @@ class Database:
 def _busy_or(error: OperationalError) -> Exception:
     """`WriterBusy` for SQLite's "database is locked", the error itself otherwise."""
     return WriterBusy(str(error.orig)) if "locked" in str(error.orig) else error
-
-
-def _upgrade_to_head(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
 
 
 def _configure_sqlite(engine: AsyncEngine | Engine, *, begin: str, busy_timeout_ms: int = 10_000) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.eventtypes.change import Change
+from titan_core.eventtypes.kinds import check_plugin_change
 
 
 class PluginTransaction:
@@ -19,7 +20,9 @@ class PluginTransaction:
         self.changes: list[Change] = []
 
     def record(self, *changes: Change) -> None:
+        """Queue `changes` for the outbox; a change no event could be made of is refused here."""
         for change in changes:
             if not isinstance(change, Change):
                 raise TypeError(f"record() takes Change objects, got {type(change).__name__}")
+            check_plugin_change(change)
         self.changes.extend(changes)

@@ -20,13 +20,13 @@ from titan_core.plugin_api import (
     SettingsSection,
     Text,
     Whole,
+    entity_names,
     parse_profiles,
     setting,
 )
 from titan_plugin_mqtt.devices import DEVICE_LEVEL, device_rules
 
 Protocol = Literal["3.1.1", "5"]
-ENTITIES = ("shell", "submodel", "element", "concept_description")
 _PROTOCOLS: dict[str, Protocol] = {
     "5": "5",
     "5.0": "5",
@@ -209,8 +209,9 @@ class MqttConfig(SettingsSection):
 
     @property
     def titan_topic_roots(self) -> tuple[str, ...]:
-        """The topic subtrees Titan publishes events on or takes writes from."""
-        return tuple(f"{self.prefix}/{level}" for level in (*ENTITIES, DEVICE_LEVEL))
+        """The topic subtrees Titan publishes events on or takes writes from: one per `titanentity`,
+        the core's and those plugins registered (`titan_entity_kinds`), and the devices'."""
+        return tuple(f"{self.prefix}/{level}" for level in (*entity_names(), DEVICE_LEVEL))
 
     @property
     def enabled(self) -> bool:

@@ -1,7 +1,8 @@
 """Topic names (DESIGN §4 "MQTT"): where each event goes, which retained topics a delete clears, and
 what a write-back topic addresses.
 
-    {prefix}/{titanentity}/{b64url id}/events                    shells, submodels, concept descriptions
+    {prefix}/{titanentity}/{b64url id}/events                    shells, submodels, concept descriptions,
+                                                                 the kinds plugins register
     {prefix}/element/{b64url submodel id}/{idShortPath}/events   elements
     {prefix}/element/{b64url submodel id}/{idShortPath}/value    write-back (in)
     {prefix}/element/{b64url submodel id}/{idShortPath}/value/error
