@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import aiohttp
 import aiomqtt
 import titan_plugin_mqtt.plugin
 from aiohttp import web
@@ -302,3 +303,11 @@ async def lifecycle(client: AppClient, mqtt_url: str, prefix: str) -> None:
     await call(client, "DELETE", f"{ELEMENTS}/Added", 204)
     await call(client, "DELETE", f"/submodels/{b64(SM_ID)}", 204)
     await call(client, "DELETE", f"/shells/{b64(SHELL_ID)}", 204)
+
+
+async def receive_ws(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next WebSocket message of type `kind` (others, such as pongs, are passed over)."""
+    while True:
+        message = json.loads(await ws.receive_str(timeout=10))
+        if message["type"] == kind:
+            return dict(message)

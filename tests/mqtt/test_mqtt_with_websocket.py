@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
-import aiohttp
 import paho.mqtt.publish as paho_publish
 import titan_plugin_mqtt.plugin
 import titan_plugin_ws.plugin
@@ -18,15 +15,7 @@ from titan_core.app import create_app
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 
-from .mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
-
-
-async def receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    """The next message of type `kind` (others, such as pongs, are passed over)."""
-    while True:
-        message = json.loads(await ws.receive_str(timeout=10))
-        if message["type"] == kind:
-            return dict(message)
+from .mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, receive_ws, submodel
 
 
 async def test_an_mqtt_value_write_reaches_mqtt_and_websocket_subscribers(
@@ -45,15 +34,15 @@ async def test_an_mqtt_value_write_reaches_mqtt_and_websocket_subscribers(
         assert response.status == 201
         async with Recorder(mqtt_url, [f"{mqtt_topic_prefix}/element/#"]) as recorder:
             ws = await client.ws_connect("/ws/events")
-            await receive(ws, "welcome")
+            await receive_ws(ws, "welcome")
             await ws.send_json({"type": "subscribe", "id": "s1", "filter": {"types": ["valueChanged"]}})
-            await receive(ws, "subscribed")
+            await receive_ws(ws, "subscribed")
 
             host, port = broker_host_port(mqtt_url)
             topic = f"{mqtt_topic_prefix}/element/{b64(SM_ID)}/Temperature/value"
             await asyncio.to_thread(paho_publish.single, topic, b"31.5", qos=1, hostname=host, port=port)
 
-            on_websocket = (await receive(ws, "event"))["event"]
+            on_websocket = (await receive_ws(ws, "event"))["event"]
             (on_mqtt,) = await recorder.wait_count(1, topic_filter=lambda m: m.topic.endswith("/events"))
             await ws.close()
     finally:

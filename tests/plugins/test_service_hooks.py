@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.twins import b64, prop, shell, submodel
+from titan_core.eventtypes.change import Change
 from titan_core.eventtypes.kinds import EntityKind, register_entity_kinds
 from titan_core.eventtypes.schema import validate_envelope
 from titan_core.plugins import get_plugin_manager
@@ -226,7 +227,8 @@ async def test_the_recorder_calls_the_hooks_for_an_environment_import(settings: 
 async def test_a_plugin_transaction_commits_its_rows_with_its_events(
     make_titan_client: TitanClients, settings: Settings
 ) -> None:
-    client = await plugin_client(make_titan_client, settings, ServicePlugin())
+    plugin = ServicePlugin()
+    client = await plugin_client(make_titan_client, settings, plugin)
     assert (await client.post("/shells", json=shell(SHELL_ID))).status == 201
 
     failed = await client.put(
@@ -243,6 +245,52 @@ async def test_a_plugin_transaction_commits_its_rows_with_its_events(
     ]
     listed = await client.get("/svc-descriptors")
     assert (await listed.json())["result"][0]["note"] == "kept"
+    # The write hooks see the core's changes only, never a plugin's own.
+    assert [entities for _, entities, _ in plugin.calls] == [["shell"]]
+
+
+async def test_a_plugin_records_only_changes_of_registered_plugin_kinds(settings: Settings) -> None:
+    from titan_core.auth import ANONYMOUS, Principal
+    from titan_core.errors import Forbidden
+    from titan_core.plugin_api import Change
+    from titan_core.store.database import Database
+    from titan_core.store.repository import Repository
+
+    register_entity_kinds([KIND], owner="test")
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        repository = Repository(database)
+        async with repository.transaction(ANONYMOUS, origin="plugin:svcplug") as transaction:
+            with pytest.raises(ValueError, match="its own entity kinds, not 'shell'"):
+                transaction.record(Change("created", "shell", SHELL_ID, data={}))
+            with pytest.raises(ValueError, match="no plugin registered that kind"):
+                transaction.record(Change("created", "nobody_kind", SHELL_ID, data={}))
+            with pytest.raises(ValueError, match="not 'valueChanged'"):
+                transaction.record(Change("valueChanged", KIND.name, SHELL_ID, data={}))
+        reader = Principal(subject="reader", roles=frozenset({"reader"}))
+        with pytest.raises(Forbidden, match="needs the role 'writer'"):
+            async with repository.transaction(reader, origin="plugin:svcplug"):
+                pass
+    finally:
+        await database.close()
+
+
+async def test_a_write_hook_returning_a_core_change_fails_the_write_naming_the_plugin(
+    make_titan_client: TitanClients, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from titan_core.plugin_api import hookimpl
+
+    class Wrong:
+        @hookimpl
+        def titan_write_transaction(self, changes: Any) -> list[Change]:
+            return [Change("updated", "submodel", "x", data={})]
+
+    client = await make_titan_client(settings, plugins=[("wrong", Wrong())])
+    response = await client.post("/shells", json=shell(SHELL_ID))
+    assert response.status == 500
+    assert (await client.get(f"/shells/{b64(SHELL_ID)}")).status == 404
+    assert "titan_write_transaction of plugin 'wrong'" in caplog.text
 
 
 # --- titan_entity_kinds -------------------------------------------------------------------------
@@ -342,6 +390,6 @@ def test_serves_reads_the_setting(settings: Settings) -> None:
 def test_the_branch_name_is_checked() -> None:
     from titan_core.plugin_api import MigrationSource
 
-    with pytest.raises(ValueError, match="migration branch 'Bad-Name'"):
+    with pytest.raises(ValueError, match="MigrationSource is not valid: branch 'Bad-Name'"):
         MigrationSource("Bad-Name", BROKEN_MIGRATIONS)
     assert MigrationSource(BRANCH, BROKEN_MIGRATIONS).branch == BRANCH

@@ -133,16 +133,20 @@ def plugin_kind(entity: str) -> EntityKind | None:
 
 
 def check_plugin_change(change: Change) -> None:
-    """Raise ValueError unless a plugin may record `change`: a known entity (a plugin's changes are
-    normally of its own kinds), and for a plugin's kind `created`, `updated` or `deleted` without
-    an idShortPath (those belong to elements)."""
-    if not is_entity(change.entity):
+    """Raise ValueError unless a plugin may record `change`: one of a registered plugin kind (the
+    core's entities change only through the Repository's writes), `created`, `updated` or `deleted`,
+    without an idShortPath (only elements have one)."""
+    if change.entity in CORE_COLLECTIONS:
+        raise ValueError(
+            f"a plugin records changes of its own entity kinds, not {change.entity!r}: the core's "
+            "entities change through the Repository's writes, which record their own events"
+        )
+    if change.entity not in _registered:
+        registered = ", ".join(_registered) or "none"
         raise ValueError(
             f"a change of entity {change.entity!r} cannot be recorded: no plugin registered that kind "
-            f"(titan_entity_kinds); known: {', '.join(entity_names())}"
+            f"(titan_entity_kinds); registered: {registered}"
         )
-    if change.entity in CORE_COLLECTIONS:
-        return
     if change.type not in ("created", "updated", "deleted"):
         raise ValueError(f"a {change.entity} change is created, updated or deleted, not {change.type!r}")
     if change.path is not None:

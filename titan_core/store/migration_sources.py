@@ -22,12 +22,13 @@ class MigrationSource:
     versions: Path
 
     def __post_init__(self) -> None:
-        if not isinstance(self.branch, str) or not _BRANCH.fullmatch(self.branch):
-            raise ValueError(
-                f"migration branch {self.branch!r} is not valid: use lower-case letters, digits and '_', "
-                "starting with a letter (the plugin's name)"
-            )
+        problem = ""
         if not isinstance(self.versions, Path):
-            raise TypeError(
-                f"MigrationSource.versions must be a pathlib.Path, got {type(self.versions).__name__}"
+            problem = f"versions must be a pathlib.Path, not {type(self.versions).__name__}"
+        if not (isinstance(self.branch, str) and _BRANCH.fullmatch(self.branch)):
+            problem = (
+                f"branch {self.branch!r}: use lower-case letters, digits and '_', starting with a "
+                "letter (the plugin's name)"
             )
+        if problem:
+            raise ValueError(f"MigrationSource is not valid: {problem}")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from titan_core.eventtypes.change import Change
 from titan_core.eventtypes.envelope import build_envelope, dump_envelope, stored_element, uuid7
 from titan_core.eventtypes.feed_types import feed_type, semantic_key_values, subject_of
+from titan_core.eventtypes.kinds import CORE_ENTITIES
 from titan_core.eventtypes.schema import validate_envelope
 from titan_core.store.tables import event_outbox, event_semantic_keys
 from titan_core.store.write_types import WriteHook
@@ -67,25 +68,16 @@ class OutboxRecorder:
         *,
         origin: str,
         subject: str | None = None,
-        call_hooks: bool = True,
     ) -> None:
         if changes:
-            await connection.run_sync(
-                self.record_in, changes, origin=origin, subject=subject, call_hooks=call_hooks
-            )
+            await connection.run_sync(self.record_in, changes, origin=origin, subject=subject)
 
     def record_in(
-        self,
-        connection: Connection,
-        changes: Sequence[Change],
-        *,
-        origin: str,
-        subject: str | None = None,
-        call_hooks: bool = True,
+        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
     ) -> None:
         if not changes:
             return
-        if self.write_hooks and call_hooks:
+        if self.write_hooks:
             changes = self._with_hook_changes(connection, changes, origin, subject)
         moment = datetime.now(UTC)
         shown_subject = subject if self.include_subject else None
@@ -125,11 +117,14 @@ class OutboxRecorder:
 
     def _with_hook_changes(
         self, connection: Connection, changes: Sequence[Change], origin: str, subject: str | None
-    ) -> list[Change]:
-        """`changes` and, after them, those the write hooks returned (each sees the core's only).
-        An exception propagates: the caller's transaction rolls back, the write fails."""
+    ) -> Sequence[Change]:
+        """`changes` and, after them, those the write hooks returned. The hooks see the core's
+        changes only: a plugin's own (`Repository.transaction`) and the hooks' results never reach
+        them. An exception propagates: the caller's transaction rolls back, the write fails."""
+        core_changes = tuple(change for change in changes if change.entity in CORE_ENTITIES)
+        if not core_changes:
+            return changes
         recorded = list(changes)
-        core_changes = tuple(changes)
         for hook in self.write_hooks:
             added = hook(connection, core_changes, origin, subject)
             if added:

@@ -95,8 +95,9 @@ class Repository:
 
         Statements run on `.connection`; changes passed to `.record(...)` are stored in the outbox
         when the block ends, and everything commits together (nothing, if the block raises).
-        `principal` needs the writer role; its subject is the events' subject. The plugins'
-        `titan_write_transaction` hooks are not called for these changes: they are a plugin's own.
+        `principal` needs the writer role; its subject is the events' subject. The changes are of
+        the plugins' own kinds, so the `titan_write_transaction` hooks (which see the core's
+        changes only) are not called for them.
         """
         if not principal.has_role(ROLE_WRITER):
             raise Forbidden(f"{principal.subject!r} may not write: that needs the role {ROLE_WRITER!r}")
@@ -104,7 +105,7 @@ class Repository:
             transaction = PluginTransaction(connection)
             yield transaction
             await self.recorder.record(
-                connection, transaction.changes, origin=origin, subject=principal.subject, call_hooks=False
+                connection, transaction.changes, origin=origin, subject=principal.subject
             )
 
     @asynccontextmanager

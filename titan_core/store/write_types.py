@@ -29,19 +29,10 @@ class ChangeRecorder(Protocol):
         *,
         origin: str,
         subject: str | None = None,
-        call_hooks: bool = True,
     ) -> None:
-        """`subject`: who made the change (the principal's subject), for the audit trail.
-        `call_hooks=False`: the changes are a plugin's own (`Repository.transaction`), not a core
-        write's, so the write-transaction hooks are not called for them."""
+        """`subject`: who made the change (the principal's subject), for the audit trail."""
 
     def record_in(
-        self,
-        connection: Connection,
-        changes: Sequence[Change],
-        *,
-        origin: str,
-        subject: str | None = None,
-        call_hooks: bool = True,
+        self, connection: Connection, changes: Sequence[Change], *, origin: str, subject: str | None = None
     ) -> None:
         """The same for synchronous code (the group commit's transactions)."""

@@ -6,7 +6,8 @@ module only adds what is MQTT's: the topics and the message properties.
 async-aas topic: `async_aas_topic` (default `noauth`, FA³ST's CloudEvents message bus layout: every
 event on one topic); a `{channel}` in it becomes the async-aas channel name of the event, e.g.
 `submodelelement/update/valuechanged`. The async-aas files name no channel for concept descriptions;
-Titan uses `conceptdescription/{created,updated,deleted}` in their style.
+Titan uses `conceptdescription/{created,updated,deleted}` in their style, and for the kinds plugins
+register (`titan_entity_kinds`) the name without underscores: `shelldescriptor/created`.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def async_aas_channel(envelope: Any) -> str:
     if entity == "element":
         return f"{_CHANNEL_ROOT[entity]}/{_ELEMENT_CHANNEL[kind]}"
     # Only elements have value changes in the spec; an identifiable's valueChanged does not occur.
-    return f"{_CHANNEL_ROOT[entity]}/{kind.lower()}"
+    root = _CHANNEL_ROOT.get(entity) or entity.replace("_", "")
+    return f"{root}/{kind.lower()}"
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = "svcplug_0002"
-down_revision = "svcplug_0001"
-branch_labels = None
-depends_on = None
+# On the branch through its parent: no label, no dependency of its own.
+revision, down_revision = "svcplug_0002", "svcplug_0001"
 
 
 def upgrade() -> None:
