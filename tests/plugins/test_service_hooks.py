@@ -379,6 +379,32 @@ async def test_an_unknown_service_is_refused_naming_the_installed_ones(
         await plugin_client(make_titan_client, settings, ServicePlugin(), services=("registry",))
 
 
+async def test_plugin_routes_pass_the_core_access_control_and_error_bodies(
+    make_titan_client: TitanClients, settings: Settings
+) -> None:
+    from tests.security.twins import API_KEY_ENTRIES, KEYS
+
+    secure = settings.replace(auth_enabled=True, api_keys=API_KEY_ENTRIES)
+    client = await plugin_client(make_titan_client, secure, ServicePlugin())
+
+    def key(name: str) -> dict[str, str]:
+        return {"X-API-Key": KEYS[name]}
+
+    assert (await client.get("/svc-descriptors")).status == 401  # no credential
+    assert (await client.get("/svc-descriptors", headers=key("reader"))).status == 200  # GET: reader
+    refused = await client.put("/svc-descriptors/x", json={"note": "n"}, headers=key("reader"))
+    assert refused.status == 403  # PUT: writer
+    assert "needs the role 'writer'" in (await refused.json())["messages"][0]["text"]
+    # requires_role(ROLE_ADMIN): a writer may not, the admin may.
+    assert (await client.post("/svc-admin/reindex", headers=key("writer"))).status == 403
+    done = await client.post("/svc-admin/reindex", headers=key("admin"))
+    assert done.status == 200 and (await done.json())["by"] == "operator"
+    # A TitanError raised in a plugin's handler answers with the IDTA error body.
+    failed = await client.put("/svc-descriptors/x", json={"note": "n", "fail": True}, headers=key("writer"))
+    body = await failed.json()
+    assert failed.status == 409 and body["messages"][0]["messageType"] == "Error"
+
+
 def test_serves_reads_the_setting(settings: Settings) -> None:
     from titan_core.plugin_api import serves
 
@@ -393,3 +419,44 @@ def test_the_branch_name_is_checked() -> None:
     with pytest.raises(ValueError, match="MigrationSource is not valid: branch 'Bad-Name'"):
         MigrationSource("Bad-Name", BROKEN_MIGRATIONS)
     assert MigrationSource(BRANCH, BROKEN_MIGRATIONS).branch == BRANCH
+
+
+# --- `titan migrate` with an installed plugin ---------------------------------------------------
+
+
+def installed_plugin_source(versions: Any) -> str:
+    return (
+        "from pathlib import Path\n"
+        "from titan_core.plugin_api import MigrationSource, hookimpl\n\n"
+        "@hookimpl\n"
+        "def titan_migrations():\n"
+        f"    return [MigrationSource('svcplug', Path({str(versions)!r}))]\n"
+    )
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["applies", "fails-naming-the-plugin"])
+def test_titan_migrate_migrates_the_installed_plugins_branches(
+    fake_distributions: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    broken: bool,
+) -> None:
+    from titan_core.cli import main
+
+    from .service_plugin import MIGRATIONS
+
+    fake_distributions.add("svcentry", installed_plugin_source(BROKEN_MIGRATIONS if broken else MIGRATIONS))
+    monkeypatch.setenv("TITAN_PLUGINS", "svcentry")
+    url = f"sqlite+aiosqlite:///{tmp_path}/migrated.sqlite3"
+
+    code = main(["migrate", "--database-url", url])
+
+    tables, revisions = asyncio.run(tables_and_revisions(url))
+    if broken:
+        assert code == 1
+        assert "plugin 'svcentry' (branch 'svcplug') failed" in capsys.readouterr().err
+        assert "svcplug_shell_index" not in tables
+    else:
+        assert code == 0, capsys.readouterr().err
+        assert "svcplug_shell_index.note" in tables and revisions == {"svcplug_0002"}

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from titan_core.plugin_api import (
     REPOSITORY,
+    ROLE_ADMIN,
     Change,
     Conflict,
     EntityKind,
@@ -28,6 +29,7 @@ from titan_core.plugin_api import (
     paged,
     paging,
     principal_of,
+    requires_role,
     serves,
 )
 
@@ -72,6 +74,7 @@ class ServicePlugin:
         if serves(settings, SERVICE):
             app.router.add_get("/svc-descriptors", list_descriptors)
             app.router.add_put("/svc-descriptors/{id}", put_note)
+            app.router.add_post("/svc-admin/reindex", reindex)
 
     @hookimpl
     def titan_write_transaction(
@@ -111,3 +114,9 @@ async def put_note(request: web.Request) -> web.Response:
         if body.get("fail"):
             raise Conflict("asked to fail after recording")
     return json_response({"id": identifier, "note": body["note"]})
+
+
+@requires_role(ROLE_ADMIN)
+async def reindex(request: web.Request) -> web.Response:
+    """A route that needs the admin role whatever its method (the core's access control checks it)."""
+    return json_response({"reindexed": True, "by": principal_of(request).subject})
