@@ -71,6 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         print_error(str(exc))
         return 1
+    except Exception as exc:
+        # `titan load`, `migrate` and `export` load the installed plugins for their migrations and
+        # write hooks; one that fails with require_plugins on stops them as it stops `serve`.
+        from titan_core.plugins import PluginLoadError  # imported only now: most commands never need it
+
+        if not isinstance(exc, PluginLoadError):
+            raise
+        print_error(str(exc))
+        return 2
     raise AssertionError(args.command)
 
 

@@ -309,6 +309,8 @@ async def test_hook_titan_entity_kinds(make_titan_client: TitanClients, settings
     body = await (await client.get("/event-feed?limit=10")).json()
     types = [record["type"] for record in body["records"]]
     assert types == ["io.admin-shell.aas.created.v1", "io.admin-shell.svcDescriptor.created.v1"], body
+    capabilities = await (await client.get("/.well-known/event-feed.json")).json()
+    assert "io.admin-shell.svcDescriptor.deleted.v1" in capabilities["eventTypes"]
 
 
 def test_entity_kinds_are_checked_and_cannot_redefine(plugin_manager: Any) -> None:
@@ -460,3 +462,19 @@ def test_titan_migrate_migrates_the_installed_plugins_branches(
     else:
         assert code == 0, capsys.readouterr().err
         assert "svcplug_shell_index.note" in tables and revisions == {"svcplug_0002"}
+
+
+def test_titan_migrate_stops_on_a_failed_plugin_when_plugins_are_required(
+    fake_distributions: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from titan_core.cli import main
+
+    fake_distributions.add("svcentry", "raise ImportError('no such dependency')\n")
+    monkeypatch.setenv("TITAN_PLUGINS", "svcentry")
+    monkeypatch.setenv("TITAN_REQUIRE_PLUGINS", "true")
+
+    assert main(["migrate", "--database-url", f"sqlite+aiosqlite:///{tmp_path}/m.sqlite3"]) == 2
+    assert "plugin 'svcentry' failed" in capsys.readouterr().err

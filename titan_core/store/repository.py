@@ -97,7 +97,9 @@ class Repository:
         when the block ends, and everything commits together (nothing, if the block raises).
         `principal` needs the writer role; its subject is the events' subject. The changes are of
         the plugins' own kinds, so the `titan_write_transaction` hooks (which see the core's
-        changes only) are not called for them.
+        changes only) are not called for them. Never call another write method of the Repository
+        inside the block: the transaction holds the write lock (on SQLite the process's one
+        writer), so that call would wait for the block, which waits for it.
         """
         if not principal.has_role(ROLE_WRITER):
             raise Forbidden(f"{principal.subject!r} may not write: that needs the role {ROLE_WRITER!r}")
