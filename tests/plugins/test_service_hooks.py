@@ -359,6 +359,8 @@ async def test_hook_titan_services(make_titan_client: TitanClients, settings: Se
     assert await (await client.get("/api/v3.0/description")).json() == {"profiles": [PROFILE]}
     paths = (await (await client.get("/openapi.json")).json())["paths"]
     assert not any(path.startswith("/shells") for path in paths)
+    links = (await (await client.get("/", headers={"Accept": "application/json"})).json())["links"]
+    assert "shells" not in links and "description" in links
 
 
 async def test_services_default_to_every_installed_one(

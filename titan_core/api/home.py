@@ -39,6 +39,8 @@ def links(app: web.Application) -> dict[str, dict[str, str]]:
         "ready": {"href": "/ready", "title": "readiness, with the health of each plugin"},
         "specification": {"href": SPECIFICATION_URL, "title": "IDTA AAS Part 2 API specification"},
     })  # fmt: skip
+    if not _routed(app, "/shells"):  # an instance that does not serve the repository (setting services)
+        del found["shells"], found["submodels"]
     return found
 
 
