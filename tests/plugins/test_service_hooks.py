@@ -313,7 +313,7 @@ async def test_hook_titan_entity_kinds(make_titan_client: TitanClients, settings
     assert "io.admin-shell.svcDescriptor.deleted.v1" in capabilities["eventTypes"]
 
 
-def test_entity_kinds_are_checked_and_cannot_redefine(plugin_manager: Any) -> None:
+def test_entity_kinds_are_checked_and_cannot_redefine() -> None:
     with pytest.raises(ValueError, match="lower-case letters"):
         EntityKind("ShellDescriptor", "/x/")
     with pytest.raises(ValueError, match="starts and ends with '/'"):
