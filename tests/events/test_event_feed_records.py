@@ -122,13 +122,24 @@ def test_records_are_the_dumped_records_byte_for_byte(
 
 
 def test_an_envelope_in_another_layout_gives_the_same_record() -> None:
-    """Rows whose envelope was written otherwise (spaces, `data` not last) are parsed whole."""
+    """Rows whose envelope was written otherwise (spaces, `data` not last, an object with a `data`
+    before it) are parsed whole; so is the page they are on."""
     change = Change("updated", "submodel", "urn:sm", None, None, {"modelType": "Submodel", "id": "urn:sm"})
     stored = dump_envelope(build_envelope(change, origin="rest", event_id="e1", moment=datetime.now(UTC)))
     envelope = json.loads(stored)
     data = envelope.pop("data")
-    for text in (json.dumps(json.loads(stored), indent=1), json.dumps({"data": data, **envelope})):
-        row = SimpleNamespace(seq=1, envelope=text, element=None)
+    middle = dict(list(envelope.items())[:3]) | {"data": data} | dict(list(envelope.items())[3:])
+    for text in (
+        json.dumps(json.loads(stored), indent=1),
+        json.dumps({"data": data, **envelope}),
+        json.dumps(middle, separators=(",", ":")),
+        json.dumps({**envelope, "ext": {"x": 1, "data": [1]}, "data": data}, separators=(",", ":")),
+        json.dumps({**envelope, "ext": [{"x": 1, "data": {"y": 2}}], "data": data}, separators=(",", ":")),
+    ):
+        rows = [
+            SimpleNamespace(seq=1, envelope=stored, element=None),
+            SimpleNamespace(seq=2, envelope=text, element=None),
+        ]
         for compact in (False, True):
-            (record,), _ = feed_records([row], compact=compact, options=OPTIONS, compact_schema=SCHEMA)
-            assert record == plain_record(row, compact)
+            records, _ = feed_records(rows, compact=compact, options=OPTIONS, compact_schema=SCHEMA)
+            assert records == [plain_record(row, compact) for row in rows]

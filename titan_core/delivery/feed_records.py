@@ -1,14 +1,14 @@
 """The Event Feed's records as JSON text, built from the stored text of the outbox rows.
 
-A page of 100 records used to cost several milliseconds of CPU: every envelope and element was
-parsed into objects, a record assembled from them, and the whole page written out again by
-`json.dumps`. Here the subject (`data` of the envelope, or the stored element of a valueChanged)
-goes into its record as the text it was stored as (compact JSON, as `json.dumps` writes it), the
-parts of a page are parsed in one `json.loads` call each (one call per page rather than two per
-record), and each record is written by joining its attributes, every string through the `json`
-module's own string encoder. The text is the one `json.dumps(record, separators=(",", ":"),
-ensure_ascii=False)` gives, byte for byte (tests/events/test_event_feed_records.py):
-docs/performance.md, "Event Feed".
+Parsing every stored envelope and element into objects, assembling the records from them and
+writing the page out again with `json.dumps` took about 1 ms of CPU for 100 records. Here the
+subject (`data` of the envelope, or the stored element of a valueChanged) goes into its record as
+the text it was stored as (compact JSON, as `json.dumps` writes it); the envelopes' other
+attributes, their `data` and the elements are parsed in one `json.loads` call each per page, for
+what a record says about them; and each record is joined from its attributes, every string
+through the `json` module's own string encoder. The text is the one `json.dumps(record,
+separators=(",", ":"), ensure_ascii=False)` gives, byte for byte (tests/events/
+test_event_feed_records.py); docs/performance.md, "Event Feed".
 """
 
 from __future__ import annotations
@@ -41,17 +41,23 @@ def feed_records(
     """
     if not rows:
         return [], None
-    split = [_split_envelope(row.envelope) for row in rows]
-    heads = _parse_each([head for head, _ in split])
-    texts = [
-        row.element if short_type(head["type"]) == "valueChanged" else data
-        for row, head, (_, data) in zip(rows, heads, split, strict=True)
-    ]
-    subjects = _parse_each(texts)
+    envelopes = [row.envelope for row in rows]
+    try:
+        heads, datas, data_texts = _split(envelopes)
+    except ValueError:
+        # An envelope that does not end with `data` (not written by `build_envelope`).
+        heads, datas, data_texts = _parse_whole(envelopes)
+    changed = [short_type(head["type"]) == "valueChanged" for head in heads]
+    elements = _parse_each([row.element if value else None for row, value in zip(rows, changed, strict=True)])
     render = _compact if compact else _full
     records = [
-        render(row.seq, head, subject, text, options, compact_schema)
-        for row, head, subject, text in zip(rows, heads, subjects, texts, strict=True)
+        # The subject: the stored element of a valueChanged (`data` holds only its value), or `data`.
+        render(row.seq, head, element, row.element, options, compact_schema)
+        if value
+        else render(row.seq, head, data, text, options, compact_schema)
+        for row, head, value, element, data, text in zip(
+            rows, heads, changed, elements, datas, data_texts, strict=True
+        )
     ]
     return records, heads[-1]["time"]
 
@@ -94,19 +100,28 @@ def _compact(
     return f'{_common(seq, head, entity, options)},"dataschema":{_string(schema)},"data":{ENCODER.encode(data)}}}'
 
 
-def _split_envelope(stored: str) -> tuple[str, str]:
-    """A stored envelope as the JSON text of its attributes other than `data`, and that of `data`.
+def _split(envelopes: Sequence[str]) -> tuple[list[Any], list[Any], list[str]]:
+    """Each stored envelope's attributes other than `data` (parsed), its `data` (parsed) and the
+    JSON text of its `data`.
 
     `build_envelope` puts `data` last and every attribute before it is a string, in which a quote
-    is always escaped: the first `,"data":` is therefore that attribute's key. A text of any other
-    shape is parsed whole.
+    is always escaped: the first `,"data":` is that attribute's key. Should an envelope have another
+    shape, a part cut at that place is no JSON value (it has a `"key":` at its top level, or
+    unbalanced brackets), so parsing the parts raises `ValueError`.
     """
-    cut = stored.find(_DATA_KEY)
-    if cut >= 0 and stored.endswith("}"):
-        return stored[:cut] + "}", stored[cut + len(_DATA_KEY) : -1]
-    envelope = json.loads(stored)
-    data = envelope.pop("data", None)
-    return ENCODER.encode(envelope), ENCODER.encode(data)
+    cuts = [stored.find(_DATA_KEY) for stored in envelopes]
+    if any(cut < 0 or not stored.endswith("}") for stored, cut in zip(envelopes, cuts, strict=True)):
+        raise ValueError("an envelope without a last `data` attribute")
+    heads = _parse_each([stored[:cut] + "}" for stored, cut in zip(envelopes, cuts, strict=True)])
+    texts = [stored[cut + len(_DATA_KEY) : -1] for stored, cut in zip(envelopes, cuts, strict=True)]
+    return heads, _parse_each(texts), texts
+
+
+def _parse_whole(envelopes: Sequence[str]) -> tuple[list[Any], list[Any], list[str]]:
+    """What `_split` gives, from each envelope parsed whole."""
+    heads = [json.loads(stored) for stored in envelopes]
+    datas = [head.pop("data", None) for head in heads]
+    return heads, datas, [ENCODER.encode(data) for data in datas]
 
 
 def _parse_each(texts: Sequence[str | None]) -> list[Any]:
