@@ -55,7 +55,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _PARAMS = ("cursor", "limit", "since", "filter", "presentation")
 _COLUMNS = (event_outbox.c.seq, event_outbox.c.envelope, event_outbox.c.element, event_outbox.c.titan_id)
-JSON = "application/json"
+_JSON_TYPE = "application/json"
 
 
 def add_feed_routes(router: web.UrlDispatcher, prefix: str = "") -> None:
@@ -97,7 +97,7 @@ async def get_feed(request: web.Request) -> web.Response:
         {"id": options.base_url + FEED_PATH, "updated": last or format_time(datetime.now(UTC))}
     )
     tail = f',"cursor":"{cursor}"}}' if cursor > after else "}"
-    return web.Response(text=f'{head[:-1]},"records":[{",".join(records)}]{tail}', content_type=JSON)
+    return web.Response(text=f'{head[:-1]},"records":[{",".join(records)}]{tail}', content_type=_JSON_TYPE)
 
 
 async def _readable_page(
