@@ -124,6 +124,38 @@ async def test_the_filter_returns_exactly_the_matching_events(titan_client: AppC
     assert [r["type"] for r in neither] == ["io.admin-shell.submodel.created.v1"]
 
 
+async def test_filters_of_one_shape_with_other_values_each_match_their_own(titan_client: AppClient) -> None:
+    """The semanticId condition is compiled once per shape and cached: the values must not be."""
+    other = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "urn:sem:B"}]}
+    elements = [{**prop("A", "1"), "semanticId": SEMANTIC_A}, {**prop("B", "1"), "semanticId": other}]
+    await call(titan_client, "POST", "/submodels", 201, json=submodel(elements=elements))
+    for name in ("A", "B"):
+        await call(
+            titan_client, "PATCH", f"/submodels/{b64(SM_ID)}/submodel-elements/{name}/$value", 204, json=2
+        )
+    await write_marker(titan_client)
+
+    def paths(records: list[dict[str, Any]]) -> list[str]:
+        return [record["data"]["idShortPath"] for record in records]
+
+    key = "data.semanticId.keys[*].value"
+    for _ in range(2):  # the second round runs on the cached statements
+        assert paths(await all_records(titan_client, filter=f"{key}==urn:sem:A", presentation="COMPACT")) == [
+            "A"
+        ]
+        assert paths(await all_records(titan_client, filter=f"{key}==urn:sem:B", presentation="COMPACT")) == [
+            "B"
+        ]
+        both = await all_records(
+            titan_client, filter=f"{key}=in=(urn:sem:B,urn:first)", presentation="COMPACT"
+        )
+        assert paths(both) == ["A", "B"]
+        assert (
+            paths(await all_records(titan_client, filter=f"{key}=in=(urn:none)", presentation="COMPACT"))
+            == []
+        )
+
+
 async def test_scopes_hide_other_twins_and_filters_do_not_reveal_them(
     make_titan_client: Any, settings: Settings
 ) -> None:

@@ -21,10 +21,11 @@ from sqlalchemy import Select, or_, select
 from titan_core.auth import Principal, authorize_read
 from titan_core.caller import principal
 from titan_core.delivery.feed_filter import FIELDS, OPERATORS, parse_feed_filter
-from titan_core.delivery.profiles import AsyncAasOptions, first_key_value
+from titan_core.delivery.feed_records import ENCODER, feed_records
+from titan_core.delivery.profiles import AsyncAasOptions
 from titan_core.errors import BadRequest
-from titan_core.eventtypes.envelope import format_time, short_type
-from titan_core.eventtypes.feed_types import feed_type, feed_types
+from titan_core.eventtypes.envelope import format_time
+from titan_core.eventtypes.feed_types import feed_types
 from titan_core.keys import DATABASE, SETTINGS
 from titan_core.store.scoped_reads import all_prefixed, literal_prefix
 from titan_core.store.tables import event_outbox
@@ -54,6 +55,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _PARAMS = ("cursor", "limit", "since", "filter", "presentation")
 _COLUMNS = (event_outbox.c.seq, event_outbox.c.envelope, event_outbox.c.element, event_outbox.c.titan_id)
+_JSON_TYPE = "application/json"
 
 
 def add_feed_routes(router: web.UrlDispatcher, prefix: str = "") -> None:
@@ -84,15 +86,18 @@ async def get_feed(request: web.Request) -> web.Response:
     rows, cursor = await _readable_page(
         request, query.order_by(event_outbox.c.seq), reader, limit=limit, start=after
     )
-    records = [_record(row, presentation, options) for row in rows]
-    body: dict[str, Any] = {
-        "id": options.base_url + FEED_PATH,
-        "updated": records[-1]["time"] if records else format_time(datetime.now(UTC)),
-        "records": records,
-    }
-    if cursor > after:
-        body["cursor"] = str(cursor)
-    return web.json_response(body, dumps=_dumps)
+    records, last = feed_records(
+        rows,
+        compact=presentation == "COMPACT",
+        options=options,
+        compact_schema=options.base_url + COMPACT_SCHEMA_PATH,
+    )
+    # The page as json.dumps would write it, with the records' text put in as it is.
+    head = ENCODER.encode(
+        {"id": options.base_url + FEED_PATH, "updated": last or format_time(datetime.now(UTC))}
+    )
+    tail = f',"cursor":"{cursor}"}}' if cursor > after else "}"
+    return web.Response(text=f'{head[:-1]},"records":[{",".join(records)}]{tail}', content_type=_JSON_TYPE)
 
 
 async def _readable_page(
@@ -110,7 +115,7 @@ async def _readable_page(
         )
     found: list[Any] = []
     cursor = start
-    async with request.app[DATABASE].read() as connection:
+    async with request.app[DATABASE].read_statements() as connection:
         while True:
             rows = (await connection.execute(query.where(event_outbox.c.seq > cursor).limit(limit))).all()
             for row in rows:
@@ -122,46 +127,6 @@ async def _readable_page(
                         return found, cursor
             if len(rows) < limit:
                 return found, cursor
-
-
-def _record(row: Any, presentation: str, options: AsyncAasOptions) -> dict[str, Any]:
-    envelope = json.loads(row.envelope)
-    kind = short_type(envelope["type"])
-    entity = envelope["titanentity"]
-    element = json.loads(row.element) if row.element else None
-    subject_data = element if kind == "valueChanged" else envelope.get("data")
-    record: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": envelope["id"],
-        "time": envelope["time"],
-        "subject": envelope["titanid"],
-        "type": feed_type(entity, kind),
-        "source": options.base_url + envelope["source"],
-        "titanseq": str(row.seq),
-    }
-    if presentation == "COMPACT":
-        record["dataschema"] = options.base_url + COMPACT_SCHEMA_PATH
-        compact: dict[str, Any] = {"id": envelope["titanid"]}
-        if entity == "element":
-            compact["idShortPath"] = envelope["titanpath"]
-        semantic = subject_data.get("semanticId") if isinstance(subject_data, dict) else None
-        if semantic is not None:
-            compact["semanticId"] = semantic
-        record["data"] = compact
-        return record
-    model_type = {
-        "shell": "AssetAdministrationShell",
-        "submodel": "Submodel",
-        "concept_description": "ConceptDescription",
-    }.get(entity) or (subject_data or {}).get("modelType")
-    if model_type:
-        record["dataschema"] = f"{options.dataschema_prefix}#/components/schemas/{model_type}"
-    semantic_id = first_key_value(subject_data.get("semanticId")) if isinstance(subject_data, dict) else None
-    if semantic_id is not None:
-        record["semanticid"] = semantic_id
-    if subject_data is not None:
-        record["data"] = subject_data
-    return record
 
 
 async def get_compact_schema(request: web.Request) -> web.Response:
@@ -185,7 +150,7 @@ async def get_capabilities(request: web.Request) -> web.Response:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return ENCODER.encode(value)
 
 
 def _cursor(raw: str | None) -> int:
