@@ -13,12 +13,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 import titan_core
 from tests.support.services import (
     LOOPBACK,
+    ClosedOnExit,
     ServiceError,
     free_port,
     kill_process,
@@ -31,7 +31,7 @@ READY_PATH = "/description"
 _PORT_ATTEMPTS = 3
 
 
-class LiveServer:
+class LiveServer(ClosedOnExit):
     """One running `titan serve` process."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
@@ -66,15 +66,8 @@ class LiveServer:
     def log_tail(self, lines: int = 80) -> str:
         return log_tail(self.log_path, lines)
 
-    def __enter__(self) -> LiveServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """The end of a `with` block: a graceful stop."""
         self.stop()
 
 

@@ -12,12 +12,12 @@ import re
 import secrets
 import socket
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tests.support.services import (
     LOOPBACK,
+    ClosedOnExit,
     ServiceError,
     find_program,
 )
@@ -36,7 +36,7 @@ class RedisReplyError(RuntimeError):
     """Redis answered a command with an error reply."""
 
 
-class RedisClient:
+class RedisClient(ClosedOnExit):
     """A blocking RESP2 connection: `command("SET", "k", "v")` returns the decoded reply."""
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
@@ -83,17 +83,6 @@ class RedisClient:
     def close(self) -> None:
         self._reader.close()
         self._socket.close()
-
-    def __enter__(self) -> RedisClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def redis_answers(url: str) -> bool:

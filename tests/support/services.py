@@ -13,14 +13,37 @@ import signal
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 
 
 class ServiceError(RuntimeError):
     """A service did not start, did not answer in time, or did not stop; the message says which."""
+
+
+class ClosedOnExit(ABC):
+    """A helper used as `with helper as x:` that is closed (stopped, deleted) when the block ends,
+    whether it ended normally or by an exception. Subclasses say what closing means.
+    """
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -8,16 +8,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
-from tests.support.services import free_port, kill_process, log_tail, stop_process, wait_until
+from tests.support.services import ClosedOnExit, free_port, kill_process, log_tail, stop_process, wait_until
 
 
-class ThrowawayService(ABC):
+class ThrowawayService(ClosedOnExit):
     """A private service instance on `port` with its files (and `log_path`) under `base_dir`.
 
     Subclasses say how to start it and how to crash it; this class gives the context manager and
@@ -52,6 +51,10 @@ class ThrowawayService(ABC):
         finally:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
+    def close(self) -> None:
+        """The end of a `with` block: `cleanup()`."""
+        self.cleanup()
+
     def __enter__(self) -> Self:
         try:
             self.start()
@@ -59,14 +62,6 @@ class ThrowawayService(ABC):
             self.cleanup()
             raise
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.cleanup()
 
 
 class ThrowawayProcess(ThrowawayService):
