@@ -29,6 +29,8 @@ from tests.support.postgres import (
 from tests.support.redis import ThrowawayRedis, redis_key_prefix, shared_redis_url
 from tests.support.workers import worker_id
 from titan_core.settings import Settings
+from titan_core.store.database import Database
+from titan_core.store.repository import Repository
 from titan_core.testing import INSTALLED, TitanClients
 
 
@@ -150,6 +152,23 @@ async def make_app_client(settings: Settings) -> AsyncIterator[TitanClients]:
 async def app_client(make_app_client: AppClientFactory) -> AppClient:
     """An aiohttp `TestClient` for `create_app(settings)` on an empty database, started and migrated."""
     return await make_app_client()
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The store alone, without an app: a `Database` on `settings`, migrated, closed after the test."""
+    opened = Database(settings.database_url)
+    await opened.migrate()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+def repository(database: Database) -> Repository:
+    """A `Repository` on the test's migrated `database` (no app, no event pipeline)."""
+    return Repository(database)
 
 
 # --- Live servers --------------------------------------------------------------------------------

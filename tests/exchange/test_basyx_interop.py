@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,8 +17,6 @@ from titan_core.auth import ANONYMOUS
 from titan_core.exchange.aasx import read_aasx
 from titan_core.exchange.export import ExportPlan, write_aasx_export
 from titan_core.exchange.files import take_package_files
-from titan_core.settings import Settings
-from titan_core.store.database import Database
 from titan_core.store.records import Attachment
 from titan_core.store.repository import Repository
 
@@ -79,16 +76,6 @@ def model(environment: Any) -> Any:
 def basyx_environment(store: basyx_model.DictObjectStore) -> Any:
     """What basyx read, as Part 2 JSON written by basyx itself."""
     return json.loads(basyx_json.object_store_to_json(store))
-
-
-@pytest.fixture
-async def repository(settings: Settings) -> AsyncIterator[Repository]:
-    database = Database(settings.database_url)
-    await database.migrate()
-    try:
-        yield Repository(database)
-    finally:
-        await database.close()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

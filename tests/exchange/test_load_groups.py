@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,16 +36,6 @@ def _write_files(folder: Path, count: int) -> list[Path]:
         path.write_text(json.dumps({"submodels": submodels}))
         paths.append(path)
     return paths
-
-
-@pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    opened = Database(settings.database_url)
-    await opened.migrate()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _stored_ids(database: Database) -> list[str]:

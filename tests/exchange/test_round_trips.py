@@ -18,8 +18,6 @@ from titan_core.exchange.files import take_package_files
 from titan_core.exchange.xml import read_xml_environment
 from titan_core.loader import prepare_file
 from titan_core.model.verify import parse_and_verify
-from titan_core.settings import Settings
-from titan_core.store.database import Database
 from titan_core.store.repository import Repository
 
 DATA = Path(__file__).parent.parent / "data"
@@ -38,16 +36,6 @@ def plan_of(environment: dict[str, Any]) -> ExportPlan:
         return list(dict.fromkeys(item["id"] for item in environment.get(section) or ()))
 
     return ExportPlan(*(ids(section) for section in SECTIONS))
-
-
-@pytest.fixture
-async def repository(settings: Settings) -> AsyncIterator[Repository]:
-    database = Database(settings.database_url)
-    await database.migrate()
-    try:
-        yield Repository(database)
-    finally:
-        await database.close()
 
 
 async def _text(chunks: AsyncIterator[str]) -> str:

@@ -7,16 +7,14 @@ version and events, and a refused write fails alone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection
 
 from titan_core.auth import ANONYMOUS
 from titan_core.errors import NotFound, PreconditionFailed
 from titan_core.eventtypes.change import Change
-from titan_core.settings import Settings
 from titan_core.store.database import Database
 from titan_core.store.group_commit import GroupCommitter
 from titan_core.store.records import StoredIdentifiable
@@ -56,16 +54,6 @@ def set_speed(value: str) -> DocumentEdit:
         return document, [change]
 
     return edit
-
-
-@pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def test_writes_submitted_together_share_one_transaction_and_each_keeps_its_if_match(
