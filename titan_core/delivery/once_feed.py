@@ -30,6 +30,7 @@ from titan_core.delivery.sink_lease import SinkLease
 from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox
+from titan_core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +137,7 @@ class DurableOnceFeed:
     async def close(self) -> None:
         """Store the last delivered position and hand the lease back (the next holder starts at once)."""
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            await cancel_and_wait(self._writer)
         with contextlib.suppress(BusUnavailable, SQLAlchemyError, OSError):
             await self.lease.release(self.position)
 

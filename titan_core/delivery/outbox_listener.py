@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import URL
 
+from titan_core.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "titan_outbox"
@@ -40,9 +42,7 @@ class OutboxListener:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

@@ -22,6 +22,7 @@ from titan_core.delivery.bus import BusUnavailable, EventBus, OutgoingEvent
 from titan_core.eventtypes.envelope import with_titanseq
 from titan_core.store.database import Database
 from titan_core.store.tables import event_outbox, event_relay, event_semantic_keys, event_sinks
+from titan_core.tasks import finish_or_cancel
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +90,10 @@ class Relay:
             # connection unusable for the release below (and SQLite has only one writer connection).
             self._stopping = True
             self.wake.set()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._task), _STOP_GRACE_S)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await finish_or_cancel(self._task, _STOP_GRACE_S)
             self._task = None
         if self._trimming is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._trimming), _STOP_GRACE_S)
-            self._trimming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._trimming
+            await finish_or_cancel(self._trimming, _STOP_GRACE_S)
             self._trimming = None
         if self.leader:
             with contextlib.suppress(SQLAlchemyError, OSError):

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from sqlalchemy import exc as sa_exc
 
+from titan_core.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 # SQLSTATE classes of a server that cannot serve now: 08 connection exception, 53 insufficient
@@ -131,9 +133,7 @@ class OutageWatch:
 
     async def close(self) -> None:
         if self._prober is not None:
-            self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+            await cancel_and_wait(self._prober)
             self._prober = None
 
     async def _wait_for_return(self) -> None:
