@@ -240,14 +240,17 @@ class EventBus(ABC):
         return {"kind": self.kind, "head": str(self.head()), "oldest": str(self.log.oldest)}
 
 
-class CursorFeed:
-    """A feed that reads the bus from a position of its own, pinned in the log while it lags."""
+class PositionFeed(ABC):
+    """A feed that reads the bus from a position of its own, each instance for itself.
+
+    Subclasses tell their bus how far the feed got (`_note`), so that the bus keeps what it still
+    needs, and that it needs nothing more (`close`).
+    """
 
     def __init__(self, bus: EventBus, name: str, start: int) -> None:
         self.name = name
         self.position = start
         self._bus = bus
-        bus.log.pins[name] = start
 
     @property
     def active(self) -> bool:
@@ -265,6 +268,24 @@ class CursorFeed:
 
     async def skip_to(self, seq: int) -> None:
         self.position = seq
+        self._note(seq)
+
+    @abstractmethod
+    def _note(self, seq: int) -> None:
+        """The feed has consumed up to `seq`."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class CursorFeed(PositionFeed):
+    """A feed of the memory bus, pinned in the log while it lags."""
+
+    def __init__(self, bus: EventBus, name: str, start: int) -> None:
+        super().__init__(bus, name, start)
+        bus.log.pins[name] = start
+
+    def _note(self, seq: int) -> None:
         self._bus.log.pin(self.name, seq)
 
     async def close(self) -> None:

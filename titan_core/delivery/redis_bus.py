@@ -23,6 +23,7 @@ from titan_core.delivery.bus import (
     EventBus,
     HistoryExpired,
     OutgoingEvent,
+    PositionFeed,
     SinkFeed,
     event_from_json,
 )
@@ -274,35 +275,19 @@ class RedisBus(EventBus):
         await self.client.hset(self.positions_key, mapping=mapping)
 
 
-class _InstanceFeed:
+class _InstanceFeed(PositionFeed):
     """An `each_instance` sink on Redis: reads this instance's tail (or the stream, when far behind)."""
 
     def __init__(self, bus: RedisBus, name: str, start: int) -> None:
-        self.name = name
-        self.position = start
-        self._bus = bus
+        super().__init__(bus, name, start)
+        self._redis_bus = bus  # its positions go to Redis, for the stream's trimming
         bus.note_position(name, start)
 
-    @property
-    def active(self) -> bool:
-        return True
-
-    async def next_batch(self, limit: int, timeout: float) -> list[Event]:
-        events = await self._bus.read(self.position, limit)
-        if events or not await self._bus.wait(self.position, timeout):
-            return events
-        return await self._bus.read(self.position, limit)
-
-    async def ack(self, events: Sequence[Event]) -> None:
-        if events:
-            await self.skip_to(max(self.position, events[-1].titanseq))
-
-    async def skip_to(self, seq: int) -> None:
-        self.position = seq
-        self._bus.note_position(self.name, seq)
+    def _note(self, seq: int) -> None:
+        self._redis_bus.note_position(self.name, seq)
 
     async def close(self) -> None:
-        self._bus.forget_position(self.name)
+        self._redis_bus.forget_position(self.name)
 
 
 def _now_ms() -> int:
