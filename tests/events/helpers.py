@@ -15,6 +15,7 @@ from cloudevents.v1.http import from_json
 from tests.support import twins
 from tests.support.app import AppClient
 from tests.support.twins import b64 as b64  # re-exported: the area's tests import it from here
+from tests.support.twins import reading as prop  # this area's Property: a double, 1.5 by default
 from titan_core.eventtypes.schema import validate_envelope
 
 PREFIX = "io.admin-shell.events.v1."
@@ -108,26 +109,8 @@ CD_ID = "https://example.com/ids/cd/events-1"
 SEMANTIC = "0173-1#02-AAO677#002"
 
 
-reference = twins.submodel_reference
-
-
 def shell(shell_id: str = SHELL_ID, submodels: Sequence[str] = ()) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "modelType": "AssetAdministrationShell",
-        "id": shell_id,
-        "idShort": "EventsShell",
-        "assetInformation": {"assetKind": "Instance", "globalAssetId": "https://example.com/assets/1"},
-    }
-    if submodels:
-        document["submodels"] = [reference(item) for item in submodels]
-    return document
-
-
-def prop(
-    id_short: str | None, value: str | None = "1.5", value_type: str = "xs:double", **extra: Any
-) -> dict[str, Any]:
-    """A Property with this area's defaults (a double, 1.5): `support.twins.prop`."""
-    return twins.prop(id_short, value, value_type, **extra)
+    return twins.shell(shell_id, submodels, id_short="EventsShell")
 
 
 def semantic(value: str = SEMANTIC) -> dict[str, Any]:

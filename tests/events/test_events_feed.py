@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.app import AppClient
+from tests.support.twins import submodel_reference
 from titan_core.settings import Settings
 from titan_core.testing import TitanClients
 
@@ -20,7 +21,6 @@ from .helpers import (
     call,
     prop,
     read_events,
-    reference,
     shell,
     submodel,
     summary,
@@ -93,7 +93,9 @@ async def test_list_filters_may_also_repeat_the_parameter(titan_client: AppClien
 
 async def test_shell_filter_follows_submodels_the_shell_references_later(titan_client: AppClient) -> None:
     await _populate(titan_client)
-    await call(titan_client, "POST", f"/shells/{b64(SHELL_ID)}/submodel-refs", 201, json=reference(SM2_ID))
+    await call(
+        titan_client, "POST", f"/shells/{b64(SHELL_ID)}/submodel-refs", 201, json=submodel_reference(SM2_ID)
+    )
     await call(titan_client, "PATCH", f"/submodels/{b64(SM2_ID)}/submodel-elements/Other/$value", 204, json=5)
     found = await wait_events(titan_client, 6, 2, shell_ids=SHELL_ID)
     assert summary(found) == [("updated", "shell", None), ("valueChanged", "element", "Other")]

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import FormData
 
 from tests.support.app import AppClient
+from tests.support.twins import submodel_reference
 from titan_core.settings import Settings
 
 from .helpers import (
@@ -27,7 +28,6 @@ from .helpers import (
     concept_description,
     events_caused_by,
     prop,
-    reference,
     shell,
     submodel,
     summary,
@@ -321,10 +321,10 @@ async def test_shell_submodel_reference_and_asset_information_changes_emit_shell
     await call(titan_client, "POST", "/shells", 201, json=shell())
     added = await events_caused_by(
         titan_client,
-        lambda: call(titan_client, "POST", f"{SHELLS}/submodel-refs", 201, json=reference(SM2_ID)),
+        lambda: call(titan_client, "POST", f"{SHELLS}/submodel-refs", 201, json=submodel_reference(SM2_ID)),
     )
     assert summary(added) == [("updated", "shell", None)]
-    assert added[0]["data"]["submodels"] == [reference(SM2_ID)]
+    assert added[0]["data"]["submodels"] == [submodel_reference(SM2_ID)]
 
     removed = await events_caused_by(
         titan_client, lambda: call(titan_client, "DELETE", f"{SHELLS}/submodel-refs/{b64(SM2_ID)}", 204)

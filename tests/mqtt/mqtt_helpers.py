@@ -23,6 +23,7 @@ from cloudevents.core.formats.json import JSONFormat
 from tests.support import twins
 from tests.support.app import AppClient
 from tests.support.twins import b64 as b64  # re-exported: the area's tests import it from here
+from tests.support.twins import reading as prop  # this area's Property: a double, 1.5 by default
 from titan_core.app import create_app
 from titan_core.eventtypes.schema import validate_envelope
 from titan_core.plugins import get_plugin_manager
@@ -217,26 +218,8 @@ SM_ID = "https://example.com/ids/sm/mqtt-1#with+chars"
 CD_ID = "https://example.com/ids/cd/mqtt-1"
 
 
-reference = twins.submodel_reference
-
-
 def shell(shell_id: str = SHELL_ID, submodels: Sequence[str] = ()) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "modelType": "AssetAdministrationShell",
-        "id": shell_id,
-        "idShort": "MqttShell",
-        "assetInformation": {"assetKind": "Instance", "globalAssetId": "https://example.com/assets/mqtt"},
-    }
-    if submodels:
-        document["submodels"] = [reference(item) for item in submodels]
-    return document
-
-
-def prop(
-    id_short: str | None, value: str | None = "1.5", value_type: str = "xs:double", **extra: Any
-) -> dict[str, Any]:
-    """A Property with this area's defaults (a double, 1.5): `support.twins.prop`."""
-    return twins.prop(id_short, value, value_type, **extra)
+    return twins.shell(shell_id, submodels, id_short="MqttShell")
 
 
 def submodel(submodel_id: str = SM_ID, elements: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:

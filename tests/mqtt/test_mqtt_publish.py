@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.app import AppClient
+from tests.support.twins import submodel_reference
 from titan_core.model.identifiers import encode_identifier
 
 from .mqtt_helpers import (
@@ -19,7 +20,6 @@ from .mqtt_helpers import (
     b64,
     concept_description,
     prop,
-    reference,
     shell,
     submodel,
 )
@@ -146,7 +146,7 @@ async def test_shell_submodel_reference_and_asset_information_changes_publish_sh
     async with Recorder(mqtt_url, [f"{prefix}/#"]) as recorder:
         await call(client, "POST", "/shells", 201, json=shell())
         before = await published(recorder, 1)
-        await call(client, "POST", f"{one}/submodel-refs", 201, json=reference(SM_ID))
+        await call(client, "POST", f"{one}/submodel-refs", 201, json=submodel_reference(SM_ID))
         asset = {"assetKind": "Instance", "globalAssetId": "https://example.com/assets/other"}
         await call(client, "PUT", f"{one}/asset-information", 204, json=asset)
 

@@ -29,6 +29,13 @@ def prop(id_short: str | None, value: str | None, value_type: str = "xs:string",
     return element
 
 
+def reading(
+    id_short: str | None, value: str | None = "1.5", value_type: str = "xs:double", **extra: Any
+) -> JsonDict:
+    """A Property as the event and MQTT areas write their readings: a double (1.5) unless told otherwise."""
+    return prop(id_short, value, value_type, **extra)
+
+
 def submodel_reference(submodel_id: str) -> JsonDict:
     """The ModelReference a shell lists its submodels by."""
     return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel_id}]}
