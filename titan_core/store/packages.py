@@ -66,16 +66,8 @@ class Packages:
             authorize_write(principal, aas_id)
         now = datetime.now(UTC)
         async with self.database.write() as connection:
-            row = None
-            if package_id is not None:
-                row = (
-                    await connection.execute(
-                        select(aasx_packages.c.pk)
-                        .where(aasx_packages.c.package_id == package_id)
-                        .with_for_update()
-                    )
-                ).first()
-            if row is None:
+            pk = None if package_id is None else await _locked_pk(connection, package_id)
+            if pk is None:
                 package_id = package_id or str(uuid.uuid4())
                 result = await connection.execute(
                     insert(aasx_packages)
@@ -87,7 +79,6 @@ class Packages:
                 pk = int(result.scalar_one())
                 created = True
             else:
-                pk = int(row.pk)
                 await connection.execute(
                     update(aasx_packages)
                     .where(aasx_packages.c.pk == pk)
@@ -150,21 +141,25 @@ class Packages:
     async def delete_package(self, package_id: str, *, principal: Principal) -> None:
         """Delete the stored package; the twins imported from it stay (see the module docstring)."""
         async with self.database.write() as connection:
-            row = (
-                await connection.execute(
-                    select(aasx_packages.c.pk)
-                    .where(aasx_packages.c.package_id == package_id)
-                    .with_for_update()
-                )
-            ).first()
-            if row is None:
+            pk = await _locked_pk(connection, package_id)
+            if pk is None:
                 raise _not_found(package_id)
-            for aas_id in await _aas_ids(connection, int(row.pk)):
+            for aas_id in await _aas_ids(connection, pk):
                 authorize_write(principal, aas_id)
             await connection.execute(
-                delete(aasx_package_shells).where(aasx_package_shells.c.package_pk == row.pk)
+                delete(aasx_package_shells).where(aasx_package_shells.c.package_pk == pk)
             )
-            await connection.execute(delete(aasx_packages).where(aasx_packages.c.pk == row.pk))
+            await connection.execute(delete(aasx_packages).where(aasx_packages.c.pk == pk))
+
+
+async def _locked_pk(connection: Any, package_id: str) -> int | None:
+    """The pk of the package `package_id`, its row locked until the write ends (None: no such package)."""
+    pk = (
+        await connection.execute(
+            select(aasx_packages.c.pk).where(aasx_packages.c.package_id == package_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    return None if pk is None else int(pk)
 
 
 async def _aas_ids(connection: Any, pk: int) -> list[str]:
