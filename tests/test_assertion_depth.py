@@ -21,6 +21,8 @@ import ast
 import re
 from pathlib import Path
 
+from tests.support.suite_source import each_test_function
+
 TESTS = Path(__file__).resolve().parent
 STATUS_ONLY_MARK = re.compile(r"#\s*status-only:\s*\S")
 STATUS_NAMES = frozenset({"status", "status_code"})
@@ -81,17 +83,7 @@ def is_status_only(function: ast.FunctionDef | ast.AsyncFunctionDef, source: lis
 
 def find_status_only_tests(root: Path = TESTS) -> list[str]:
     """`path::name` of every status-only test function under `root` (see the module docstring)."""
-    found = []
-    for path in sorted(root.rglob("test_*.py")):
-        text = path.read_text(encoding="utf-8")
-        source = text.splitlines()
-        for node in ast.walk(ast.parse(text)):
-            is_test = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
-                "test_"
-            )
-            if is_test and is_status_only(node, source):
-                found.append(f"{path.relative_to(root.parent)}::{node.name}")
-    return found
+    return [name for name, node, source in each_test_function(root) if is_status_only(node, source)]
 
 
 def test_no_test_checks_only_a_status_where_a_body_or_stored_state_exists() -> None:

@@ -29,6 +29,7 @@ import pytest
 from tests.support.data import MissingTestData, data_files
 from tests.support.lanes import LANES
 from tests.support.parallel import shares_a_module_fixture
+from tests.support.suite_source import each_test_function
 
 TESTS = Path(__file__).resolve().parent
 NO_ASSERT = re.compile(r"#\s*no-assert:\s*\S")
@@ -64,17 +65,7 @@ def _asserts(function: ast.FunctionDef | ast.AsyncFunctionDef, source: list[str]
 
 def find_tests_without_assertion() -> list[str]:
     """`path::name` of every test function in tests/ that asserts nothing (by the rules above)."""
-    found = []
-    for path in sorted(TESTS.rglob("test_*.py")):
-        text = path.read_text(encoding="utf-8")
-        source = text.splitlines()
-        for node in ast.walk(ast.parse(text)):
-            is_test = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
-                "test_"
-            )
-            if is_test and not _asserts(node, source):
-                found.append(f"{path.relative_to(TESTS.parent)}::{node.name}")
-    return found
+    return [name for name, node, source in each_test_function(TESTS) if not _asserts(node, source)]
 
 
 def test_every_test_function_asserts_something() -> None:
