@@ -319,3 +319,33 @@ async def snapshot(client: AppClient) -> JsonDict:
 
 def messages_of(body: Any) -> list[str]:
     return [message["text"] for message in body["messages"]]
+
+
+async def assert_refused_unchanged(
+    client: AppClient,
+    response: ClientResponse,
+    before: JsonDict,
+    status: int,
+    *fragments: str,
+    what: str = "",
+) -> None:
+    """`response` is an IDTA error `status` naming `fragments`, and the repository is still `before`
+    (a `snapshot`). `what` names the request in the failure message (e.g. `PATCH Speed/$value 1`)."""
+    try:
+        await assert_idta_error(response, status, *fragments)
+    except AssertionError as failure:
+        raise AssertionError(f"{what}: {failure}") from None
+    assert await snapshot(client) == before, f"{what} changed the repository"
+
+
+async def refused_or_still_valid(client: AppClient, response: ClientResponse, url: str, what: str) -> bool:
+    """After a write that may be refused: a refusal must be a 400 in the IDTA format (False); an
+    accepted write (True) must have stored a document that passes the meta-model, which a PUT of it
+    back to `url` shows. `url` may carry a query for the GET (`?extent=withBlobValue`)."""
+    if response.status != 204:
+        await assert_idta_error(response, 400)
+        return False
+    stored = await get_json(client, url)
+    again = await client.put(url.partition("?")[0], json=stored)
+    assert again.status == 204, f"{what} stored an invalid document: {await again.text()}"
+    return True
