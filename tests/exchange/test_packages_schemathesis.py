@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.schemathesis_cli import run_schemathesis
 from titan_core.api.openapi import official_documents
 
 # schemathesis as a process for up to a minute: not in `make test-fast`.
@@ -61,18 +60,7 @@ def test_the_file_is_the_idta_one() -> None:
 def test_packages_answer_as_the_openapi_file_says(live_server: str, tmp_path: Path) -> None:
     spec = tmp_path / "ssp-001.json"
     spec.write_text(json.dumps(resolved_spec()))
-    command = [
-        sys.executable, "-c", "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
-        "--no-color", "run", str(spec), "--url", live_server,
-        "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
-        "--phases", "examples,coverage,fuzzing",
-        "--max-examples", "20", "--max-time", str(BUDGET_SECONDS), "--workers", "1", "--seed", "1",
-        "--suppress-health-check", "all",
-    ]  # fmt: skip
-    result = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=BUDGET_SECONDS + 100
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-20000:]
-    tested = re.search(r"Tested: (\d+)", output)
-    assert tested and int(tested.group(1)) == 5, output[-5000:]
+    checks = "not_a_server_error,response_schema_conformance,content_type_conformance"
+    options = ["--url", live_server, "--checks", checks, "--max-examples", "20", "--seed", "1"]
+    output, tested = run_schemathesis(str(spec), options, cwd=tmp_path, budget_seconds=BUDGET_SECONDS)
+    assert tested == 5, output[-5000:]
