@@ -100,6 +100,15 @@ async def call(client: AppClient, method: str, url: str, expected: int, **kwargs
     return json.loads(text) if text else None
 
 
+async def publish_speed_writes(client: AppClient, writes: int) -> None:
+    """POST the area's submodel, PATCH its Speed `writes` times (10, 11, …) and wait until all those
+    events are published (titanseq 1 to 1 + `writes`)."""
+    await call(client, "POST", "/submodels", 201, json=submodel())
+    for value in range(writes):
+        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value + 10)
+    await wait_events(client, writes, 1)
+
+
 # --- documents --------------------------------------------------------------------------------------
 
 SHELL_ID = "https://example.com/ids/aas/events-1"
@@ -107,6 +116,7 @@ SM_ID = "https://example.com/ids/sm/events-1"
 SM2_ID = "https://example.com/ids/sm/events-2"
 CD_ID = "https://example.com/ids/cd/events-1"
 SEMANTIC = "0173-1#02-AAO677#002"
+ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 
 
 def shell(shell_id: str = SHELL_ID, submodels: Sequence[str] = ()) -> dict[str, Any]:
@@ -122,14 +132,7 @@ def submodel(submodel_id: str = SM_ID, elements: Sequence[dict[str, Any]] | None
         elements = [
             prop("Temperature", "20.5", semanticId=semantic()),
             prop("Speed", "3", value_type="xs:int"),
-            {"modelType": "SubmodelElementCollection", "idShort": "Box", "value": [prop("Inner", "1")]},
-            {
-                "modelType": "SubmodelElementList",
-                "idShort": "Series",
-                "typeValueListElement": "Property",
-                "valueTypeListElement": "xs:double",
-                "value": [prop(None, "1"), prop(None, "2")],
-            },
+            *twins.box_and_series(),
             {
                 "modelType": "Blob",
                 "idShort": "Raw",

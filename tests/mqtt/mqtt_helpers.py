@@ -228,14 +228,7 @@ def submodel(submodel_id: str = SM_ID, elements: Sequence[dict[str, Any]] | None
             prop("Temperature", "20.5"),
             prop("Speed", "3", value_type="xs:int"),
             prop("Mode", "auto", value_type="xs:string"),
-            {"modelType": "SubmodelElementCollection", "idShort": "Box", "value": [prop("Inner", "1")]},
-            {
-                "modelType": "SubmodelElementList",
-                "idShort": "Series",
-                "typeValueListElement": "Property",
-                "valueTypeListElement": "xs:double",
-                "value": [prop(None, "1"), prop(None, "2")],
-            },
+            *twins.box_and_series(),
             {"modelType": "Operation", "idShort": "Start"},
         ]
     return {
@@ -266,6 +259,13 @@ async def publish_v5(url: str, topic: str, payload: bytes, *, qos: int = 1, **op
 
 
 ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
+
+
+async def speed_of(client: AppClient, submodel_id: str) -> Any:
+    """The `$value` of the Property `Speed` of `submodel_id` (a Property's `$value` is its bare value),
+    as the ACL tests read what a device's write changed."""
+    response = await client.get(f"/submodels/{b64(submodel_id)}/submodel-elements/Speed/$value")
+    return await response.json()
 
 
 async def call(client: AppClient, method: str, url: str, expected: int, **kwargs: Any) -> None:

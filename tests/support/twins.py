@@ -36,6 +36,21 @@ def reading(
     return prop(id_short, value, value_type, **extra)
 
 
+def box_and_series() -> list[JsonDict]:
+    """The two containers of the event and MQTT areas' default submodels: the collection `Box` (a
+    double `Inner`, 1) and the list `Series` of two doubles (1, 2)."""
+    return [
+        {"modelType": "SubmodelElementCollection", "idShort": "Box", "value": [reading("Inner", "1")]},
+        {
+            "modelType": "SubmodelElementList",
+            "idShort": "Series",
+            "typeValueListElement": "Property",
+            "valueTypeListElement": "xs:double",
+            "value": [reading(None, "1"), reading(None, "2")],
+        },
+    ]
+
+
 def submodel_reference(submodel_id: str) -> JsonDict:
     """The ModelReference a shell lists its submodels by."""
     return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel_id}]}
