@@ -27,11 +27,10 @@ from titan_core.delivery.stored_elements import StoredElements
 from titan_core.eventtypes.envelope import short_type
 from titan_core.keys import DATABASE
 
-from .helpers import SM_ID, b64, call, events_caused_by, prop, shell, submodel
+from .helpers import ELEMENTS, SM_ID, b64, call, events_caused_by, prop, shell, submodel
 
 BASE = "https://aas.example.com/api/v3.0"
 OPTIONS = AsyncAasOptions(base_url=BASE)
-ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 
 
 def as_events(envelopes: list[dict[str, Any]]) -> list[Event]:

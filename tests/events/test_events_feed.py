@@ -14,20 +14,20 @@ from titan_core.settings import Settings
 from titan_core.testing import TitanClients
 
 from .helpers import (
+    ELEMENTS,
     SHELL_ID,
     SM2_ID,
     SM_ID,
     b64,
     call,
     prop,
+    publish_speed_writes,
     read_events,
     shell,
     submodel,
     summary,
     wait_events,
 )
-
-ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -128,10 +128,7 @@ async def test_after_older_than_retention_is_410_with_the_idta_error_body(
     make_titan_client: TitanClients, settings: Settings
 ) -> None:
     client = await make_titan_client(settings.replace(event_retention=3))
-    await call(client, "POST", "/submodels", 201, json=submodel())
-    for value in range(5):
-        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value + 10)
-    await wait_events(client, 5, 1)
+    await publish_speed_writes(client, 5)
     response = await client.get("/events", params={"after": "1"})
     assert response.status == 410
     body = await response.json()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from tests.support.app import AppClient
 from tests.support.redis import ThrowawayRedis
 from titan_core.delivery.once_feed import UNSTORED_MAX_S
 from titan_core.delivery.pipeline import EventPipeline
@@ -111,59 +112,51 @@ async def test_a_once_sink_resumes_from_its_durable_position_after_redis_restart
 
 
 async def test_only_the_lease_holder_delivers_and_a_new_one_waits_lease_plus_batch_timeout(
-    database_url: str,
+    database: Database,
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        first = SinkLease(database, "mq", holder="first", lease_ms=1000, batch_timeout_ms=2000)
-        second = SinkLease(database, "mq", holder="second", lease_ms=1000, batch_timeout_ms=2000)
-        await first.register()
-        await second.register()
-        owned = await first.take_over()
-        assert owned is not None and first.held
-        renewed = time.monotonic()
-        assert await first.save(5)
-        assert await second.take_over() is None and not second.held
+    first = SinkLease(database, "mq", holder="first", lease_ms=1000, batch_timeout_ms=2000)
+    second = SinkLease(database, "mq", holder="second", lease_ms=1000, batch_timeout_ms=2000)
+    await first.register()
+    await second.register()
+    owned = await first.take_over()
+    assert owned is not None and first.held
+    renewed = time.monotonic()
+    assert await first.save(5)
+    assert await second.take_over() is None and not second.held
 
-        # `first` stops renewing (a process that hangs, or a database it cannot reach): `second`
-        # gets the sink only after lease (1 s) + batch timeout (2 s) since the last renewal.
-        taken = None
-        while taken is None:
-            assert time.monotonic() - renewed < 15, "the second instance never took the sink over"
-            await asyncio.sleep(0.1)
-            taken = await second.take_over()
-        assert time.monotonic() - renewed >= 3.0
-        assert taken.position == 5 and taken.token == owned.token + 1
-        assert not first.held  # its own clock says it may start no batch
-        assert not await first.save(9)  # and its token no longer moves the position
-        assert first.token is None
-        assert await second.save(6)
-        async with database.read() as connection:
-            row = (await connection.execute(select(event_sinks))).one()
-        assert (row.holder, row.token, row.position) == ("second", owned.token + 1, 6)
-    finally:
-        await database.close()
+    # `first` stops renewing (a process that hangs, or a database it cannot reach): `second`
+    # gets the sink only after lease (1 s) + batch timeout (2 s) since the last renewal.
+    taken = None
+    while taken is None:
+        assert time.monotonic() - renewed < 15, "the second instance never took the sink over"
+        await asyncio.sleep(0.1)
+        taken = await second.take_over()
+    assert time.monotonic() - renewed >= 3.0
+    assert taken.position == 5 and taken.token == owned.token + 1
+    assert not first.held  # its own clock says it may start no batch
+    assert not await first.save(9)  # and its token no longer moves the position
+    assert first.token is None
+    assert await second.save(6)
+    async with database.read() as connection:
+        row = (await connection.execute(select(event_sinks))).one()
+    assert (row.holder, row.token, row.position) == ("second", owned.token + 1, 6)
 
 
-async def test_a_holder_that_stops_cleanly_stores_its_last_position_as_it_releases(database_url: str) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        first = SinkLease(database, "mq", holder="first", lease_ms=1000, batch_timeout_ms=2000)
-        second = SinkLease(database, "mq", holder="second", lease_ms=1000, batch_timeout_ms=2000)
-        await first.register()
-        assert await first.take_over() is not None
-        assert await first.save(5)
-        await first.release(9)  # delivered up to 9; the store after the batch had not run yet
-        taken = await second.take_over()  # at once: no waiting for the lease to run out
-        assert taken is not None and taken.position == 9
-        await second.release(3)  # never moves the position back
-        async with database.read() as connection:
-            row = (await connection.execute(select(event_sinks))).one()
-        assert (row.holder, row.position) == (None, 9)
-    finally:
-        await database.close()
+async def test_a_holder_that_stops_cleanly_stores_its_last_position_as_it_releases(
+    database: Database,
+) -> None:
+    first = SinkLease(database, "mq", holder="first", lease_ms=1000, batch_timeout_ms=2000)
+    second = SinkLease(database, "mq", holder="second", lease_ms=1000, batch_timeout_ms=2000)
+    await first.register()
+    assert await first.take_over() is not None
+    assert await first.save(5)
+    await first.release(9)  # delivered up to 9; the store after the batch had not run yet
+    taken = await second.take_over()  # at once: no waiting for the lease to run out
+    assert taken is not None and taken.position == 9
+    await second.release(3)  # never moves the position back
+    async with database.read() as connection:
+        row = (await connection.execute(select(event_sinks))).one()
+    assert (row.holder, row.position) == (None, 9)
 
 
 async def _a_store_waits_for_the_lock(database: Database) -> None:
@@ -217,14 +210,11 @@ async def test_batches_go_out_while_the_position_is_stored_until_it_waited_too_l
     await _until_position(database, 5)
 
 
-async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_restarts_empty(
-    make_titan_client: TitanClients,
-    settings: Settings,
-    throwaway_redis: ThrowawayRedis,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    custom = _redis_settings(settings, throwaway_redis.url, event_retention=5, sink_batch_size=1)
-    sink = GatedSink("mq")
+async def _thirty_events_behind_a_held_sink(
+    make_titan_client: TitanClients, custom: Settings, sink: GatedSink
+) -> AppClient:
+    """A client whose `once` sink got titanseq 1 and then holds titanseq 2, not yet delivered (its
+    position stays at 1), while all 30 events (a POST and 29 value writes) are published."""
     client = await make_titan_client(custom, sinks=[sink])
     await call(
         client, "POST", "/submodels", 201, json=submodel(elements=[prop("Speed", "0", value_type="xs:int")])
@@ -236,6 +226,19 @@ async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_resta
     await sink.waiting.wait()
     pipeline = client.app[EVENT_PIPELINE]
     await _until(lambda: pipeline.relay.status()["published"] == "30", "all 30 events published")
+    return client
+
+
+async def test_a_sink_lagging_beyond_retention_gets_everything_after_redis_restarts_empty(
+    make_titan_client: TitanClients,
+    settings: Settings,
+    throwaway_redis: ThrowawayRedis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    custom = _redis_settings(settings, throwaway_redis.url, event_retention=5, sink_batch_size=1)
+    sink = GatedSink("mq")
+    client = await _thirty_events_behind_a_held_sink(make_titan_client, custom, sink)
+    pipeline = client.app[EVENT_PIPELINE]
     await pipeline.relay.maintain()  # the slowest sink stands at 1: nothing after it is deleted
     async with client.app[DATABASE].read() as connection:
         kept = (
@@ -265,17 +268,8 @@ async def test_events_trimmed_beyond_the_backlog_limit_are_counted_exactly_and_l
     custom = _redis_settings(settings, redis_url, bus_prefix=redis_prefix, event_retention=5,
                              event_backlog_limit=10, sink_batch_size=1)  # fmt: skip
     sink = GatedSink("mq")
-    client = await make_titan_client(custom, sinks=[sink])
-    await call(
-        client, "POST", "/submodels", 201, json=submodel(elements=[prop("Speed", "0", value_type="xs:int")])
-    )
-    await _until(lambda: sink.seqs == [1], "the first event at the sink")
-    sink.gate.clear()
-    for value in range(1, 30):
-        await call(client, "PATCH", VALUE, 204, json=value)
-    await sink.waiting.wait()  # holding titanseq 2, not yet delivered: the position stays at 1
+    client = await _thirty_events_behind_a_held_sink(make_titan_client, custom, sink)
     pipeline = client.app[EVENT_PIPELINE]
-    await _until(lambda: pipeline.relay.status()["published"] == "30", "all 30 events published")
     await pipeline.relay.maintain()  # the backlog bound (10) wins over the sink: 1..20 go
     with caplog.at_level(logging.ERROR, logger="titan_core.delivery"):
         sink.gate.set()

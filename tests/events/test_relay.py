@@ -16,9 +16,15 @@ from titan_core.store.database import WriterBusy
 from titan_core.store.tables import event_outbox
 from titan_core.testing import TitanClients
 
-from .helpers import SM_ID, b64, call, read_events, submodel, summary, wait_events
-
-ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
+from .helpers import (
+    ELEMENTS,
+    call,
+    publish_speed_writes,
+    read_events,
+    submodel,
+    summary,
+    wait_events,
+)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -83,10 +89,7 @@ async def test_published_outbox_rows_beyond_retention_are_deleted(
     make_titan_client: TitanClients, settings: Settings
 ) -> None:
     client = await make_titan_client(settings.replace(event_retention=2))
-    await call(client, "POST", "/submodels", 201, json=submodel())
-    for value in range(5):
-        await call(client, "PATCH", f"{ELEMENTS}/Speed/$value", 204, json=value + 10)
-    await wait_events(client, 5, 1)
+    await publish_speed_writes(client, 5)
     await client.app[EVENT_PIPELINE].relay.maintain()
     async with client.app[DATABASE].read() as connection:
         remaining = (await connection.execute(select(func.min(event_outbox.c.seq), func.count()))).one()

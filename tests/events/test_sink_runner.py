@@ -12,9 +12,8 @@ from titan_core.delivery.pipeline import event_status
 from titan_core.settings import Settings
 from titan_core.testing import RecordingSink, TitanClients
 
-from .helpers import SM_ID, b64, call, submodel, wait_events
+from .helpers import ELEMENTS, call, submodel, wait_events
 
-ELEMENTS = f"/submodels/{b64(SM_ID)}/submodel-elements"
 LIVENESS_S = 2.0
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
