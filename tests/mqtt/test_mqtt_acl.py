@@ -8,22 +8,14 @@ import asyncio
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.publish as paho_publish
 
-from tests.support.app import AppClient
-
 from .mqtt_brokers import acl_mosquitto, documented_acl, password_of
-from .mqtt_helpers import MqttAppFactory, Recorder, b64, broker_host_port, prop, submodel
+from .mqtt_helpers import MqttAppFactory, Recorder, b64, broker_host_port, prop, speed_of, submodel
 
 PRESS = "https://example.com/ids/sm/press-7"
 OTHER = "https://example.com/ids/sm/other"
-
-
-async def value_of(client: AppClient, submodel_id: str) -> Any:
-    response = await client.get(f"/submodels/{b64(submodel_id)}/submodel-elements/Speed/$value")
-    return await response.json()
 
 
 async def test_the_documented_acl_lets_a_device_write_only_its_own_values(
@@ -50,7 +42,7 @@ async def test_the_documented_acl_lets_a_device_write_only_its_own_values(
             # an event, the earlier one to OTHER would be stored too, had the broker let it pass.
             await own_events.wait_for(lambda messages: bool(messages), what="press-7's own valueChanged")
 
-        assert (await value_of(client, PRESS), await value_of(client, OTHER)) == (7, 1)
+        assert (await speed_of(client, PRESS), await speed_of(client, OTHER)) == (7, 1)
         assert json.loads(own_events.messages[0].payload)["data"] == 7
 
 
@@ -74,4 +66,4 @@ async def test_mosquitto_rr_gets_the_outcome_of_its_write(
     assert json.loads(answer.stdout) == {
         "code": "ok", "message": "the value was applied", "topic": topic, "received": "24"
     }  # fmt: skip
-    assert await value_of(client, PRESS) == 24
+    assert await speed_of(client, PRESS) == 24

@@ -6,21 +6,13 @@ Titan applies its writes as the gateway's own principal (roles, scopes), and the
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from tests.support.app import AppClient
 
 from .mqtt_brokers import acl_mosquitto, password_of
-from .mqtt_helpers import MqttAppFactory, Recorder, b64, prop, publish_v5, submodel
+from .mqtt_helpers import MqttAppFactory, Recorder, b64, prop, publish_v5, speed_of, submodel
 
 LINE1 = "https://example.com/ids/sm/line1/press"
 PRESS = "https://example.com/ids/sm/press-7"
 GATEWAY = "line1-gateway"
-
-
-async def value_of(client: AppClient, submodel_id: str) -> Any:
-    response = await client.get(f"/submodels/{b64(submodel_id)}/submodel-elements/Speed/$value")
-    return await response.json()  # a Property's $value is its bare value
 
 
 async def test_a_gateway_writes_as_its_own_principal_and_only_within_its_scopes(
@@ -57,7 +49,7 @@ async def test_a_gateway_writes_as_its_own_principal_and_only_within_its_scopes(
                 lambda messages: bool(messages), what="the refusal of the out-of-scope write"
             )
 
-        assert (await value_of(client, LINE1), await value_of(client, PRESS)) == (5, 1)
+        assert (await speed_of(client, LINE1), await speed_of(client, PRESS)) == (5, 1)
         (event,) = dashboard.on(line1_events)
         envelope = event.envelope()
         assert (envelope["titanorigin"], envelope["titansubject"], envelope["data"]) == ("mqtt", GATEWAY, 5)
@@ -93,4 +85,4 @@ async def test_a_write_on_the_shared_topic_names_the_mqtt_principal_and_an_unkno
         (event,) = dashboard.messages
         assert (event.envelope()["titansubject"], event.envelope()["data"]) == ("plant-mqtt", 7)
         assert json.loads(answers.messages[0].payload)["code"] == "unknown_device"
-        assert await value_of(client, PRESS) == 7
+        assert await speed_of(client, PRESS) == 7

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import pytest
 
-from tests.support.app import AppClient
-
 from .mqtt_brokers import acl_mosquitto, password_of, security_acl
-from .mqtt_helpers import MqttAppFactory, Recorder, assert_cloudevent, b64, prop, publish_v5, submodel
+from .mqtt_helpers import (
+    MqttAppFactory,
+    Recorder,
+    assert_cloudevent,
+    b64,
+    prop,
+    publish_v5,
+    speed_of,
+    submodel,
+)
 
 PRESS = "https://example.com/ids/sm/press-7"
 OTHER = "https://example.com/ids/sm/other"
-
-
-async def value_of(client: AppClient, submodel_id: str) -> Any:
-    response = await client.get(f"/submodels/{b64(submodel_id)}/submodel-elements/Speed/$value")
-    return await response.json()  # a Property's $value is its bare value
 
 
 @pytest.mark.parametrize("documented_in", ["mqtt.md", "security.md"])
@@ -76,6 +77,6 @@ async def test_a_device_cannot_make_titan_answer_onto_another_twins_event_topic(
         (refusal,) = press.on(f"{own_value}/error")
         assert json.loads(refusal.payload)["code"] == "bad_response_topic"
         assert json.loads(press.on(barrier_reply)[0].payload)["code"] == "ok"
-        assert await value_of(client, PRESS) == 8  # the refused write changed nothing
+        assert await speed_of(client, PRESS) == 8  # the refused write changed nothing
         logged = [r.getMessage() for r in caplog.records if "bad_response_topic" in r.getMessage()]
         assert logged and all("\n" not in line for line in logged)
