@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy import Executable, Row, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from titan_core.delivery.bus import BusUnavailable
@@ -102,11 +103,7 @@ class SinkLease:
             .values(holder=self.holder, token=event_sinks.c.token + 1, renewed_at=now)
             .returning(event_sinks.c.token, event_sinks.c.position)
         )
-        try:
-            async with self.database.write() as connection:
-                row = (await connection.execute(statement)).first()
-        except (SQLAlchemyError, OSError) as exc:
-            raise BusUnavailable(f"cannot take the lease of sink {self.name!r}: {exc}") from exc
+        row = await self._write(statement, f"cannot take the lease of sink {self.name!r}")
         if row is None:
             return None
         self.token = int(row.token)
@@ -136,11 +133,7 @@ class SinkLease:
             )
             .returning(event_sinks.c.token)
         )
-        try:
-            async with self.database.write() as connection:
-                row = (await connection.execute(statement)).first()
-        except (SQLAlchemyError, OSError) as exc:
-            raise BusUnavailable(f"cannot store the position of sink {self.name!r}: {exc}") from exc
+        row = await self._write(statement, f"cannot store the position of sink {self.name!r}")
         if row is None:
             if self.token == token:  # not a lease taken again while this store was on its way
                 log.warning(
@@ -151,6 +144,15 @@ class SinkLease:
         if self.token == token:
             self._valid_until = max(self._valid_until, sent + self.lease_ms / 1000)
         return True
+
+    async def _write(self, statement: Executable, failure: str) -> Row[Any] | None:
+        """The first row `statement` returns, in a write transaction of its own; a database that
+        cannot be reached is `BusUnavailable` (`failure` says what could not be done)."""
+        try:
+            async with self.database.write() as connection:
+                return (await connection.execute(statement)).first()
+        except (SQLAlchemyError, OSError) as exc:
+            raise BusUnavailable(f"{failure}: {exc}") from exc
 
     async def current_holder(self) -> str | None:
         """The instance that holds the lease now (renewed within `lease_ms`), or None: vacant.
