@@ -6,6 +6,7 @@ where the shell must reference the submodel.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -189,23 +190,22 @@ async def put_submodel(request: web.Request) -> web.StreamResponse:
 
 
 async def patch_submodel(request: web.Request) -> web.StreamResponse:
-    submodel_id = await submodel_id_of(request)
-    document = await params.json_body(request)
-    await repository(request).patch_submodel(submodel_id, document, **guarded_write_as(request))
-    return no_content()
+    return await _write_body(request, repository(request).patch_submodel)
 
 
 async def patch_submodel_metadata(request: web.Request) -> web.StreamResponse:
-    submodel_id = await submodel_id_of(request)
-    document = await params.json_body(request)
-    await repository(request).set_submodel_metadata(submodel_id, document, **guarded_write_as(request))
-    return no_content()
+    return await _write_body(request, repository(request).set_submodel_metadata)
 
 
 async def patch_submodel_value(request: web.Request) -> web.StreamResponse:
+    return await _write_body(request, repository(request).set_submodel_value)
+
+
+async def _write_body(request: web.Request, write: Callable[..., Awaitable[None]]) -> web.StreamResponse:
+    """`write(submodel id, JSON body, origin=…, principal=…, if_match=…)`, answered 204."""
     submodel_id = await submodel_id_of(request)
     document = await params.json_body(request)
-    await repository(request).set_submodel_value(submodel_id, document, **guarded_write_as(request))
+    await write(submodel_id, document, **guarded_write_as(request))
     return no_content()
 
 
