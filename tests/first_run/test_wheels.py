@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.support.fresh_venv import DISTRIBUTIONS, build_wheels, new_venv, pip
-from tests.support.live_server import LiveServer, server_environment
-from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
+from tests.support.live_server import LiveServer, launch_serve, server_environment, wait_until_ready
+from tests.support.services import LOOPBACK, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -86,26 +86,15 @@ def test_without_an_index_a_plugin_wheel_needs_nothing_but_the_local_wheels(
 def _start(venv: Path, tmp_path: Path) -> LiveServer:
     port = free_port()
     log_path = tmp_path / "serve.log"
-    environment = server_environment()
-    environment.pop("PYTHONPATH", None)
     argv = [str(venv / "bin" / "titan"), "serve", "--demo", "--host", LOOPBACK, "--port", str(port)]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(argv, cwd=tmp_path, env=environment, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
-    server = LiveServer(process, port, log_path)
-
-    def serving() -> bool:
-        if not server.running():
-            raise ServiceError(f"titan serve exited with code {process.returncode}\n{server.log_tail()}")
-        return "serving on" in server.log()
-
-    try:
-        wait_until(serving, timeout=120, what="titan serve --demo from the wheels serving", interval=0.1,
-                   diagnostics=server.log_tail)  # fmt: skip
-    except BaseException:
-        server.kill()
-        raise
-    return server
+    environment = server_environment(isolated=True)
+    server = launch_serve(argv, port, log_path=log_path, cwd=tmp_path, env=environment)
+    return wait_until_ready(
+        server,
+        lambda: "serving on" in server.log(),
+        timeout=120,
+        what="titan serve --demo from the wheels serving",
+    )
 
 
 def test_serve_demo_from_the_wheels_serves_the_demo_twin_and_the_console(

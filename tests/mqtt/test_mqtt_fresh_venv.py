@@ -17,8 +17,8 @@ import paho.mqtt.publish as paho_publish
 import pytest
 
 from tests.support.fresh_venv import install_core_and_plugin
-from tests.support.live_server import LiveServer, server_environment
-from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
+from tests.support.live_server import LiveServer, launch_serve, server_environment, wait_until_ready
+from tests.support.services import LOOPBACK, free_port
 
 from .mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
 
@@ -40,15 +40,15 @@ def test_the_fresh_venv_has_the_mqtt_plugin_and_no_websocket_plugin(fresh_venv: 
 
     listed = subprocess.run(
         [str(fresh_venv / "bin" / "titan"), "plugins", "--json"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=fresh_venv, env=_isolated({}),
+        capture_output=True, text=True, timeout=60, check=False, cwd=fresh_venv, env=server_environment(isolated=True),
     )  # fmt: skip
     websocket = subprocess.run(
         [python, "-c", "import titan_plugin_ws"], capture_output=True, text=True, timeout=60, check=False,
-        cwd=fresh_venv, env=_isolated({}),
+        cwd=fresh_venv, env=server_environment(isolated=True),
     )  # fmt: skip
     distributions = subprocess.run(
         [python, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, timeout=60, check=True,
-        env=_isolated({}),
+        env=server_environment(isolated=True),
     )  # fmt: skip
 
     assert listed.returncode == 0, listed.stderr
@@ -108,32 +108,15 @@ async def test_an_mqtt_only_deployment_publishes_rest_writes_and_applies_device_
     assert mqtt["ok"] is True and "1 applied" in mqtt["detail"]
 
 
-def _isolated(extra: dict[str, str]) -> dict[str, str]:
-    """The server environment without PYTHONPATH: the fresh venv runs only what is installed in it."""
-    environment = server_environment(extra)
-    environment.pop("PYTHONPATH", None)
-    return environment
-
-
 def _start_titan(venv: Path, database_url: str, log_dir: Path, env: dict[str, str]) -> LiveServer:
     port = free_port()
     log_path = log_dir / f"titan-serve-{port}.log"
     argv = [str(venv / "bin" / "titan"), "serve", "--host", LOOPBACK, "--port", str(port),
             "--database-url", database_url]  # fmt: skip
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=log_dir,
-            env=_isolated(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(process, port, log_path)
+    environment = server_environment(env, isolated=True)
+    server = launch_serve(argv, port, log_path=log_path, cwd=log_dir, env=environment)
 
     def ready() -> bool:
-        if not server.running():
-            raise ServiceError(f"titan serve exited with code {process.returncode}\n{server.log_tail()}")
         try:
             with urllib.request.urlopen(f"{server.base_url}/ready", timeout=2) as response:
                 body = json.loads(response.read())
@@ -141,10 +124,6 @@ def _start_titan(venv: Path, database_url: str, log_dir: Path, env: dict[str, st
             return False
         return any(check["plugin"] == "mqtt" and check["ok"] for check in body["checks"])
 
-    try:
-        wait_until(ready, timeout=60, what=f"titan serve on port {port} ready and connected to MQTT",
-                   interval=0.1, diagnostics=server.log_tail)  # fmt: skip
-    except BaseException:
-        server.kill()
-        raise
-    return server
+    return wait_until_ready(
+        server, ready, timeout=60, what=f"titan serve on port {port} ready and connected to MQTT"
+    )

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -71,19 +71,67 @@ class LiveServer(ClosedOnExit):
         self.stop()
 
 
-def server_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def server_environment(extra: Mapping[str, str] | None = None, *, isolated: bool = False) -> dict[str, str]:
     """The environment for a server process: ours without any `TITAN_*` variable, plus `extra`.
 
     A developer's TITAN_CONFIG or TITAN_DATABASE_URL must not change what a test starts.
+    `isolated`: no PYTHONPATH at all, so a fresh venv runs only what is installed in it.
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("TITAN_")}
     env["PYTHONUNBUFFERED"] = "1"
-    # The child must import the very titan_core the tests import, even where it is not installed
-    # (a venv without `pip install -e .`); with an editable install this changes nothing.
-    source_root = str(Path(titan_core.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
+    if isolated:
+        env.pop("PYTHONPATH", None)
+    else:
+        # The child must import the very titan_core the tests import, even where it is not installed
+        # (a venv without `pip install -e .`); with an editable install this changes nothing.
+        source_root = str(Path(titan_core.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     env.update(extra or {})
     return env
+
+
+def launch_serve(
+    argv: Sequence[str], port: int, *, log_path: Path, cwd: Path, env: Mapping[str, str]
+) -> LiveServer:
+    """Start a `titan serve` command line listening on `port`, its stdout and stderr appended to
+    `log_path`; it is not ready yet (`wait_until_ready`)."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    return LiveServer(process, port, log_path)
+
+
+def wait_until_ready(
+    server: LiveServer,
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    diagnostics: Callable[[], str] | None = None,
+) -> LiveServer:
+    """Poll `ready()` until it holds (a ServiceError with the log if the server exits first) and
+    return the server; on any failure the server is killed. `diagnostics` default: the log's tail."""
+
+    def running_and_ready() -> bool:
+        if not server.running():
+            raise ServiceError(
+                f"titan serve exited with code {server.process.returncode}\n{server.log_tail()}"
+            )
+        return ready()
+
+    try:
+        wait_until(
+            running_and_ready,
+            timeout=timeout,
+            what=what,
+            interval=0.1,
+            diagnostics=diagnostics or server.log_tail,
+        )
+    except BaseException:
+        server.kill()
+        raise
+    return server
 
 
 def _answers_ready(server: LiveServer) -> bool:
@@ -123,16 +171,7 @@ def start_live_server(
             "--host", LOOPBACK, "--port", str(chosen_port), "--database-url", database_url,
             *args,
         ]  # fmt: skip
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                argv,
-                cwd=log_dir,
-                env=server_environment(env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        server = LiveServer(process, chosen_port, log_path)
+        server = launch_serve(argv, chosen_port, log_path=log_path, cwd=log_dir, env=server_environment(env))
         try:
             wait_until(
                 lambda server=server: _answers_ready(server),  # type: ignore[misc]

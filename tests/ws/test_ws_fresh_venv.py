@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from tests.support.fresh_venv import install_core_and_plugin
-from tests.support.live_server import LiveServer, server_environment
-from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
+from tests.support.live_server import LiveServer, launch_serve, server_environment, wait_until_ready
+from tests.support.services import LOOPBACK, free_port
 
 from .helpers import SM_ID, operation_submodel
 
@@ -34,8 +34,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_fresh_venv_has_no_mqtt_library_and_lists_only_the_ws_plugin(fresh_venv: Path) -> None:
     python = str(fresh_venv / "bin" / "python")
-    isolated = server_environment()
-    isolated.pop("PYTHONPATH", None)
+    isolated = server_environment(isolated=True)
     for module in ("paho", "aiomqtt", "titan_plugin_mqtt", "titan_plugin_webhook"):
         # Run outside the repository: its plugin folders would be importable from the working directory.
         probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True, check=False,
@@ -58,31 +57,19 @@ def start_titan(venv: Path, tmp_path: Path) -> LiveServer:
     """`titan serve` from the fresh venv only (no PYTHONPATH), ready once `/ready` answers 200."""
     port = free_port()
     log_path = tmp_path / f"titan-serve-{port}.log"
-    environment = server_environment()
-    environment.pop("PYTHONPATH", None)
     argv = [str(venv / "bin" / "titan"), "serve", "--host", LOOPBACK, "--port", str(port),
             "--database-url", f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3"]  # fmt: skip
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(argv, cwd=tmp_path, env=environment, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
-    server = LiveServer(process, port, log_path)
+    environment = server_environment(isolated=True)
+    server = launch_serve(argv, port, log_path=log_path, cwd=tmp_path, env=environment)
 
     def ready() -> bool:
-        if not server.running():
-            raise ServiceError(f"titan serve exited with code {process.returncode}\n{server.log_tail()}")
         try:
             with urllib.request.urlopen(f"{server.base_url}/ready", timeout=2) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, ConnectionError):
             return False
 
-    try:
-        wait_until(ready, timeout=60, what=f"titan serve on port {port} ready", interval=0.1,
-                   diagnostics=server.log_tail)  # fmt: skip
-    except BaseException:
-        server.kill()
-        raise
-    return server
+    return wait_until_ready(server, ready, timeout=60, what=f"titan serve on port {port} ready")
 
 
 async def test_a_ws_only_deployment_serves_rest_and_pushes_events_then_closes_with_1001_on_sigterm(

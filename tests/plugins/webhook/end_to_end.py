@@ -4,7 +4,6 @@ a real `titan serve` with the plugin configured, a REST write, a real receiver t
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -14,8 +13,8 @@ import aiohttp
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from titan_plugin_webhook import SIGNATURE_HEADER, verify_signature
 
-from tests.support.live_server import LiveServer, server_environment
-from tests.support.services import LOOPBACK, ServiceError, free_port, wait_until
+from tests.support.live_server import LiveServer, launch_serve, server_environment, wait_until_ready
+from tests.support.services import LOOPBACK, free_port
 from titan_core.model.identifiers import encode_identifier
 from titan_core.testing import HttpReceiver
 
@@ -55,20 +54,12 @@ def start_titan(
     """
     port = free_port()
     log_path = log_dir / f"titan-serve-{port}.log"
-    environment = server_environment(env)
-    if isolated:
-        environment.pop("PYTHONPATH", None)
     argv = [*command, "serve", "--host", LOOPBACK, "--port", str(port), "--database-url", database_url]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            argv, cwd=log_dir, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-    server = LiveServer(process, port, log_path)
+    environment = server_environment(env, isolated=isolated)
+    server = launch_serve(argv, port, log_path=log_path, cwd=log_dir, env=environment)
     answers: list[str] = []
 
     def ready() -> bool:
-        if not server.running():
-            raise ServiceError(f"titan serve exited with code {process.returncode}\n{server.log_tail()}")
         try:
             with urllib.request.urlopen(f"{server.base_url}/ready", timeout=2) as response:
                 return bool(response.status == 200)
@@ -76,13 +67,8 @@ def start_titan(
             answers.append(f"GET /ready answered {refused.code}: {refused.read()[:500]!r}")
             return False
 
-    try:
-        wait_until(ready, timeout=60, what=f"titan serve on port {port} ready", interval=0.1,
-                   diagnostics=lambda: "\n".join([*answers[-1:], server.log_tail()]))  # fmt: skip
-    except BaseException:
-        server.kill()
-        raise
-    return server
+    return wait_until_ready(server, ready, timeout=60, what=f"titan serve on port {port} ready",
+                            diagnostics=lambda: "\n".join([*answers[-1:], server.log_tail()]))  # fmt: skip
 
 
 async def create_shell_and_expect_its_webhook(base_url: str, receiver: HttpReceiver) -> None:
