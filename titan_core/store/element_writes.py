@@ -5,11 +5,10 @@ the children); value writes check only the value against the element's type, so 
 never re-verifies the whole submodel.
 """
 
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.auth import Principal
 from titan_core.errors import BadRequest, NotFound
 from titan_core.eventtypes.change import Change
 from titan_core.model.elements import (
@@ -40,6 +39,7 @@ from titan_core.store.element_rules import (
 from titan_core.store.identifiable_store import IdentifiableStore
 from titan_core.store.records import Attachment, StoredIdentifiable
 from titan_core.store.value_changes import value_change, value_changes
+from titan_core.store.write_types import WriteOptions
 
 Path = tuple[PathSegment, ...]
 
@@ -71,14 +71,7 @@ class ElementWrites:
     # ---------------------------------------------------------------- submodel elements
 
     async def create_element(
-        self,
-        submodel_id: str,
-        parent_path: Path | None,
-        element: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
+        self, submodel_id: str, parent_path: Path | None, element: Any, **write: Unpack[WriteOptions]
     ) -> tuple[dict[str, Any], Path]:
         """POST a new element at the top level (`parent_path` None) or into a container.
 
@@ -95,20 +88,11 @@ class ElementWrites:
             result["path"] = path
             return document, [_element_change("created", submodel_id, path, new_element)]
 
-        await self._store.edit(
-            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write)
         return new_element, result["path"]
 
     async def put_element(
-        self,
-        submodel_id: str,
-        path: Path,
-        element: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
+        self, submodel_id: str, path: Path, element: Any, **write: Unpack[WriteOptions]
     ) -> bool:
         """PUT: replace the element at `path`, or create it there; returns whether it was created."""
         new_element = verify_element(element, format_id_short_path(path))
@@ -142,25 +126,12 @@ class ElementWrites:
                 await self._store.drop_attachments(connection, owner, format_id_short_path(path), below=True)
 
         await self._store.edit(
-            "submodel",
-            submodel_id,
-            edit,
-            origin=origin,
-            principal=principal,
-            if_match=if_match,
-            attachment_change=drop_replaced_attachments,
+            "submodel", submodel_id, edit, **write, attachment_change=drop_replaced_attachments
         )
         return outcome["created"]
 
     async def patch_element(
-        self,
-        submodel_id: str,
-        path: Path,
-        changes: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
+        self, submodel_id: str, path: Path, changes: Any, **write: Unpack[WriteOptions]
     ) -> None:
         """PATCH an element: the fields given replace the element's fields; the rest stays."""
         if not isinstance(changes, dict):
@@ -183,19 +154,9 @@ class ElementWrites:
                 return document, []
             return document, [_element_change("updated", submodel_id, path, merged)]
 
-        await self._store.edit(
-            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write)
 
-    async def delete_element(
-        self,
-        submodel_id: str,
-        path: Path,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
-    ) -> None:
+    async def delete_element(self, submodel_id: str, path: Path, **write: Unpack[WriteOptions]) -> None:
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
             old = find_element(document, path)
             delete_element(document, path)
@@ -204,25 +165,10 @@ class ElementWrites:
         async def drop(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
             await self._store.drop_attachments(connection, owner, format_id_short_path(path), below=True)
 
-        await self._store.edit(
-            "submodel",
-            submodel_id,
-            edit,
-            origin=origin,
-            principal=principal,
-            if_match=if_match,
-            attachment_change=drop,
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write, attachment_change=drop)
 
     async def set_element_value(
-        self,
-        submodel_id: str,
-        path: Path,
-        value: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
+        self, submodel_id: str, path: Path, value: Any, **write: Unpack[WriteOptions]
     ) -> None:
         """PATCH `$value` (REST or MQTT): checks the value against the element's type only."""
 
@@ -244,25 +190,9 @@ class ElementWrites:
                               for changed_path, changed_value in changed]  # fmt: skip
 
         # Batchable: the edit raises before it replaces anything (see group_commit).
-        await self._store.edit(
-            "submodel",
-            submodel_id,
-            edit,
-            origin=origin,
-            principal=principal,
-            if_match=if_match,
-            batchable=True,
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write, batchable=True)
 
-    async def set_submodel_value(
-        self,
-        submodel_id: str,
-        value: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
-    ) -> None:
+    async def set_submodel_value(self, submodel_id: str, value: Any, **write: Unpack[WriteOptions]) -> None:
         """PATCH a submodel's `$value`: one `valueChanged` per element whose value changed."""
 
         def edit(document: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
@@ -272,19 +202,10 @@ class ElementWrites:
             ]
             return new_document, changes
 
-        await self._store.edit(
-            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write)
 
     async def set_element_metadata(
-        self,
-        submodel_id: str,
-        path: Path,
-        metadata: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
+        self, submodel_id: str, path: Path, metadata: Any, **write: Unpack[WriteOptions]
     ) -> None:
         """PATCH `$metadata` of an element: its descriptive fields change, its value stays."""
         if not isinstance(metadata, dict):
@@ -294,36 +215,18 @@ class ElementWrites:
             raise BadRequest(
                 f"$metadata cannot change value fields ({', '.join(touched)}); use $value or PATCH"
             )
-        await self.patch_element(
-            submodel_id, path, metadata, origin=origin, principal=principal, if_match=if_match
-        )
+        await self.patch_element(submodel_id, path, metadata, **write)
 
     async def set_submodel_metadata(
-        self,
-        submodel_id: str,
-        metadata: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
+        self, submodel_id: str, metadata: Any, **write: Unpack[WriteOptions]
     ) -> None:
         if not isinstance(metadata, dict):
             raise BadRequest("the $metadata body must be a JSON object (the submodel without its elements)")
         if "submodelElements" in metadata:
             raise BadRequest("$metadata cannot change submodelElements; use $value or the element routes")
-        await self.patch_submodel(
-            submodel_id, metadata, origin=origin, principal=principal, if_match=if_match
-        )
+        await self.patch_submodel(submodel_id, metadata, **write)
 
-    async def patch_submodel(
-        self,
-        submodel_id: str,
-        changes: Any,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
-    ) -> None:
+    async def patch_submodel(self, submodel_id: str, changes: Any, **write: Unpack[WriteOptions]) -> None:
         """PATCH a submodel: the top-level fields given replace the stored ones; the rest stays."""
         if not isinstance(changes, dict):
             raise BadRequest("the PATCH body must be a JSON object with the submodel's fields to change")
@@ -355,21 +258,12 @@ class ElementWrites:
             )
             return new_document, [updated, *value_changes(submodel_id, document, new_document)]
 
-        await self._store.edit(
-            "submodel", submodel_id, edit, origin=origin, principal=principal, if_match=if_match
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write)
 
     # ---------------------------------------------------------------- File attachments
 
     async def put_attachment(
-        self,
-        submodel_id: str,
-        path: Path,
-        attachment: Attachment,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
+        self, submodel_id: str, path: Path, attachment: Attachment, **write: Unpack[WriteOptions]
     ) -> None:
         """Store a File element's content; its `value` becomes the file name (as a URI), `contentType` the type."""
         text_path = format_id_short_path(path)
@@ -385,25 +279,9 @@ class ElementWrites:
         async def store(connection: AsyncConnection, owner: StoredIdentifiable) -> None:
             await self._store.store_attachment(connection, owner, text_path, attachment)
 
-        await self._store.edit(
-            "submodel",
-            submodel_id,
-            edit,
-            origin=origin,
-            principal=principal,
-            if_match=if_match,
-            attachment_change=store,
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write, attachment_change=store)
 
-    async def delete_attachment(
-        self,
-        submodel_id: str,
-        path: Path,
-        *,
-        origin: str,
-        principal: Principal,
-        if_match: str | None = None,
-    ) -> None:
+    async def delete_attachment(self, submodel_id: str, path: Path, **write: Unpack[WriteOptions]) -> None:
         text_path = format_id_short_path(path)
         found = {"rows": 0}
 
@@ -419,15 +297,7 @@ class ElementWrites:
             if not found["rows"]:
                 raise NotFound(f"File {text_path!r} of Submodel {submodel_id!r} has no attachment")
 
-        await self._store.edit(
-            "submodel",
-            submodel_id,
-            edit,
-            origin=origin,
-            principal=principal,
-            if_match=if_match,
-            attachment_change=drop,
-        )
+        await self._store.edit("submodel", submodel_id, edit, **write, attachment_change=drop)
 
 
 def _semantic_id_at(document: dict[str, Any], path: str) -> str | None:

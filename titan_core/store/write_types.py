@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from titan_core.auth import Principal
 from titan_core.eventtypes.change import Change
+
+
+class WriteOptions(TypedDict):
+    """The keyword arguments every Repository write takes: who writes (`principal`), through which
+    door (`origin`: "rest", "mqtt", "load", …) and, for a change to what exists, the ETag the client
+    expects (`if_match`; None or left out: no precondition)."""
+
+    origin: str
+    principal: Principal
+    if_match: NotRequired[str | None]
+
 
 # Work inside a write transaction (a plugin's `titan_write_transaction`, injected by the app): given
 # the connection, the write's changes, its origin and subject, it writes its own rows and returns
