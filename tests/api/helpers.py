@@ -64,26 +64,23 @@ def submodel_ref(submodel_id: str) -> JsonDict:
     return model_ref(("Submodel", submodel_id))
 
 
+def _given(document: JsonDict, **members: Any) -> JsonDict:
+    """`document` with the `members` that are given: None and empty lists are left out, as Part 2
+    omits an optional member rather than sending it empty."""
+    document.update({name: value for name, value in members.items() if value is not None and value != []})
+    return document
+
+
 def collection(id_short: str | None, *children: JsonDict) -> JsonDict:
-    element: JsonDict = {"modelType": "SubmodelElementCollection"}
-    if id_short is not None:
-        element["idShort"] = id_short
-    if children:
-        element["value"] = list(children)
-    return element
+    return _given({"modelType": "SubmodelElementCollection"}, idShort=id_short, value=list(children))
 
 
 def element_list(id_short: str, type_value: str, *items: JsonDict, value_type: str | None = None) -> JsonDict:
-    element: JsonDict = {
-        "modelType": "SubmodelElementList",
-        "idShort": id_short,
-        "typeValueListElement": type_value,
-    }
-    if value_type is not None:
-        element["valueTypeListElement"] = value_type
-    if items:
-        element["value"] = list(items)
-    return element
+    return _given(
+        {"modelType": "SubmodelElementList", "idShort": id_short, "typeValueListElement": type_value},
+        valueTypeListElement=value_type,
+        value=list(items),
+    )
 
 
 def submodel(
@@ -92,14 +89,12 @@ def submodel(
     id_short: str | None = None,
     semantic_id: str | None = None,
 ) -> JsonDict:
-    document: JsonDict = {"modelType": "Submodel", "id": identifier}
-    if id_short is not None:
-        document["idShort"] = id_short
-    if semantic_id is not None:
-        document["semanticId"] = external_ref(semantic_id)
-    if elements:
-        document["submodelElements"] = list(elements)
-    return document
+    return _given(
+        {"modelType": "Submodel", "id": identifier},
+        idShort=id_short,
+        semanticId=None if semantic_id is None else external_ref(semantic_id),
+        submodelElements=list(elements),
+    )
 
 
 def shell(
@@ -109,30 +104,20 @@ def shell(
     specific_asset_ids: tuple[tuple[str, str], ...] = (),
     id_short: str | None = None,
 ) -> JsonDict:
-    information: JsonDict = {"assetKind": "Instance"}
-    if global_asset_id is not None:
-        information["globalAssetId"] = global_asset_id
-    if specific_asset_ids:
-        information["specificAssetIds"] = [
-            {"name": name, "value": value} for name, value in specific_asset_ids
-        ]
-    document: JsonDict = {
-        "modelType": "AssetAdministrationShell",
-        "id": identifier,
-        "assetInformation": information,
-    }
-    if id_short is not None:
-        document["idShort"] = id_short
-    if submodel_ids:
-        document["submodels"] = [submodel_ref(submodel_id) for submodel_id in submodel_ids]
-    return document
+    information = _given(
+        {"assetKind": "Instance"},
+        globalAssetId=global_asset_id,
+        specificAssetIds=[{"name": name, "value": value} for name, value in specific_asset_ids],
+    )
+    return _given(
+        {"modelType": "AssetAdministrationShell", "id": identifier, "assetInformation": information},
+        idShort=id_short,
+        submodels=[submodel_ref(submodel_id) for submodel_id in submodel_ids],
+    )
 
 
 def concept_description(identifier: str, id_short: str | None = None) -> JsonDict:
-    document: JsonDict = {"modelType": "ConceptDescription", "id": identifier}
-    if id_short is not None:
-        document["idShort"] = id_short
-    return document
+    return _given({"modelType": "ConceptDescription", "id": identifier}, idShort=id_short)
 
 
 _EVERY_ELEMENT: list[JsonDict] = [
@@ -349,3 +334,17 @@ async def refused_or_still_valid(client: AppClient, response: ClientResponse, ur
     again = await client.put(url.partition("?")[0], json=stored)
     assert again.status == 204, f"{what} stored an invalid document: {await again.text()}"
     return True
+
+
+async def assert_uploaded(
+    client: AppClient, url: str, content: bytes, file_name: str, content_type: str
+) -> ClientResponse:
+    """PUT `content` as `file_name` to the attachment or thumbnail `url` (204), and GET it back: 200
+    with the same bytes and content type. Returns the download, for checks of its headers."""
+    response = await client.put(url, data=upload(content, file_name, content_type))
+    assert response.status == 204, await response.text()
+    download = await client.get(url)
+    assert download.status == 200
+    assert await download.read() == content
+    assert download.content_type == content_type
+    return download

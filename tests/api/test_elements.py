@@ -10,6 +10,7 @@ from .helpers import (
     SM_ID,
     assert_idta_error,
     assert_refused_unchanged,
+    assert_uploaded,
     collection,
     element_url,
     etag_of,
@@ -197,12 +198,7 @@ async def test_file_attachment_upload_download_and_delete(loaded_client: AppClie
     attachment = f"{element_url(SM_ID, 'Manual')}/attachment"
     await assert_idta_error(await loaded_client.get(attachment), 404, "Manual")
 
-    response = await loaded_client.put(attachment, data=upload(PDF, "guide.pdf", "application/pdf"))
-    assert response.status == 204, await response.text()
-    download = await loaded_client.get(attachment)
-    assert download.status == 200
-    assert await download.read() == PDF
-    assert download.content_type == "application/pdf"
+    await assert_uploaded(loaded_client, attachment, PDF, "guide.pdf", "application/pdf")
     element = await get_json(loaded_client, element_url(SM_ID, "Manual"))
     assert element["value"] == "guide.pdf" and element["contentType"] == "application/pdf"
 

@@ -12,6 +12,7 @@ from .helpers import (
     SHELL_ID,
     SM_ID,
     assert_idta_error,
+    assert_uploaded,
     b64,
     b64_json,
     created,
@@ -123,12 +124,7 @@ async def test_thumbnail_upload_download_and_delete(app_client: AppClient) -> No
     thumbnail = f"{shell_url(SHELL_ID)}/asset-information/thumbnail"
     await assert_idta_error(await app_client.get(thumbnail), 404)
 
-    response = await app_client.put(thumbnail, data=upload(PNG, "pump.png", "image/png"))
-    assert response.status == 204, await response.text()
-    download = await app_client.get(thumbnail)
-    assert download.status == 200
-    assert await download.read() == PNG
-    assert download.content_type == "image/png"
+    download = await assert_uploaded(app_client, thumbnail, PNG, "pump.png", "image/png")
     assert "pump.png" in download.headers.get("Content-Disposition", "")
     information = await get_json(app_client, f"{shell_url(SHELL_ID)}/asset-information")
     assert information["defaultThumbnail"] == {"path": "pump.png", "contentType": "image/png"}
