@@ -111,13 +111,22 @@ async def test_a_once_sink_resumes_from_its_durable_position_after_redis_restart
     await _until_position(clients[0].app[DATABASE], 20)
 
 
+async def _two_instances_lease(database: Database) -> tuple[SinkLease, SinkLease]:
+    """The leases of the sink `mq` on two instances, `first` and `second` (lease 1 s, batch timeout
+    2 s), both registered."""
+    leases = [
+        SinkLease(database, "mq", holder=name, lease_ms=1000, batch_timeout_ms=2000)
+        for name in ("first", "second")
+    ]
+    for lease in leases:
+        await lease.register()
+    return leases[0], leases[1]
+
+
 async def test_only_the_lease_holder_delivers_and_a_new_one_waits_lease_plus_batch_timeout(
     database: Database,
 ) -> None:
-    first = SinkLease(database, "mq", holder="first", lease_ms=1000, batch_timeout_ms=2000)
-    second = SinkLease(database, "mq", holder="second", lease_ms=1000, batch_timeout_ms=2000)
-    await first.register()
-    await second.register()
+    first, second = await _two_instances_lease(database)
     owned = await first.take_over()
     assert owned is not None and first.held
     renewed = time.monotonic()
@@ -145,9 +154,7 @@ async def test_only_the_lease_holder_delivers_and_a_new_one_waits_lease_plus_bat
 async def test_a_holder_that_stops_cleanly_stores_its_last_position_as_it_releases(
     database: Database,
 ) -> None:
-    first = SinkLease(database, "mq", holder="first", lease_ms=1000, batch_timeout_ms=2000)
-    second = SinkLease(database, "mq", holder="second", lease_ms=1000, batch_timeout_ms=2000)
-    await first.register()
+    first, second = await _two_instances_lease(database)
     assert await first.take_over() is not None
     assert await first.save(5)
     await first.release(9)  # delivered up to 9; the store after the batch had not run yet
