@@ -17,7 +17,7 @@ from titan_core.app import create_app
 from titan_core.plugins import get_plugin_manager
 from titan_core.settings import Settings
 
-from .helpers import TokenPlugin, WsServer, WsServerFactory
+from .helpers import PUBLIC_BASE, TokenPlugin, WsServer, WsServerFactory
 
 
 @pytest.fixture
@@ -72,5 +72,13 @@ async def make_ws_server(settings: Settings) -> AsyncIterator[WsServerFactory]:
 async def ws_server(make_ws_server: WsServerFactory) -> WsServer:
     """A live server with the twin loaded (its events are history by the time a test connects)."""
     server = await make_ws_server()
+    await server.load_twin()
+    return server
+
+
+@pytest.fixture
+async def public_ws_server(make_ws_server: WsServerFactory, settings: Settings) -> WsServer:
+    """`ws_server` with `public_base_url` set (PUBLIC_BASE), as the async-aas profile needs it."""
+    server = await make_ws_server(settings.replace(public_base_url=PUBLIC_BASE))
     await server.load_twin()
     return server

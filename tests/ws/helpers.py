@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 import aiohttp
 from aiohttp import web
@@ -20,12 +20,14 @@ from titan_core.keys import BUS
 from titan_core.model.identifiers import encode_identifier
 from titan_core.settings import Settings
 
-from .ws_clients import WsClient, connect
+from .ws_clients import WsClient, connect, receive_type
 
 SHELL_ID = "https://example.com/ids/aas/ws-pump"
 SM_ID = "https://example.com/ids/sm/ws-operation"
 OTHER_SM_ID = "https://example.com/ids/sm/ws-other"
 TEMPERATURE_SEMANTIC_ID = "0173-1#02-AAO677#002"
+# The public base URL of `public_ws_server`: the async-aas profile names event sources under it.
+PUBLIC_BASE = "https://twins.example.com/api/v3.0"
 
 
 # --- A token plugin, standing in for the access-control module ---------------------------------
@@ -60,6 +62,14 @@ class TokenPlugin:
 # --- Live servers --------------------------------------------------------------------------------
 
 
+class ConnectOptions(TypedDict, total=False):
+    """The keyword arguments of `WsServer.connect`."""
+
+    query: str
+    headers: Mapping[str, str] | None
+    origin: str | None
+
+
 @dataclass
 class WsServer:
     server: TestServer
@@ -87,6 +97,12 @@ class WsServer:
     ) -> WsClient:
         client = await connect(kind, self.ws_url + query, headers=headers, origin=origin)
         self.clients.append(client)
+        return client
+
+    async def welcomed(self, kind: str, **options: Unpack[ConnectOptions]) -> WsClient:
+        """A connected client whose `welcome` was read: where most tests start."""
+        client = await self.connect(kind, **options)
+        await receive_type(client, "welcome")
         return client
 
     def principals(self) -> list[tuple[str, frozenset[str]]]:

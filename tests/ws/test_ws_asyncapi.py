@@ -10,12 +10,10 @@ from typing import Any
 from tests.support.async_aas import assert_async_aas_event
 from tests.support.asyncapi_docs import DOCUMENTS, assert_examples_look_like, assert_payload_matches, examples
 from titan_core.model.identifiers import encode_identifier
-from titan_core.settings import Settings
 
-from .helpers import SM_ID, WsServer, WsServerFactory
+from .helpers import SM_ID, WsServer
 from .ws_clients import events, receive_type
 
-BASE = "https://twins.example.com/api/v3.0"
 TITAN = DOCUMENTS[("ws", "titan")]
 ASYNC_AAS = DOCUMENTS[("ws", "async-aas")]
 ELEMENTS = f"/submodels/{encode_identifier(SM_ID)}/submodel-elements"
@@ -23,11 +21,9 @@ ENTITY_OF_KIND = {"created": "element", "updated": "element", "deleted": "elemen
 
 
 async def test_async_aas_and_titan_frames_match_their_documents(
-    make_ws_server: WsServerFactory, settings: Settings, client_kind: str
+    public_ws_server: WsServer, client_kind: str
 ) -> None:
-    server: WsServer = await make_ws_server(settings.replace(public_base_url=BASE))
-    await server.load_twin()
-    client = await server.connect(client_kind)
+    client = await public_ws_server.connect(client_kind)
     welcome = await receive_type(client, "welcome")
     assert_payload_matches(TITAN, "wsWelcome", welcome)
 
@@ -42,12 +38,12 @@ async def test_async_aas_and_titan_frames_match_their_documents(
         answer = await receive_type(client, "subscribed")
         assert_payload_matches(TITAN, "wsSubscribed", answer)
 
-    await server.write("POST", ELEMENTS, {"modelType": "Property", "idShort": "Added", "valueType": "xs:int",
+    await public_ws_server.write("POST", ELEMENTS, {"modelType": "Property", "idShort": "Added", "valueType": "xs:int",
                                           "value": "1"}, expect=201)  # fmt: skip
-    await server.write("PUT", f"{ELEMENTS}/Added", {"modelType": "Property", "idShort": "Added",
+    await public_ws_server.write("PUT", f"{ELEMENTS}/Added", {"modelType": "Property", "idShort": "Added",
                                                     "valueType": "xs:int", "value": "2"}, expect=204)  # fmt: skip
-    await server.set_value("Speed", 7)
-    await server.write("DELETE", f"{ELEMENTS}/Added", expect=204)
+    await public_ws_server.set_value("Speed", 7)
+    await public_ws_server.write("DELETE", f"{ELEMENTS}/Added", expect=204)
     frames = await events(client, 8)
 
     received: dict[str, list[Any]] = {}
@@ -68,8 +64,7 @@ async def test_async_aas_and_titan_frames_match_their_documents(
     await client.close()
 
     # The subscribe examples are accepted as they are.
-    again = await server.connect(client_kind)
-    await receive_type(again, "welcome")
+    again = await public_ws_server.welcomed(client_kind)
     for message, name, example in examples(ASYNC_AAS):
         if message == "wsSubscribeAsyncAas":
             await again.send(example)

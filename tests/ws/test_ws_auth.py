@@ -134,8 +134,7 @@ async def test_a_principal_without_the_reader_role_closes_with_4403(
 
 async def test_an_expired_token_closes_with_4401(make_ws_server: WsServerFactory, client_kind: str) -> None:
     server = await auth_server(make_ws_server)
-    client = await server.connect(client_kind, query="?token=expires-in-0.5")
-    await receive_type(client, "welcome")
+    client = await server.welcomed(client_kind, query="?token=expires-in-0.5")
     await subscribe(client, "s")
 
     closed = await expect_close(client, timeout=5)
@@ -148,8 +147,7 @@ async def test_a_fresh_auth_before_expiry_keeps_the_connection(
 ) -> None:
     server = await auth_server(make_ws_server)
     await server.load_twin()
-    client = await server.connect(client_kind, query="?token=expires-in-0.6")
-    await receive_type(client, "welcome")
+    client = await server.welcomed(client_kind, query="?token=expires-in-0.6")
     await subscribe(client, "s")
 
     await client.send({"type": "auth", "token": "expires-in-60"})
@@ -163,8 +161,7 @@ async def test_a_fresh_auth_before_expiry_keeps_the_connection(
 
 async def test_a_refused_re_auth_closes_with_4401(make_ws_server: WsServerFactory, client_kind: str) -> None:
     server = await auth_server(make_ws_server)
-    client = await server.connect(client_kind, query="?token=reader-token")
-    await receive_type(client, "welcome")
+    client = await server.welcomed(client_kind, query="?token=reader-token")
 
     await client.send({"type": "auth", "token": "stolen"})
 
@@ -176,8 +173,7 @@ async def test_a_re_auth_naming_another_subject_closes_with_4403(
 ) -> None:
     """A connection belongs to one caller (issue 13): a token of another subject cannot take it over."""
     server = await auth_server(make_ws_server)
-    client = await server.connect(client_kind, query="?token=reader-token")
-    await receive_type(client, "welcome")
+    client = await server.welcomed(client_kind, query="?token=reader-token")
 
     await client.send({"type": "auth", "token": "scoped-token"})
 

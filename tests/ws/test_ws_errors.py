@@ -17,10 +17,11 @@ from .helpers import OTHER_SM_ID, SM_ID, WsServer, WsServerFactory
 from .ws_clients import WsClient, events, expect_close, receive_type, subscribe
 
 
-async def welcomed(server: WsServer, kind: str, **connect: object) -> WsClient:
-    client = await server.connect(kind, **connect)  # type: ignore[arg-type]
-    await receive_type(client, "welcome")
-    return client
+async def assert_refused(client: WsClient, code: str, subscription_id: str, says: str) -> None:
+    """The next error frame refuses `subscription_id` with `code` and a message that says `says`."""
+    answer = await receive_type(client, "error")
+    assert (answer["code"], answer["id"]) == (code, subscription_id)
+    assert says in answer["message"]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ async def welcomed(server: WsServer, kind: str, **connect: object) -> WsClient:
 async def test_bad_message_says_what_is_wrong_and_keeps_the_connection(
     ws_server: WsServer, client_kind: str, sent: str, answer_id: str | None, says: str
 ) -> None:
-    client = await welcomed(ws_server, client_kind)
+    client = await ws_server.welcomed(client_kind)
 
     await client.send(sent)
     answer = await receive_type(client, "error")
@@ -67,7 +68,7 @@ async def test_bad_message_says_what_is_wrong_and_keeps_the_connection(
 
 
 async def test_binary_frames_are_a_bad_message(ws_server: WsServer, client_kind: str) -> None:
-    client = await welcomed(ws_server, client_kind)
+    client = await ws_server.welcomed(client_kind)
 
     await client.send(b'{"type": "ping"}')
 
@@ -75,21 +76,10 @@ async def test_binary_frames_are_a_bad_message(ws_server: WsServer, client_kind:
     assert answer["code"] == "bad_message" and "text frames" in answer["message"]
 
 
-async def test_a_subscription_id_in_use_is_a_bad_message(ws_server: WsServer, client_kind: str) -> None:
-    client = await welcomed(ws_server, client_kind)
-    await subscribe(client, "s")
-
-    await client.send({"type": "subscribe", "id": "s"})
-
-    answer = await receive_type(client, "error")
-    assert (answer["code"], answer["id"]) == ("bad_message", "s")
-    assert "in use" in answer["message"]
-
-
 async def test_unsubscribing_an_unknown_id_is_unknown_subscription(
     ws_server: WsServer, client_kind: str
 ) -> None:
-    client = await welcomed(ws_server, client_kind)
+    client = await ws_server.welcomed(client_kind)
 
     await client.send({"type": "unsubscribe", "id": "never"})
 
@@ -101,19 +91,30 @@ async def test_unsubscribing_an_unknown_id_is_unknown_subscription(
     }
 
 
-async def test_more_subscriptions_than_allowed_is_too_many_subscriptions(
-    make_ws_server: WsServerFactory, client_kind: str
+@pytest.mark.parametrize(
+    ("ws", "held", "sent", "code", "says"),
+    [
+        ({}, ["s"], "s", "bad_message", "in use"),  # an id in use
+        ({"max_subscriptions": 2}, ["a", "b"], "c", "too_many_subscriptions", "max_subscriptions"),
+    ],
+)
+async def test_a_subscription_the_connection_cannot_take_is_refused(
+    make_ws_server: WsServerFactory,
+    client_kind: str,
+    ws: dict[str, int],
+    held: list[str],
+    sent: str,
+    code: str,
+    says: str,
 ) -> None:
-    server = await make_ws_server(ws={"max_subscriptions": 2})
-    client = await welcomed(server, client_kind)
-    await subscribe(client, "a")
-    await subscribe(client, "b")
+    server = await make_ws_server(ws=ws)
+    client = await server.welcomed(client_kind)
+    for subscription_id in held:
+        await subscribe(client, subscription_id)
 
-    await client.send({"type": "subscribe", "id": "c"})
+    await client.send({"type": "subscribe", "id": sent})
 
-    answer = await receive_type(client, "error")
-    assert (answer["code"], answer["id"]) == ("too_many_subscriptions", "c")
-    assert "max_subscriptions" in answer["message"]
+    await assert_refused(client, code, sent, says)
 
 
 async def test_subscribing_to_a_twin_the_principal_may_not_read_is_forbidden(
@@ -121,13 +122,11 @@ async def test_subscribing_to_a_twin_the_principal_may_not_read_is_forbidden(
 ) -> None:
     server = await make_ws_server(tokens=True)
     await server.load_twin()
-    client = await welcomed(server, client_kind, query="?token=scoped-token")
+    client = await server.welcomed(client_kind, query="?token=scoped-token")
 
     await client.send({"type": "subscribe", "id": "s", "filter": {"ids": [OTHER_SM_ID]}})
 
-    answer = await receive_type(client, "error")
-    assert (answer["code"], answer["id"]) == ("forbidden", "s")
-    assert OTHER_SM_ID in answer["message"]
+    await assert_refused(client, "forbidden", "s", OTHER_SM_ID)
 
 
 async def test_a_principal_receives_only_events_of_twins_it_may_read(
@@ -135,7 +134,7 @@ async def test_a_principal_receives_only_events_of_twins_it_may_read(
 ) -> None:
     server = await make_ws_server(tokens=True)
     await server.load_twin()
-    client = await welcomed(server, client_kind, query="?token=scoped-token")
+    client = await server.welcomed(client_kind, query="?token=scoped-token")
 
     await subscribe(client, "all", since="0")  # history: the scoped reader may see only SM_ID
     replayed = await events(client, 1)
@@ -151,7 +150,7 @@ async def test_a_message_over_the_size_limit_closes_with_1009(
     make_ws_server: WsServerFactory, client_kind: str
 ) -> None:
     server = await make_ws_server(ws={"max_message_bytes": 1024})
-    client = await welcomed(server, client_kind)
+    client = await server.welcomed(client_kind)
 
     await client.send({"type": "ping", "padding": "x" * 2000})
 
@@ -162,7 +161,7 @@ async def test_a_message_just_under_the_size_limit_is_taken(
     make_ws_server: WsServerFactory, client_kind: str
 ) -> None:
     server = await make_ws_server(ws={"max_message_bytes": 1024})
-    client = await welcomed(server, client_kind)
+    client = await server.welcomed(client_kind)
 
     await client.send('{"type": "ping", "pad": "' + "x" * 990 + '"}')
 
@@ -173,7 +172,7 @@ async def test_too_many_messages_per_second_closes_with_4429(
     make_ws_server: WsServerFactory, client_kind: str
 ) -> None:
     server = await make_ws_server(ws={"messages_per_second": 2, "message_burst": 5})
-    client = await welcomed(server, client_kind)
+    client = await server.welcomed(client_kind)
 
     for _ in range(5):  # the burst is allowed…
         await client.send({"type": "ping"})
@@ -188,7 +187,7 @@ async def test_too_many_messages_per_second_closes_with_4429(
 
 async def test_the_rate_limit_comes_from_the_ws_section(make_ws_server: WsServerFactory) -> None:
     server = await make_ws_server(ws={"messages_per_second": 1, "message_burst": 1})
-    client = await welcomed(server, "aiohttp")
+    client = await server.welcomed("aiohttp")
 
     await client.send({"type": "ping"})
     await client.send({"type": "ping"})
@@ -201,8 +200,8 @@ async def test_server_shutdown_closes_every_connection_with_1001(
     make_ws_server: WsServerFactory, client_kind: str
 ) -> None:
     server = await make_ws_server()
-    first = await welcomed(server, client_kind)
-    second = await welcomed(server, client_kind)
+    first = await server.welcomed(client_kind)
+    second = await server.welcomed(client_kind)
     await subscribe(second, "s")
     readers = [asyncio.create_task(expect_close(client)) for client in (first, second)]
 
@@ -224,14 +223,12 @@ async def test_history_only_redis_holds_while_redis_is_away_is_unavailable(
     await first.server.close()
     # A second instance keeps only what was published after it started; older history is on Redis.
     second = await make_ws_server(on_redis)
-    client = await welcomed(second, client_kind)
+    client = await second.welcomed(client_kind)
     throwaway_redis.stop()
 
     await client.send({"type": "subscribe", "id": "old", "since": "0"})
 
-    answer = await receive_type(client, "error")
-    assert (answer["code"], answer["id"]) == ("unavailable", "old")
-    assert "not reachable" in answer["message"]
+    await assert_refused(client, "unavailable", "old", "not reachable")
 
 
 async def test_heartbeats_drop_a_peer_that_does_not_answer_pings(make_ws_server: WsServerFactory) -> None:

@@ -8,12 +8,11 @@ import time
 from titan_core.model.identifiers import encode_identifier
 
 from .helpers import OTHER_SM_ID, SHELL_ID, SM_ID, TEMPERATURE_SEMANTIC_ID, WsServer, shell
-from .ws_clients import WsClient, events, no_message, receive_type, subscribe
+from .ws_clients import WsClient, events, no_message, subscribe
 
 
 async def subscribed_client(server: WsServer, kind: str, **fields: object) -> WsClient:
-    client = await server.connect(kind)
-    await receive_type(client, "welcome")
+    client = await server.welcomed(kind)
     await subscribe(client, "f", **fields)
     return client
 

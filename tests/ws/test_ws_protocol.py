@@ -22,8 +22,7 @@ async def test_welcome_names_head_oldest_server_and_version(ws_server: WsServer,
 
 
 async def test_subscribe_is_answered_and_live_events_follow(ws_server: WsServer, client_kind: str) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
 
     assert await subscribe(client, "s1") == {"type": "subscribed", "id": "s1"}
     await ws_server.set_value("Temperature", 21.5)
@@ -41,8 +40,7 @@ async def test_event_message_carries_the_envelope_text_unchanged(
     ws_server: WsServer, client_kind: str
 ) -> None:
     """The event is the published envelope, byte for byte (serialised once, wrapped by concatenation)."""
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
     await subscribe(client, "s1", since="0")
     replayed = await events(client, 3)
 
@@ -55,8 +53,7 @@ async def test_event_message_carries_the_envelope_text_unchanged(
 async def test_a_subscription_without_since_starts_after_the_head(
     ws_server: WsServer, client_kind: str
 ) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
     await subscribe(client, "live")
 
     # no-assert: no_message fails when any message arrives
@@ -64,8 +61,7 @@ async def test_a_subscription_without_since_starts_after_the_head(
 
 
 async def test_ping_is_answered_with_pong(ws_server: WsServer, client_kind: str) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
 
     await client.send({"type": "ping"})
 
@@ -75,8 +71,7 @@ async def test_ping_is_answered_with_pong(ws_server: WsServer, client_kind: str)
 async def test_several_subscriptions_each_get_their_matching_events(
     ws_server: WsServer, client_kind: str
 ) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
     await subscribe(client, "temperature", filter={"paths": ["Temperature"]})
     await subscribe(client, "everything")
 
@@ -91,8 +86,7 @@ async def test_several_subscriptions_each_get_their_matching_events(
 
 
 async def test_unsubscribe_stops_that_subscription_only(ws_server: WsServer, client_kind: str) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
     await subscribe(client, "a")
     await subscribe(client, "b")
 
@@ -106,8 +100,7 @@ async def test_unsubscribe_stops_that_subscription_only(ws_server: WsServer, cli
 
 
 async def test_an_unsubscribed_id_can_be_used_again(ws_server: WsServer, client_kind: str) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
     await subscribe(client, "a", filter={"paths": ["Speed"]})
     await client.send({"type": "unsubscribe", "id": "a"})
 
@@ -122,8 +115,7 @@ async def test_an_unsubscribed_id_can_be_used_again(ws_server: WsServer, client_
 async def test_since_replays_history_exclusively_then_goes_live(
     ws_server: WsServer, client_kind: str
 ) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
 
     await subscribe(client, "s", since="1")
     replayed = await events(client, 2)
@@ -135,8 +127,7 @@ async def test_since_replays_history_exclusively_then_goes_live(
 
 
 async def test_since_may_be_a_json_number(ws_server: WsServer, client_kind: str) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
 
     await subscribe(client, "s", since=2)
 
@@ -158,8 +149,7 @@ async def test_welcome_head_as_since_misses_nothing_written_between(
 
 
 async def test_events_of_a_shell_write_reach_the_subscriber(ws_server: WsServer, client_kind: str) -> None:
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
     await subscribe(client, "s")
 
     await ws_server.write("DELETE", f"/shells/{encode_identifier(SHELL_ID)}", expect=204)

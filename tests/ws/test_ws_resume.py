@@ -24,8 +24,7 @@ async def test_a_client_that_reconnects_with_since_gets_exactly_the_100_missed_e
 
     for value in range(1, 101):
         await ws_server.set_value("Speed", value)
-    resumed = await ws_server.connect(client_kind)
-    await receive_type(resumed, "welcome")
+    resumed = await ws_server.welcomed(client_kind)
     await subscribe(resumed, "s", since=last_seen)
     missed = await events(resumed, 100)
     await ws_server.set_value("Temperature", 99.5)
@@ -71,8 +70,7 @@ async def test_history_hands_over_to_live_without_gap_or_duplicate_under_concurr
         for value in values:
             await ws_server.set_value(path, value)
 
-    client = await ws_server.connect(client_kind)
-    await receive_type(client, "welcome")
+    client = await ws_server.welcomed(client_kind)
     writers = [
         asyncio.create_task(writer("Speed", range(1000, 1100))),
         asyncio.create_task(writer("SpeedLimit", range(2000, 2100))),
