@@ -39,6 +39,10 @@ class Certificates:
     client_cert: Path
     client_key: Path
 
+    def client_settings(self) -> dict[str, str]:
+        """The MQTT plugin's settings for connecting with the client certificate of the test CA."""
+        return {"tls_ca": str(self.ca), "tls_cert": str(self.client_cert), "tls_key": str(self.client_key)}
+
 
 def make_certificates(directory: Path) -> Certificates:
     """A test CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.support.mosquitto import ThrowawayMosquitto
 from titan_core.keys import EVENT_SINKS
 from titan_core.settings import Settings
 
-from .mqtt_brokers import make_certificates, tls_mosquitto
+from .mqtt_brokers import Certificates, make_certificates, tls_mosquitto
 from .mqtt_helpers import SM_ID, MqttAppFactory, Recorder, b64, broker_host_port, build_app, prop, submodel
 
 
@@ -106,41 +107,46 @@ async def test_ready_reports_the_broker_away_and_back_and_events_made_meanwhile_
     assert "unreachable" in caplog.text and "reconnecting in" in caplog.text
 
 
-async def test_tls_with_a_client_certificate_and_a_password(
-    make_mqtt_app: MqttAppFactory, tmp_path: Path
-) -> None:
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[tuple[Certificates, str]]:
+    """A Mosquitto whose TLS listener wants a client certificate of the test CA and the password of
+    user `titan` (s3cret): the certificates and the listener's mqtts:// URL."""
     certificates = make_certificates(tmp_path / "certs")
     with tls_mosquitto(certificates, "titan", "s3cret") as (_broker, tls_url):
-        client = await make_mqtt_app(
-            tls_url, prefix="secure", username="titan", password="s3cret", tls_ca=str(certificates.ca),
-            tls_cert=str(certificates.client_cert), tls_key=str(certificates.client_key),
-        )  # fmt: skip
-        context = ssl.create_default_context(cafile=str(certificates.ca))
-        context.load_cert_chain(str(certificates.client_cert), str(certificates.client_key))
-        async with Recorder(
-            tls_url, ["secure/#"], username="titan", password="s3cret", tls_context=context
-        ) as rec:
-            await wait_mqtt_ok(client, True)
-            await call(client, "POST", "/submodels", 201, json=submodel())
-            await rec.wait_for(lambda messages: len(rec.events()) == 1, what="the event over TLS")
+        yield certificates, tls_url
+
+
+async def test_tls_with_a_client_certificate_and_a_password(
+    make_mqtt_app: MqttAppFactory, tls_broker: tuple[Certificates, str]
+) -> None:
+    certificates, tls_url = tls_broker
+    client = await make_mqtt_app(
+        tls_url, prefix="secure", username="titan", password="s3cret", **certificates.client_settings()
+    )
+    context = ssl.create_default_context(cafile=str(certificates.ca))
+    context.load_cert_chain(str(certificates.client_cert), str(certificates.client_key))
+    async with Recorder(
+        tls_url, ["secure/#"], username="titan", password="s3cret", tls_context=context
+    ) as rec:
+        await wait_mqtt_ok(client, True)
+        await call(client, "POST", "/submodels", 201, json=submodel())
+        await rec.wait_for(lambda messages: len(rec.events()) == 1, what="the event over TLS")
 
     assert rec.events()[0].envelope()["titanid"] == SM_ID
 
 
 async def test_a_wrong_password_keeps_the_plugin_disconnected_with_the_reason_in_ready(
-    make_mqtt_app: MqttAppFactory, tmp_path: Path
+    make_mqtt_app: MqttAppFactory, tls_broker: tuple[Certificates, str]
 ) -> None:
-    certificates = make_certificates(tmp_path / "certs")
-    with tls_mosquitto(certificates, "titan", "s3cret") as (_broker, tls_url):
-        client = await make_mqtt_app(
-            tls_url, username="titan", password="wrong", tls_ca=str(certificates.ca),
-            tls_cert=str(certificates.client_cert), tls_key=str(certificates.client_key),
-        )  # fmt: skip
-        # Not a sleep: wait (bounded) until the refusal has reached /ready, then check it.
-        deadline = time.monotonic() + 15
-        while "authori" not in (check := await mqtt_check(client))["detail"].lower():
-            assert time.monotonic() < deadline, f"/ready never gave the broker's refusal: {check}"
-            await asyncio.sleep(0.05)
+    certificates, tls_url = tls_broker
+    client = await make_mqtt_app(
+        tls_url, username="titan", password="wrong", **certificates.client_settings()
+    )
+    # Not a sleep: wait (bounded) until the refusal has reached /ready, then check it.
+    deadline = time.monotonic() + 15
+    while "authori" not in (check := await mqtt_check(client))["detail"].lower():
+        assert time.monotonic() < deadline, f"/ready never gave the broker's refusal: {check}"
+        await asyncio.sleep(0.05)
 
     assert check["ok"] is False
     assert "NOT connected" in check["detail"] and "authori" in check["detail"].lower()
