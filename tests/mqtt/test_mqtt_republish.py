@@ -60,14 +60,22 @@ async def mqtt_connected_again(client: AppClient) -> bool:
     return bool(check["ok"])
 
 
+async def _reconnecting_app(
+    make_mqtt_app: MqttAppFactory, broker: ThrowawayMosquitto, *, republish_window: float
+) -> AppClient:
+    """An app on `broker` that publishes again what it published in the last `republish_window` s
+    before a connection loss. It reconnects 1.2-1.5 s after the loss; the subscriber within 20 ms
+    of the broker's return."""
+    return await make_mqtt_app(
+        broker.url, prefix=PREFIX, republish_window=republish_window, reconnect_min=1.5, reconnect_max=1.5
+    )
+
+
 async def test_events_acknowledged_just_before_a_broker_crash_are_published_again(
     make_mqtt_app: MqttAppFactory,
 ) -> None:
     with ThrowawayMosquitto() as broker:
-        # Titan reconnects 1.2-1.5 s after the loss; the subscriber within 20 ms of the broker's return.
-        client = await make_mqtt_app(
-            broker.url, prefix=PREFIX, republish_window=1.0, reconnect_min=1.5, reconnect_max=1.5
-        )
+        client = await _reconnecting_app(make_mqtt_app, broker, republish_window=1.0)
         async with Recorder(broker.url, [f"{PREFIX}/element/#"]) as recorder:
             response = await client.post("/submodels", json=submodel(elements=[prop("V", "0", "xs:int")]))
             assert response.status == 201
@@ -96,9 +104,7 @@ async def test_events_acknowledged_just_before_a_broker_crash_are_published_agai
 
 async def test_a_republish_window_of_zero_publishes_nothing_again(make_mqtt_app: MqttAppFactory) -> None:
     with ThrowawayMosquitto() as broker:
-        client = await make_mqtt_app(
-            broker.url, prefix=PREFIX, republish_window=0, reconnect_min=1.5, reconnect_max=1.5
-        )
+        client = await _reconnecting_app(make_mqtt_app, broker, republish_window=0)
         async with Recorder(broker.url, [f"{PREFIX}/element/#"]) as recorder:
             response = await client.post("/submodels", json=submodel(elements=[prop("V", "0", "xs:int")]))
             assert response.status == 201
