@@ -41,16 +41,10 @@ async def test_the_migration_fills_in_the_seq_of_numbered_events_only(database_u
             )
         await database.migrate()
 
+        keys = event_semantic_keys.c
+        query = select(keys.outbox_id, keys.value, keys.seq).order_by(keys.outbox_id, keys.value)
         async with database.read() as connection:
-            rows = (
-                await connection.execute(
-                    select(
-                        event_semantic_keys.c.outbox_id,
-                        event_semantic_keys.c.value,
-                        event_semantic_keys.c.seq,
-                    ).order_by(event_semantic_keys.c.outbox_id, event_semantic_keys.c.value)
-                )
-            ).all()
+            rows = (await connection.execute(query)).all()
         assert [tuple(row) for row in rows] == [(1, "urn:a", 7), (1, "urn:b", 7), (2, "urn:a", None)]
     finally:
         await database.close()
