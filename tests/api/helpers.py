@@ -323,7 +323,9 @@ async def assert_refused_unchanged(
     assert await snapshot(client) == before, f"{what} changed the repository"
 
 
-async def refused_or_still_valid(client: AppClient, response: ClientResponse, url: str, what: str) -> bool:
+async def assert_refused_or_still_valid(
+    client: AppClient, response: ClientResponse, url: str, what: str
+) -> bool:
     """After a write that may be refused: a refusal must be a 400 in the IDTA format (False); an
     accepted write (True) must have stored a document that passes the meta-model, which a PUT of it
     back to `url` shows. `url` may carry a query for the GET (`?extent=withBlobValue`)."""

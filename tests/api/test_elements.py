@@ -9,6 +9,7 @@ from tests.support.app import AppClient
 from .helpers import (
     SM_ID,
     assert_idta_error,
+    assert_refused_or_still_valid,
     assert_refused_unchanged,
     assert_uploaded,
     collection,
@@ -17,7 +18,6 @@ from .helpers import (
     every_element_submodel,
     get_json,
     prop,
-    refused_or_still_valid,
     snapshot,
     submodel_url,
     upload,
@@ -277,7 +277,7 @@ async def test_attachment_upload_never_makes_the_submodel_invalid(loaded_client:
     ):
         response = await loaded_client.put(attachment, data=upload(b"D", file_name, content_type))
         stored_url = f"{submodel_url(SM_ID)}?extent=withBlobValue"
-        await refused_or_still_valid(
+        await assert_refused_or_still_valid(
             loaded_client, response, stored_url, f"upload {file_name!r} {content_type!r}"
         )
 

@@ -12,6 +12,7 @@ from .helpers import (
     SHELL_ID,
     SM_ID,
     assert_idta_error,
+    assert_refused_or_still_valid,
     assert_uploaded,
     b64,
     b64_json,
@@ -19,7 +20,6 @@ from .helpers import (
     external_ref,
     get_json,
     model_ref,
-    refused_or_still_valid,
     shell,
     shell_url,
     snapshot,
@@ -239,7 +239,7 @@ async def test_thumbnail_upload_never_makes_the_shell_invalid(app_client: AppCli
     thumbnail = f"{shell_url(SHELL_ID)}/asset-information/thumbnail"
     for file_name, content_type in (("Prüf €.png", "image/png"), ("plain.png", "not a media type")):
         response = await app_client.put(thumbnail, data=upload(PNG, file_name, content_type))
-        await refused_or_still_valid(
+        await assert_refused_or_still_valid(
             app_client, response, shell_url(SHELL_ID), f"upload {file_name!r} {content_type!r}"
         )
 

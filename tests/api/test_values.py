@@ -10,6 +10,7 @@ from tests.support.app import AppClient
 from .helpers import (
     SM_ID,
     assert_idta_error,
+    assert_refused_or_still_valid,
     assert_refused_unchanged,
     element_url,
     etag_of,
@@ -17,7 +18,6 @@ from .helpers import (
     external_ref,
     get_json,
     model_ref,
-    refused_or_still_valid,
     snapshot,
     submodel_url,
 )
@@ -226,7 +226,7 @@ async def test_an_accepted_value_write_always_leaves_a_valid_submodel(loaded_cli
     for path, value in EDGE_VALUES:
         response = await loaded_client.patch(element_url(SM_ID, f"{path}/$value"), json=value)
         stored_url = f"{submodel_url(SM_ID)}?extent=withBlobValue"
-        if await refused_or_still_valid(
+        if await assert_refused_or_still_valid(
             loaded_client, response, stored_url, f"PATCH {path}/$value {value!r}"
         ):
             assert (await loaded_client.put(submodel_url(SM_ID), json=every_element_submodel())).status == 204
