@@ -16,22 +16,18 @@ import aiohttp
 import paho.mqtt.publish as paho_publish
 import pytest
 
-from tests.support.fresh_venv import install_core_and_plugin
+from tests.support.fresh_venv import DISTRIBUTIONS, fresh_venv_fixture
 from tests.support.live_server import LiveServer, launch_serve, server_environment, wait_until_ready
 from tests.support.services import LOOPBACK, free_port
 
 from .mqtt_helpers import SM_ID, Recorder, b64, broker_host_port, submodel
 
-ROOT = Path(__file__).resolve().parents[2]
-PLUGIN_DIR = ROOT / "titan_plugin_mqtt"
+PLUGIN_DIR = DISTRIBUTIONS["titan-aas-mqtt"]
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new venv with `pip install <core> <mqtt plugin>` (about 20 s with pip's cache warm)."""
-    return install_core_and_plugin(tmp_path_factory.mktemp("mqtt-fresh-venv"), PLUGIN_DIR)
+fresh_venv = fresh_venv_fixture("titan-aas-mqtt")
 
 
 def test_the_fresh_venv_has_the_mqtt_plugin_and_no_websocket_plugin(fresh_venv: Path) -> None:

@@ -9,6 +9,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Copied before installing, so pip's in-tree build leaves no build/ or egg-info in the repository.
@@ -16,6 +19,15 @@ _NOT_SOURCES = (
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench", "plugins",
     "*.sqlite3*", "var", "test-artifacts", "node_modules",
 )  # fmt: skip
+
+
+# The distributions of this repository: name -> source directory.
+DISTRIBUTIONS = {
+    "titan-aas": ROOT,
+    "titan-aas-ws": ROOT / "titan_plugin_ws",
+    "titan-aas-mqtt": ROOT / "titan_plugin_mqtt",
+    "titan-aas-webhook": ROOT / "plugins" / "titan_plugin_webhook",
+}
 
 
 def install_core_and_plugin(base: Path, plugin_dir: Path) -> Path:
@@ -35,13 +47,18 @@ def install_core_and_plugin(base: Path, plugin_dir: Path) -> Path:
     return venv
 
 
-# The distributions of this repository: name -> source directory.
-DISTRIBUTIONS = {
-    "titan-aas": ROOT,
-    "titan-aas-ws": ROOT / "titan_plugin_ws",
-    "titan-aas-mqtt": ROOT / "titan_plugin_mqtt",
-    "titan-aas-webhook": ROOT / "plugins" / "titan_plugin_webhook",
-}
+def fresh_venv_fixture(distribution: str) -> Any:
+    """A module-scoped `fresh_venv` fixture of the plugin `distribution` (a key of DISTRIBUTIONS):
+    a new venv with `pip install <core> <plugin>`, made once per test module. Assign it to the name
+    `fresh_venv` in the module: `fresh_venv = fresh_venv_fixture("titan-aas-ws")`."""
+
+    @pytest.fixture(scope="module", name="fresh_venv")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return install_core_and_plugin(
+            tmp_path_factory.mktemp(f"{distribution}-venv"), DISTRIBUTIONS[distribution]
+        )
+
+    return fixture
 
 
 def build_wheels(base: Path) -> dict[str, Path]:

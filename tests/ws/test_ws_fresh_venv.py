@@ -14,22 +14,18 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.fresh_venv import install_core_and_plugin
+from tests.support.fresh_venv import DISTRIBUTIONS, fresh_venv_fixture
 from tests.support.live_server import LiveServer, launch_serve, server_environment, wait_until_ready
 from tests.support.services import LOOPBACK, free_port
 
 from .helpers import SM_ID, operation_submodel
 
-ROOT = Path(__file__).resolve().parents[2]
-PLUGIN_DIR = ROOT / "titan_plugin_ws"
+PLUGIN_DIR = DISTRIBUTIONS["titan-aas-ws"]
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new venv with `pip install <core> <ws plugin>` and nothing else."""
-    return install_core_and_plugin(tmp_path_factory.mktemp("ws-fresh-venv"), PLUGIN_DIR)
+fresh_venv = fresh_venv_fixture("titan-aas-ws")
 
 
 def test_the_fresh_venv_has_no_mqtt_library_and_lists_only_the_ws_plugin(fresh_venv: Path) -> None:

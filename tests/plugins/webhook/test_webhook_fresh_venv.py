@@ -10,21 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fresh_venv import install_core_and_plugin
+from tests.support.fresh_venv import DISTRIBUTIONS, fresh_venv_fixture
 from titan_core.testing import HttpReceiver
 
 from .end_to_end import create_shell_and_expect_its_webhook, start_titan, webhook_environment
 
-ROOT = Path(__file__).resolve().parents[3]
-PLUGIN_DIR = ROOT / "plugins" / "titan_plugin_webhook"
+PLUGIN_DIR = DISTRIBUTIONS["titan-aas-webhook"]
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new venv with `pip install <core> <plugin>` (about 20 s with pip's cache warm)."""
-    return install_core_and_plugin(tmp_path_factory.mktemp("fresh-venv"), PLUGIN_DIR)
+fresh_venv = fresh_venv_fixture("titan-aas-webhook")
 
 
 def test_titan_plugins_in_a_fresh_venv_lists_the_webhook_plugin(fresh_venv: Path) -> None:
