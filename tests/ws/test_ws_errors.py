@@ -117,12 +117,18 @@ async def test_a_subscription_the_connection_cannot_take_is_refused(
     await assert_refused(client, code, sent, says)
 
 
+async def _scoped_reader(make_ws_server: WsServerFactory, client_kind: str) -> tuple[WsServer, WsClient]:
+    """A server with the twin (SM_ID, OTHER_SM_ID) loaded, and a welcomed client of the reader whose
+    scope is SM_ID alone (the token `scoped-token`)."""
+    server = await make_ws_server(tokens=True)
+    await server.load_twin()
+    return server, await server.welcomed(client_kind, query="?token=scoped-token")
+
+
 async def test_subscribing_to_a_twin_the_principal_may_not_read_is_forbidden(
     make_ws_server: WsServerFactory, client_kind: str
 ) -> None:
-    server = await make_ws_server(tokens=True)
-    await server.load_twin()
-    client = await server.welcomed(client_kind, query="?token=scoped-token")
+    _server, client = await _scoped_reader(make_ws_server, client_kind)
 
     await client.send({"type": "subscribe", "id": "s", "filter": {"ids": [OTHER_SM_ID]}})
 
@@ -132,9 +138,7 @@ async def test_subscribing_to_a_twin_the_principal_may_not_read_is_forbidden(
 async def test_a_principal_receives_only_events_of_twins_it_may_read(
     make_ws_server: WsServerFactory, client_kind: str
 ) -> None:
-    server = await make_ws_server(tokens=True)
-    await server.load_twin()
-    client = await server.welcomed(client_kind, query="?token=scoped-token")
+    server, client = await _scoped_reader(make_ws_server, client_kind)
 
     await subscribe(client, "all", since="0")  # history: the scoped reader may see only SM_ID
     replayed = await events(client, 1)
