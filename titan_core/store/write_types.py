@@ -1,7 +1,5 @@
 """What the Repository's write paths share: the recorder of changes and the shape of a document edit."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import Any, NotRequired, Protocol, TypedDict
 
@@ -12,6 +10,8 @@ from titan_core.auth import Principal
 from titan_core.eventtypes.change import Change
 
 
+# Evaluated at import (this module has no `from __future__ import annotations`), so that the
+# TypedDict knows its required keys at run time: tests/store/test_principal_required.py reads them.
 class WriteOptions(TypedDict):
     """The keyword arguments every Repository write takes: who writes (`principal`), through which
     door (`origin`: "rest", "mqtt", "load", …) and, for a change to what exists, the ETag the client
