@@ -1,0 +1,1 @@
+"""Alembic revisions of the test plugin (Alembic skips this file)."""
