@@ -1,0 +1,147 @@
+"""Reads and writes of `discovery_asset_links`, on whichever connection the caller's transaction has.
+
+Writes are synchronous (`sqlalchemy.engine.Connection`): the write hook runs inside the core's
+transaction on such a connection, and the Discovery API's own writes run them through
+`AsyncConnection.run_sync`, so one function serves both. Reads are asynchronous.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, exists, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from titan_plugin_discovery.links import AssetLink
+from titan_plugin_discovery.tables import DERIVED, MANUAL, asset_links
+
+SpecificAssetIds = list[dict[str, Any]]
+
+
+def served(rows: Sequence[Any]) -> SpecificAssetIds:
+    """The links served for one shell id from its rows (source, body): the derived ones first, then
+    the manual ones, each (name, value) once."""
+    ordered = sorted(rows, key=lambda row: (row.source != DERIVED, row.position))
+    seen: set[tuple[Any, Any]] = set()
+    bodies = []
+    for row in ordered:
+        body = json.loads(row.body)
+        key = (row.name, row.value)
+        if key not in seen:
+            seen.add(key)
+            bodies.append(body)
+    return bodies
+
+
+def dump_body(body: dict[str, Any]) -> str:
+    """A link's SpecificAssetId as stored: compact JSON, so equal links store equal text."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _rows_query(shell_id: str) -> Select[Any]:
+    table = asset_links
+    return select(table.c.source, table.c.position, table.c.name, table.c.value, table.c.body).where(
+        table.c.shell_id == shell_id
+    )
+
+
+def links_now(connection: Connection, shell_id: str) -> SpecificAssetIds:
+    return served(connection.execute(_rows_query(shell_id)).all())
+
+
+async def read_links(connection: AsyncConnection, shell_id: str) -> SpecificAssetIds:
+    return served((await connection.execute(_rows_query(shell_id))).all())
+
+
+def source_is_empty(connection: Connection, shell_id: str, source: str) -> bool:
+    table = asset_links
+    found = connection.execute(
+        select(table.c.pk).where(table.c.shell_id == shell_id, table.c.source == source).limit(1)
+    ).first()
+    return found is None
+
+
+def replace_source(connection: Connection, shell_id: str, source: str, links: Sequence[AssetLink]) -> None:
+    """Make `links` the links of `source` (DERIVED or MANUAL) for `shell_id`; the other source stays."""
+    table = asset_links
+    connection.execute(delete(table).where(table.c.shell_id == shell_id, table.c.source == source))
+    if links:
+        connection.execute(
+            insert(table),
+            [
+                {
+                    "shell_id": shell_id,
+                    "source": source,
+                    "position": position,
+                    "name": link.name,
+                    "value": link.value,
+                    "body": dump_body(link.body),
+                }
+                for position, link in enumerate(links)
+            ],
+        )
+
+
+def forget_shell(connection: Connection, shell_id: str) -> None:
+    """Remove every link of `shell_id`, derived and manual (the shell is gone)."""
+    connection.execute(delete(asset_links).where(asset_links.c.shell_id == shell_id))
+
+
+def stored_derived(connection: Connection, shell_id: str) -> list[tuple[str, str, str]]:
+    """The derived links as stored, (name, value, body) in order: compared before rewriting them."""
+    table = asset_links
+    rows = connection.execute(
+        select(table.c.name, table.c.value, table.c.body)
+        .where(table.c.shell_id == shell_id, table.c.source == DERIVED)
+        .order_by(table.c.position)
+    ).all()
+    return [(row.name, row.value, row.body) for row in rows]
+
+
+def shell_ids_query(links: Sequence[tuple[str, str]], after: str | None, limit: int) -> Select[Any]:
+    """The shell ids that have every one of `links` (all links given), after `after`, in order.
+
+    The first link is an index range on (name, value) that yields shell ids sorted; each further
+    link is an EXISTS probe on the same index. Without links: every shell id with any link.
+    """
+    table = asset_links
+    query = select(table.c.shell_id).distinct()
+    if links:
+        (name, value), *others = links
+        query = query.where(table.c.name == name, table.c.value == value)
+        for other_name, other_value in others:
+            other = asset_links.alias()
+            query = query.where(
+                exists().where(
+                    other.c.shell_id == table.c.shell_id, other.c.name == other_name, other.c.value == other_value
+                )
+            )
+    if after is not None:
+        query = query.where(table.c.shell_id > after)
+    return query.order_by(table.c.shell_id).limit(limit)
+
+
+async def find_shell_ids(
+    connection: AsyncConnection, links: Sequence[tuple[str, str]], after: str | None, limit: int
+) -> list[str]:
+    result = await connection.execute(shell_ids_query(links, after, limit))
+    return [row.shell_id for row in result]
+
+
+__all__ = [
+    "DERIVED",
+    "MANUAL",
+    "dump_body",
+    "find_shell_ids",
+    "forget_shell",
+    "links_now",
+    "read_links",
+    "replace_source",
+    "served",
+    "source_is_empty",
+    "stored_derived",
+]
