@@ -25,7 +25,10 @@ def test_a_shell_yields_its_global_asset_id_then_its_specific_asset_ids_once_eac
     serial = {
         "name": "serialNumber",
         "value": "4711",
-        "externalSubjectId": {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "x"}]},
+        "externalSubjectId": {
+            "type": "ExternalReference",
+            "keys": [{"type": "GlobalReference", "value": "x"}],
+        },
     }
     shell = {"assetInformation": {"assetKind": "Instance", "globalAssetId": "urn:pump:1",
                                   "specificAssetIds": [serial, {"name": "serialNumber", "value": "4711"}]}}  # fmt: skip

@@ -8,7 +8,6 @@ the links there were before.
 from __future__ import annotations
 
 from titan_core.plugin_api import Change, EntityKind
-
 from titan_plugin_discovery.store import SpecificAssetIds
 
 ENTITY = "asset_link"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,9 @@ def derived_links(shell: Any) -> list[AssetLink]:
     links: list[AssetLink] = []
     global_asset_id = information.get("globalAssetId")
     if isinstance(global_asset_id, str) and global_asset_id:
-        links.append(AssetLink(GLOBAL_ASSET_ID, global_asset_id, {"name": GLOBAL_ASSET_ID, "value": global_asset_id}))
+        links.append(
+            AssetLink(GLOBAL_ASSET_ID, global_asset_id, {"name": GLOBAL_ASSET_ID, "value": global_asset_id})
+        )
     for specific in information.get("specificAssetIds") or ():
         if isinstance(specific, dict):
             name, value = specific.get("name"), specific.get("value")
@@ -76,8 +79,10 @@ def posted_links(body: Any) -> list[AssetLink]:
             raise BadRequest(f"item {index} is not a SpecificAssetId: {error.path}: {error.cause}") from None
         for problem in verification.verify(instance):
             raise BadRequest(f"item {index} is not a valid SpecificAssetId: {problem.path}: {problem.cause}")
+        # As the client sent it, in the meta-model's member order (aas-core3's serialisation).
         jsonable = jsonization.to_jsonable(instance)
-        links.append(AssetLink(match_name(instance.name), instance.value, jsonable))
+        assert isinstance(jsonable, MutableMapping)  # an instance of a class serialises to an object
+        links.append(AssetLink(match_name(instance.name), instance.value, dict(jsonable)))
     return _unique(links)
 
 

@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from titan_core.plugin_api import (
     REPOSITORY,
-    SETTINGS,
+    ROLE_READER,
     BadRequest,
     Conflict,
     NotFound,
@@ -24,7 +23,12 @@ from titan_core.plugin_api import (
     authorize_write,
     decode_identifier,
     encode_identifier,
+    json_body,
+    json_response,
+    paged,
+    paging,
     principal_of,
+    requires_role,
 )
 from titan_plugin_discovery import store
 from titan_plugin_discovery.changes import link_change
@@ -50,8 +54,10 @@ async def lookup_by_query(request: web.Request) -> web.Response:
     return await _lookup(request, links)
 
 
+# A search, not a change: readers may POST it (every other POST needs the writer role).
+@requires_role(ROLE_READER)
 async def lookup_by_body(request: web.Request) -> web.Response:
-    links = searched_links(await _json_body(request))
+    links = searched_links(await json_body(request))
     return await _lookup(request, links)
 
 
@@ -62,14 +68,14 @@ async def get_links(request: web.Request) -> web.Response:
         links = await store.read_links(connection, shell_id)
     if not links:
         raise NotFound(f"discovery knows no asset links of the shell {shell_id!r}")
-    return web.json_response(links)
+    return json_response(links)
 
 
 async def post_links(request: web.Request) -> web.Response:
     shell_id = decode_identifier(request.match_info["aasIdentifier"])
     principal = principal_of(request)
     authorize_write(principal, shell_id)
-    links = posted_links(await _json_body(request))
+    links = posted_links(await json_body(request))
     async with request.app[REPOSITORY].transaction(principal, origin=ORIGIN) as tx:
 
         def replace(connection: Any) -> Any:
@@ -80,7 +86,7 @@ async def post_links(request: web.Request) -> web.Response:
         change = await tx.connection.run_sync(replace)
         if change is not None:
             tx.record(change)
-    return web.json_response([link.body for link in links], status=201)
+    return json_response([link.body for link in links], status=201)
 
 
 async def delete_links(request: web.Request) -> web.Response:
@@ -115,8 +121,7 @@ async def _lookup(request: web.Request, links: list[tuple[str, str]]) -> web.Res
     async with request.app[REPOSITORY].reading() as connection:
         found = await _readable_shell_ids(connection, principal, links, after, limit + 1)
     page = found[:limit]
-    metadata = {"cursor": encode_identifier(page[-1])} if len(found) > limit else {}
-    return web.json_response({"paging_metadata": metadata, "result": page})
+    return paged(page, encode_identifier(page[-1]) if len(found) > limit else None)
 
 
 async def _readable_shell_ids(
@@ -136,16 +141,9 @@ async def _readable_shell_ids(
 
 
 def _paging(request: web.Request) -> tuple[int, str | None]:
-    """`limit` (default and cap from the core's settings) and the shell id a `cursor` continues after."""
-    settings = request.app[SETTINGS]
-    raw_limit = request.query.get("limit")
-    limit = settings.default_page_limit
-    if raw_limit is not None:
-        limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() else 0
-        if limit < 1:
-            raise BadRequest(f"limit {raw_limit!r} is not valid: pass a whole number of at least 1")
-        limit = min(limit, settings.max_page_limit)
-    cursor = request.query.get("cursor")
+    """`limit` (checked and capped by the core) and the shell id the `cursor` continues after: the
+    cursor is the base64url of the last shell id of the previous page."""
+    limit, cursor = paging(request)
     if cursor is None:
         return limit, None
     try:
@@ -154,11 +152,3 @@ def _paging(request: web.Request) -> tuple[int, str | None]:
         raise BadRequest(
             f"cursor {cursor[:60]!r} is not valid: pass the paging_metadata.cursor of a previous page unchanged"
         ) from None
-
-
-async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadRequest(f"the request body is not JSON ({error}); send a JSON array") from None

@@ -117,7 +117,9 @@ def shell_ids_query(links: Sequence[tuple[str, str]], after: str | None, limit: 
             other = asset_links.alias()
             query = query.where(
                 exists().where(
-                    other.c.shell_id == table.c.shell_id, other.c.name == other_name, other.c.value == other_value
+                    other.c.shell_id == table.c.shell_id,
+                    other.c.name == other_name,
+                    other.c.value == other_value,
                 )
             )
     if after is not None:

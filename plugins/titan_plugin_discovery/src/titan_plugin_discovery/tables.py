@@ -34,6 +34,11 @@ asset_links = Table(
 )
 # Lookup by asset link: an equality on (name, value), then the matching shell ids in order (paging
 # by shell id reads them from the index, sorted, without touching the table).
-Index("ix_discovery_asset_links_name_value_shell_id", asset_links.c.name, asset_links.c.value, asset_links.c.shell_id)
+Index(
+    "ix_discovery_asset_links_name_value_shell_id",
+    asset_links.c.name,
+    asset_links.c.value,
+    asset_links.c.shell_id,
+)
 # A shell's links (reads, replacement, deletion) and the listing without filter.
 Index("ix_discovery_asset_links_shell_id_source", asset_links.c.shell_id, asset_links.c.source)

@@ -30,7 +30,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_discovery_asset_links_name_value_shell_id", "discovery_asset_links", ["name", "value", "shell_id"]
     )
-    op.create_index("ix_discovery_asset_links_shell_id_source", "discovery_asset_links", ["shell_id", "source"])
+    op.create_index(
+        "ix_discovery_asset_links_shell_id_source", "discovery_asset_links", ["shell_id", "source"]
+    )
 
 
 def downgrade() -> None:
