@@ -137,6 +137,7 @@ async def find_shell_ids(
 __all__ = [
     "DERIVED",
     "MANUAL",
+    "AssetLink",
     "dump_body",
     "find_shell_ids",
     "forget_shell",
