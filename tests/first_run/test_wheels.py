@@ -55,7 +55,9 @@ def test_the_wheels_carry_the_new_names(wheels: dict[str, Path]) -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("plugin", ["titan-aas-ws", "titan-aas-mqtt", "titan-aas-webhook", "titan-aas-discovery"])
+@pytest.mark.parametrize(
+    "plugin", ["titan-aas-ws", "titan-aas-mqtt", "titan-aas-webhook", "titan-aas-discovery"]
+)
 def test_a_plugin_wheel_with_the_index_resolves_to_the_local_core_and_nothing_named_titan_core(
     empty_venv: Path, wheels: dict[str, Path], plugin: str
 ) -> None:
