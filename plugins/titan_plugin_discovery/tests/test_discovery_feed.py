@@ -11,6 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from titan_plugin_discovery import store
 from titan_plugin_discovery.feed import follow_shell_changes
+from titan_plugin_discovery.links import AssetLink
 from titan_plugin_discovery.tables import metadata
 
 from titan_core.plugin_api import Change
@@ -45,17 +46,21 @@ def test_a_batch_of_shell_changes_leaves_the_last_state_and_one_change_per_step(
 
     made = follow_shell_changes(connection, changes)
 
+    # One change per shell and write: from its links before the write to its links after it.
     assert [(change.type, change.entity, change.identifier, change.data) for change in made] == [
-        ("created", "asset_link", "urn:a", [{"name": "globalAssetId", "value": "urn:asset:a"}]),
-        ("updated", "asset_link", "urn:a", [{"name": "globalAssetId", "value": "urn:asset:a2"}]),
+        ("created", "asset_link", "urn:a", [{"name": "globalAssetId", "value": "urn:asset:a2"}]),
     ]
-    assert store.links_now(connection, "urn:a") == [{"name": "globalAssetId", "value": "urn:asset:a2"}]
+    again = follow_shell_changes(connection, [shell_change("updated", "urn:a", "urn:asset:a3")])
+    assert [(change.type, change.data) for change in again] == [
+        ("updated", [{"name": "globalAssetId", "value": "urn:asset:a3"}])
+    ]
+    assert store.links_now(connection, "urn:a") == [{"name": "globalAssetId", "value": "urn:asset:a3"}]
     assert store.links_now(connection, "urn:b") == []
 
 
 def test_a_deleted_shell_takes_every_link_of_its_id(connection: Connection) -> None:
     follow_shell_changes(connection, [shell_change("created", "urn:a", "urn:asset:a")])
-    manual = store.AssetLink("lot", "L1", {"name": "lot", "value": "L1"})
+    manual = AssetLink("lot", "L1", {"name": "lot", "value": "L1"})
     store.replace_source(connection, "urn:a", store.MANUAL, [manual])
 
     made = follow_shell_changes(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.engine import Connection
@@ -20,6 +20,49 @@ from titan_plugin_discovery.links import AssetLink
 from titan_plugin_discovery.tables import DERIVED, MANUAL, asset_links
 
 SpecificAssetIds = list[dict[str, Any]]
+
+
+class LinkRow(NamedTuple):
+    """One row of the table, as read or about to be written."""
+
+    shell_id: str
+    source: str
+    position: int
+    name: str
+    value: str
+    body: str
+
+
+def link_rows(shell_id: str, source: str, links: Sequence[AssetLink]) -> list[LinkRow]:
+    return [
+        LinkRow(shell_id, source, position, link.name, link.value, dump_body(link.body))
+        for position, link in enumerate(links)
+    ]
+
+
+def rows_of(connection: Connection, shell_ids: Sequence[str]) -> dict[str, list[LinkRow]]:
+    """Every row of these shell ids (one query), by shell id."""
+    table = asset_links
+    found: dict[str, list[LinkRow]] = {}
+    if shell_ids:
+        query = select(*(table.c[name] for name in LinkRow._fields)).where(table.c.shell_id.in_(shell_ids))
+        for row in connection.execute(query):
+            found.setdefault(row.shell_id, []).append(LinkRow(*row))
+    return found
+
+
+def delete_links(connection: Connection, shell_ids: Sequence[str], source: str | None = None) -> None:
+    """Remove the links of these shell ids: of one source, or (None) all of them."""
+    if shell_ids:
+        statement = delete(asset_links).where(asset_links.c.shell_id.in_(shell_ids))
+        if source is not None:
+            statement = statement.where(asset_links.c.source == source)
+        connection.execute(statement)
+
+
+def insert_rows(connection: Connection, rows: Sequence[LinkRow]) -> None:
+    if rows:
+        connection.execute(insert(asset_links), [row._asdict() for row in rows])
 
 
 def served(rows: Sequence[Any]) -> SpecificAssetIds:
@@ -67,39 +110,8 @@ def source_is_empty(connection: Connection, shell_id: str, source: str) -> bool:
 
 def replace_source(connection: Connection, shell_id: str, source: str, links: Sequence[AssetLink]) -> None:
     """Make `links` the links of `source` (DERIVED or MANUAL) for `shell_id`; the other source stays."""
-    table = asset_links
-    connection.execute(delete(table).where(table.c.shell_id == shell_id, table.c.source == source))
-    if links:
-        connection.execute(
-            insert(table),
-            [
-                {
-                    "shell_id": shell_id,
-                    "source": source,
-                    "position": position,
-                    "name": link.name,
-                    "value": link.value,
-                    "body": dump_body(link.body),
-                }
-                for position, link in enumerate(links)
-            ],
-        )
-
-
-def forget_shell(connection: Connection, shell_id: str) -> None:
-    """Remove every link of `shell_id`, derived and manual (the shell is gone)."""
-    connection.execute(delete(asset_links).where(asset_links.c.shell_id == shell_id))
-
-
-def stored_derived(connection: Connection, shell_id: str) -> list[tuple[str, str, str]]:
-    """The derived links as stored, (name, value, body) in order: compared before rewriting them."""
-    table = asset_links
-    rows = connection.execute(
-        select(table.c.name, table.c.value, table.c.body)
-        .where(table.c.shell_id == shell_id, table.c.source == DERIVED)
-        .order_by(table.c.position)
-    ).all()
-    return [(row.name, row.value, row.body) for row in rows]
+    delete_links(connection, [shell_id], source)
+    insert_rows(connection, link_rows(shell_id, source, links))
 
 
 def shell_ids_query(links: Sequence[tuple[str, str]], after: str | None, limit: int) -> Select[Any]:
@@ -138,13 +150,16 @@ __all__ = [
     "DERIVED",
     "MANUAL",
     "AssetLink",
+    "LinkRow",
+    "delete_links",
     "dump_body",
     "find_shell_ids",
-    "forget_shell",
+    "insert_rows",
+    "link_rows",
     "links_now",
     "read_links",
     "replace_source",
+    "rows_of",
     "served",
     "source_is_empty",
-    "stored_derived",
 ]
