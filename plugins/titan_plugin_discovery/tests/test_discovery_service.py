@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 import secrets
+import subprocess
+import sys
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -178,6 +180,25 @@ async def test_links_of_a_shell_held_elsewhere_and_the_removal_of_every_link_wit
     )
     await ok(await client.delete(f"/shells/{b64('urn:pump:1')}"), 204)
     assert (await lookup(client, ("x", "y")))["result"] == []
+
+
+async def test_titan_load_feeds_discovery_in_the_import_transaction(
+    client: AppClient, titan_database_url: str, tmp_path: Path
+) -> None:
+    environment = {
+        "assetAdministrationShells": [shell(f"urn:pump:{n}", f"urn:asset:{n}", lot="L7") for n in range(3)]
+    }
+    (tmp_path / "plant.json").write_text(json.dumps(environment))
+
+    loaded = subprocess.run(
+        [sys.executable, "-m", "titan_core", "load", "--jobs", "1", "--database-url", titan_database_url,
+         str(tmp_path / "plant.json")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    assert (await lookup(client, ("globalAssetId", "urn:asset:2")))["result"] == ["urn:pump:2"]
+    assert (await lookup(client, ("lot", "L7")))["result"] == ["urn:pump:0", "urn:pump:1", "urn:pump:2"]
 
 
 async def test_lookups_page_through_every_shell_by_cursor(client: AppClient) -> None:
