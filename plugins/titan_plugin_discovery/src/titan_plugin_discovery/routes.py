@@ -41,12 +41,12 @@ _SCOPED_BATCH = 500
 
 
 def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
-    router.add_get(f"{prefix}/lookup/shells", lookup_by_query)
-    router.add_post(f"{prefix}/lookup/shellsByAssetLink", lookup_by_body)
     one = f"{prefix}/lookup/shells/{{aasIdentifier}}"
-    router.add_get(one, get_links)
-    router.add_post(one, post_links)
-    router.add_delete(one, delete_links)
+    router.add_routes([
+        web.get(f"{prefix}/lookup/shells", lookup_by_query),
+        web.post(f"{prefix}/lookup/shellsByAssetLink", lookup_by_body),
+        web.get(one, get_links), web.post(one, post_links), web.delete(one, delete_links),
+    ])  # fmt: skip
 
 
 async def lookup_by_query(request: web.Request) -> web.Response:
