@@ -4,12 +4,12 @@ events, paging, errors, scopes and `/description`. Built only on titan_core.test
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tomllib
 from collections.abc import AsyncIterator
@@ -190,13 +190,14 @@ async def test_titan_load_feeds_discovery_in_the_import_transaction(
     }
     (tmp_path / "plant.json").write_text(json.dumps(environment))
 
-    loaded = subprocess.run(
-        [sys.executable, "-m", "titan_core", "load", "--jobs", "1", "--database-url", titan_database_url,
-         str(tmp_path / "plant.json")],
-        capture_output=True, text=True, timeout=120, check=False,
+    # A process of its own, beside the running app (whose event loop must go on meanwhile).
+    loading = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "titan_core", "load", "--jobs", "1", "--database-url", titan_database_url,
+        str(tmp_path / "plant.json"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
+    output, _ = await asyncio.wait_for(loading.communicate(), timeout=120)
 
-    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    assert loading.returncode == 0, output.decode()
     assert (await lookup(client, ("globalAssetId", "urn:asset:2")))["result"] == ["urn:pump:2"]
     assert (await lookup(client, ("lot", "L7")))["result"] == ["urn:pump:0", "urn:pump:1", "urn:pump:2"]
 
