@@ -33,7 +33,7 @@ def shell_change(kind: Any, shell_id: str, global_asset_id: str | None = None) -
     )
 
 
-def test_a_batch_of_shell_changes_leaves_the_last_state_and_one_change_per_step(
+def test_a_batch_of_shell_changes_leaves_the_last_state_with_one_change_per_shell(
     connection: Connection,
 ) -> None:
     changes = [
