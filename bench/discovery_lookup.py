@@ -11,6 +11,10 @@ migration when the server starts, so its indexes are exactly the shipped ones.
     .venv/bin/python bench/discovery_lookup.py                       # 100,000 shells, 16 clients, 20 s
     .venv/bin/python bench/discovery_lookup.py --shells 10000 --duration 5
     .venv/bin/python bench/discovery_lookup.py --route search        # POST /lookup/shellsByAssetLink
+    .venv/bin/python bench/discovery_lookup.py --route shell         # baseline: the core's GET /shells/{id}
+
+On a busy machine compare the server's CPU time per request with the `shell` baseline taken right
+before, in the same conditions: the core's own point read of one shell.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from procs import ManagedServer, cpu_description, free_port
 
 POSTGRES = os.environ.get("TITAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+BASELINE_SHELL = "https://bench.example/aas/baseline"
 
 
 def shell_id(number: int) -> str:
@@ -81,11 +88,15 @@ async def client(
         started = time.perf_counter()
         if route == "get":
             response = await session.get(f"{base}/lookup/shells?assetIds={b64(json.dumps(link))}")
-        else:
+        elif route == "search":
             response = await session.post(f"{base}/lookup/shellsByAssetLink", json=[link])
+        else:
+            response = await session.get(f"{base}/shells/{b64(BASELINE_SHELL)}")
         body = await response.json()
         latencies.append(time.perf_counter() - started)
-        if response.status != 200 or body["result"] != [shell_id(number)]:
+        expected = BASELINE_SHELL if route == "shell" else [shell_id(number)]
+        found = body.get("id") if route == "shell" else body.get("result")
+        if response.status != 200 or found != expected:
             wrong += 1
     return wrong
 
@@ -118,7 +129,7 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--route", choices=("get", "search"), default="get")
+    parser.add_argument("--route", choices=("get", "search", "shell"), default="get")
     parser.add_argument("--titan-python", default=sys.executable)
     args = parser.parse_args()
 
@@ -141,6 +152,12 @@ async def main() -> None:
             with server:
                 fill_seconds = await fill(database, args.shells)
                 base = f"http://127.0.0.1:{port}"
+                async with aiohttp.ClientSession() as session:
+                    information = {"assetKind": "Instance", "globalAssetId": "urn:bench:baseline"}
+                    baseline = {"id": BASELINE_SHELL, "modelType": "AssetAdministrationShell",
+                                "assetInformation": information}  # fmt: skip
+                    async with session.post(f"{base}/shells", json=baseline) as response:
+                        assert response.status == 201, await response.text()
                 await measure(base, args.route, args.shells, args.clients, args.warmup)
                 cpu_before = server.cpu_seconds()
                 result = await measure(base, args.route, args.shells, args.clients, args.duration)
