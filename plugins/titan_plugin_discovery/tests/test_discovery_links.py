@@ -8,6 +8,7 @@ import json
 import pytest
 from titan_plugin_discovery.links import (
     GLOBAL_ASSET_ID,
+    MAX_SEARCHED_LINKS,
     derived_links,
     posted_links,
     query_links,
@@ -74,3 +75,13 @@ def test_global_asset_id_is_one_name_in_any_case() -> None:
 def test_a_bad_asset_ids_value_is_refused_saying_what_is_accepted(segment: str, message: str) -> None:
     with pytest.raises(BadRequest, match=message):
         query_links([segment])
+
+
+def test_a_search_takes_a_bounded_number_of_links() -> None:
+    links = [{"name": "n", "value": str(number)} for number in range(MAX_SEARCHED_LINKS + 1)]
+
+    assert len(searched_links(links[:MAX_SEARCHED_LINKS])) == MAX_SEARCHED_LINKS
+    with pytest.raises(BadRequest, match=f"at most {MAX_SEARCHED_LINKS} asset links"):
+        searched_links(links)
+    with pytest.raises(BadRequest, match=f"at most {MAX_SEARCHED_LINKS} asset links"):
+        query_links([encoded(link) for link in links])

@@ -22,6 +22,8 @@ GLOBAL_ASSET_ID = "globalAssetId"
 # The limits of the AssetLink schema (Part 2 API schemas, V3.1).
 MAX_NAME_LENGTH = 64
 MAX_VALUE_LENGTH = 2048
+# Links one search may ask for together (all must match): each is one more probe of the index.
+MAX_SEARCHED_LINKS = 32
 _EXAMPLE = '{"name": "serialNumber", "value": "4711"}'
 
 
@@ -90,12 +92,21 @@ def searched_links(body: Any) -> list[tuple[str, str]]:
     """The body of `POST /lookup/shellsByAssetLink`: a JSON array of AssetLinks ({name, value})."""
     if not isinstance(body, list):
         raise BadRequest(f"expected a JSON array of AssetLinks like [{_EXAMPLE}], got {_kind(body)}")
+    _check_count(len(body))
     return [_checked_pair(item, f"item {index}") for index, item in enumerate(body)]
 
 
 def query_links(segments: list[str]) -> list[tuple[str, str]]:
     """The `assetIds` query values of `GET /lookup/shells`: each the base64url of a JSON SpecificAssetId."""
+    _check_count(len(segments))
     return [_checked_pair(_decoded(segment), f"assetIds value {_shorten(segment)!r}") for segment in segments]
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_SEARCHED_LINKS:
+        raise BadRequest(
+            f"a search takes at most {MAX_SEARCHED_LINKS} asset links (all of which must match), got {count}"
+        )
 
 
 def _decoded(segment: str) -> Any:

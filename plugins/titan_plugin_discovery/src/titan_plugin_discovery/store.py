@@ -7,11 +7,12 @@ transaction on such a connection, and the Discovery API's own writes run them th
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import Integer, Text, bindparam, delete, exists, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
@@ -114,35 +115,41 @@ def replace_source(connection: Connection, shell_id: str, source: str, links: Se
     insert_rows(connection, link_rows(shell_id, source, links))
 
 
-def shell_ids_query(links: Sequence[tuple[str, str]], after: str | None, limit: int) -> Select[Any]:
-    """The shell ids that have every one of `links` (all links given), after `after`, in order.
+@functools.lru_cache(maxsize=64)
+def shell_ids_query(link_count: int, paged_on: bool) -> Select[Any]:
+    """The statement for the shell ids that have `link_count` given links (all of them), after the
+    parameter `after` when `paged_on`, in order, at most `limit`; parameters `name0`, `value0`, ….
 
     The first link is an index range on (name, value) that yields shell ids sorted; each further
-    link is an EXISTS probe on the same index. Without links: every shell id with any link.
+    link is an EXISTS probe on the same index. Without links: every shell id with any link. Built
+    once per shape: a lookup only binds its values (building the statement cost more than running it).
     """
     table = asset_links
     query = select(table.c.shell_id).distinct()
-    if links:
-        (name, value), *others = links
-        query = query.where(table.c.name == name, table.c.value == value)
-        for other_name, other_value in others:
-            other = asset_links.alias()
+    for index in range(link_count):
+        name = bindparam(f"name{index}", type_=Text)
+        value = bindparam(f"value{index}", type_=Text)
+        if index == 0:
+            query = query.where(table.c.name == name, table.c.value == value)
+        else:
+            other = asset_links.alias(f"also{index}")
             query = query.where(
                 exists().where(
-                    other.c.shell_id == table.c.shell_id,
-                    other.c.name == other_name,
-                    other.c.value == other_value,
+                    other.c.shell_id == table.c.shell_id, other.c.name == name, other.c.value == value
                 )
             )
-    if after is not None:
-        query = query.where(table.c.shell_id > after)
-    return query.order_by(table.c.shell_id).limit(limit)
+    if paged_on:
+        query = query.where(table.c.shell_id > bindparam("after", type_=Text))
+    return query.order_by(table.c.shell_id).limit(bindparam("limit", type_=Integer))
 
 
 async def find_shell_ids(
     connection: AsyncConnection, links: Sequence[tuple[str, str]], after: str | None, limit: int
 ) -> list[str]:
-    result = await connection.execute(shell_ids_query(links, after, limit))
+    parameters: dict[str, Any] = {"limit": limit, "after": after}
+    for index, (name, value) in enumerate(links):
+        parameters[f"name{index}"], parameters[f"value{index}"] = name, value
+    result = await connection.execute(shell_ids_query(len(links), after is not None), parameters)
     return [row.shell_id for row in result]
 
 
