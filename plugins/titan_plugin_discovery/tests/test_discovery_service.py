@@ -19,10 +19,11 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, make_url
 from titan_plugin_discovery import plugin
 
-from titan_core.plugin_api import Settings
+from titan_core.plugin_api import Change, Conflict, Settings, hookimpl
 from titan_core.testing import AppClient, RecordingSink, TitanClients, plugin_manager_with, wait_for_delivery
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
@@ -180,6 +181,29 @@ async def test_links_of_a_shell_held_elsewhere_and_the_removal_of_every_link_wit
     )
     await ok(await client.delete(f"/shells/{b64('urn:pump:1')}"), 204)
     assert (await lookup(client, ("x", "y")))["result"] == []
+
+
+class RefusingPlugin:
+    """Another plugin's write hook that refuses one shell, after discovery's hook wrote its links."""
+
+    @hookimpl(trylast=True)
+    def titan_write_transaction(self, connection: Connection, changes: list[Change]) -> None:
+        if any(change.identifier == "urn:refused" for change in changes):
+            query = text("SELECT count(*) FROM discovery_asset_links WHERE shell_id = 'urn:refused'")
+            written = connection.execute(query).scalar_one()
+            raise Conflict(f"refused by the test's plugin; discovery had written {written} link(s)")
+
+
+async def test_links_commit_and_roll_back_with_the_shell_write(make_titan_client: TitanClients) -> None:
+    client = await make_titan_client(plugins=["discovery", ("refusing", RefusingPlugin())])
+
+    refused = await client.post("/shells", json=shell("urn:refused", "urn:asset:refused"))
+    await ok(await client.post("/shells", json=shell("urn:kept", "urn:asset:kept")), 201)
+
+    assert refused.status == 409 and "discovery had written 1 link(s)" in await refused.text()
+    assert (await client.get(f"/shells/{b64('urn:refused')}")).status == 404
+    assert (await client.get(f"/lookup/shells/{b64('urn:refused')}")).status == 404
+    assert (await lookup(client))["result"] == ["urn:kept"]
 
 
 async def test_titan_load_feeds_discovery_in_the_import_transaction(
