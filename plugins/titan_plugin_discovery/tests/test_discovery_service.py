@@ -295,6 +295,34 @@ async def test_every_change_of_a_shells_links_is_an_asset_link_event(
         if event.envelope.get("titanentity") == "asset_link"
     }
     assert sources == {f"/lookup/shells/{shell_id}"}
+    # The same events from the history, filtered by their kind, and in the Event Feed's terms.
+    history = await ok(await client.get("/events?entity_types=asset_link"))
+    assert [event["type"].rsplit(".", 1)[-1] for event in history["result"]] == [
+        "created",
+        "updated",
+        "deleted",
+    ]
+    assert {event["titanid"] for event in history["result"]} == {"urn:pump:1"}
+
+
+async def test_asset_link_events_reach_a_websocket_subscription_filtered_by_their_kind(
+    make_titan_client: TitanClients,
+) -> None:
+    # The WebSocket plugin by its entry-point name, beside this one (neither imports the other).
+    client = await make_titan_client(plugins=["discovery", "ws"])
+    async with client.ws_connect("/ws/events") as socket:
+        assert (await socket.receive_json(timeout=10))["type"] == "welcome"
+        await socket.send_json(
+            {"type": "subscribe", "id": "links", "filter": {"entity_types": ["asset_link"]}}
+        )
+        assert (await socket.receive_json(timeout=10)) == {"type": "subscribed", "id": "links"}
+
+        await ok(await client.post("/shells", json=shell("urn:pump:1", "urn:asset:1")), 201)
+        message = await socket.receive_json(timeout=10)
+
+    assert message["subscription"] == "links"
+    assert (message["event"]["titanentity"], message["event"]["titanid"]) == ("asset_link", "urn:pump:1")
+    assert message["event"]["data"] == [{"name": "globalAssetId", "value": "urn:asset:1"}]
 
 
 async def test_served_under_the_3_0_prefix_and_listed_in_description(client: AppClient) -> None:
