@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -71,7 +71,7 @@ async def groups(files: ReadyFiles) -> AsyncIterator[list[Prepared]]:
 
 async def stored_in_parallel(
     batches: AsyncIterator[list[Prepared]],
-    store: Callable[[list[Prepared]], Awaitable[list[Stored]]],
+    store: Callable[[list[Prepared]], Coroutine[Any, Any, list[Stored]]],
     keys_of: Callable[[Prepared], set[Hashable]],
     *,
     connections: int,

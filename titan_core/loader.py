@@ -44,16 +44,15 @@ from titan_core.model.verify import parse_and_verify
 from titan_core.plugins import store_wiring
 from titan_core.settings import Settings
 from titan_core.store.database import Database, open_database
+from titan_core.store.environment_import import SECTIONS, FileAttachment
 from titan_core.store.outbox import OutboxRecorder
-from titan_core.store.records import Attachment, Kind
 from titan_core.store.repository import ImportCounts, Repository
 
 SUFFIXES = (".json", ".xml", ".aasx")
-# Transactions storing groups of files at once on PostgreSQL (docs/performance.md; SQLite has one
-# writer).
-STORING_CONNECTIONS = int(os.environ.get("TITAN_LOAD_CONNECTIONS", "2"))
-FileAttachment = tuple[Kind, str, str, Attachment]
-_SECTIONS = ("assetAdministrationShells", "submodels", "conceptDescriptions")
+# Groups of files stored at once on PostgreSQL, each in its own transaction: two overlap Titan's work
+# on one group with PostgreSQL's on the other (1.2 times the files/s of one, docs/performance.md).
+# SQLite has one writer.
+STORING_CONNECTIONS = 2
 
 
 def environment_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
@@ -343,7 +342,9 @@ async def load_paths(
 def _identifiables_of(item: Prepared) -> set[Hashable]:
     environment = cast(PreparedFile, item).environment
     return {
-        (section, document.get("id")) for section in _SECTIONS for document in environment.get(section) or ()
+        (kind, document.get("id"))
+        for section, kind in SECTIONS
+        for document in environment.get(section) or ()
     }
 
 
