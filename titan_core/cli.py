@@ -43,8 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, demo=args.demo)
         if args.command == "load":
+            from titan_core.gc_tuning import tune_for_loading
             from titan_core.loader import default_jobs, load_paths
 
+            tune_for_loading()
             operator = _operator(args.operator)
             if operator is None:
                 print_error(

@@ -9,6 +9,10 @@ a second (bench/mqtt_bench.py rest), full collections took REST p99 from 1.8 ms 
 So `titan serve` collects once at start-up and freezes what exists then (libraries, schemas,
 compiled statements: never scanned again), and lets far more allocations pass between
 collections. Full collections still happen, every few seconds under load, over the live data only.
+
+`titan load` does the same before it starts its workers (they inherit it): reading a package and
+handing it to the storing process builds thousands of dicts and lists per file, none in a cycle,
+and the default thresholds collected every 700 of them (a fifth of the load's CPU; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -25,3 +29,8 @@ def tune_for_serving() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*SERVING_THRESHOLDS)
+
+
+def tune_for_loading() -> None:
+    """Call before `titan load` starts; worker processes forked later inherit the settings."""
+    tune_for_serving()

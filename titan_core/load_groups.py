@@ -11,9 +11,11 @@ change, as for any write.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import collections
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,8 +42,8 @@ class Stored:
     error: str = ""
 
 
-# Imports one prepared file in the transaction of `connection`.
-ImportOne = Callable[[AsyncConnection, Prepared], Awaitable[ImportCounts]]
+# Imports prepared files in the transaction of `connection`: their counts, in order.
+ImportMany = Callable[[AsyncConnection, list[Prepared]], Awaitable[list[ImportCounts]]]
 
 
 class ReadyFiles(Protocol):
@@ -67,27 +69,65 @@ async def groups(files: ReadyFiles) -> AsyncIterator[list[Prepared]]:
         yield group
 
 
-async def store_group(database: Database, group: list[Prepared], import_one: ImportOne) -> list[Stored]:
+async def stored_in_parallel(
+    batches: AsyncIterator[list[Prepared]],
+    store: Callable[[list[Prepared]], Coroutine[Any, Any, list[Stored]]],
+    keys_of: Callable[[Prepared], set[Hashable]],
+    *,
+    connections: int,
+) -> AsyncIterator[tuple[list[Prepared], list[Stored]]]:
+    """Each group with what `store` made of it, in order, with up to `connections` groups being
+    stored at once (each in its own transaction).
+
+    One writer leaves the database idle while Titan builds a group's rows and Titan idle while the
+    database stores them; two overlap the two. Groups stored at once name distinct identifiables
+    (`keys_of`): one that shares an identifiable with a group in flight waits for it, so a file
+    that updates what an earlier file created still comes after it, and no two transactions wait
+    for each other's row locks.
+    """
+    in_flight: collections.deque[tuple[list[Prepared], set[Hashable], asyncio.Task[list[Stored]]]]
+    in_flight = collections.deque()
+    try:
+        async for group in batches:
+            keys = set().union(*map(keys_of, group))
+            if any(not keys.isdisjoint(busy) for _group, busy, _task in in_flight):
+                while in_flight:
+                    done, _keys, task = in_flight.popleft()
+                    yield done, await task
+            in_flight.append((group, keys, asyncio.create_task(store(group))))
+            while len(in_flight) >= connections:
+                done, _keys, task = in_flight.popleft()
+                yield done, await task
+        while in_flight:
+            done, _keys, task = in_flight.popleft()
+            yield done, await task
+    finally:
+        for _group, _keys, task in in_flight:
+            task.cancel()
+        await asyncio.gather(*(task for _group, _keys, task in in_flight), return_exceptions=True)
+
+
+async def store_group(database: Database, group: list[Prepared], import_many: ImportMany) -> list[Stored]:
     """Store the files of `group` that were prepared without error; one `Stored` per file, in order
     (a file refused before storing keeps its error and is not stored)."""
     storable = [item for item in group if not item.error]
     if len(storable) <= 1:
-        return [await _store_alone(database, item, import_one) for item in group]
+        return [await _store_alone(database, item, import_many) for item in group]
     try:
         async with database.write() as connection:
-            counts = [await import_one(connection, item) for item in storable]
+            counts = await import_many(connection, storable)
     except TitanError:
         # Rolled back: each file again on its own, so one refusal does not refuse its neighbours.
-        return [await _store_alone(database, item, import_one) for item in group]
+        return [await _store_alone(database, item, import_many) for item in group]
     by_file = dict(zip(map(id, storable), counts, strict=True))
     return [Stored(by_file[id(item)]) if not item.error else Stored(None, item.error) for item in group]
 
 
-async def _store_alone(database: Database, item: Prepared, import_one: ImportOne) -> Stored:
+async def _store_alone(database: Database, item: Prepared, import_many: ImportMany) -> Stored:
     if item.error:
         return Stored(None, item.error)
     try:
         async with database.write() as connection:
-            return Stored(await import_one(connection, item))
+            return Stored((await import_many(connection, [item]))[0])
     except TitanError as exc:
         return Stored(None, f"refused: {exc}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ANONYMOUS
 from titan_core.errors import Forbidden
-from titan_core.load_groups import MAX_GROUP_BYTES, MAX_GROUP_FILES, Prepared, groups, store_group
+from titan_core.load_groups import (
+    MAX_GROUP_BYTES,
+    MAX_GROUP_FILES,
+    Prepared,
+    Stored,
+    groups,
+    store_group,
+    stored_in_parallel,
+)
 from titan_core.loader import PreparedFile, load_paths, prepare_file
 from titan_core.settings import Settings
 from titan_core.store.database import Database
@@ -60,23 +69,19 @@ async def test_a_file_refused_while_storing_leaves_its_group_neighbours_stored(
     refused = group[2]
     attempts: list[int] = []
 
-    async def import_one(connection: AsyncConnection, item: Prepared) -> ImportCounts:
-        prepared = item if isinstance(item, PreparedFile) else None
-        assert prepared is not None
-        counts = await repository.import_environment(
-            prepared.environment,
-            files=prepared.files,
-            origin="load",
-            principal=ANONYMOUS,
-            connection=connection,
+    async def import_many(connection: AsyncConnection, items: list[Prepared]) -> list[ImportCounts]:
+        prepared = [item for item in items if isinstance(item, PreparedFile)]
+        assert len(prepared) == len(items)
+        counts = await repository.import_environments(
+            connection, [(item.environment, item.files) for item in prepared], "load", ANONYMOUS
         )
-        if item is refused:
+        if refused in items:
             attempts.append(1)
             # Refused after its rows were written: the group transaction must not keep them.
             raise Forbidden("not allowed to write urn:sm:2:a")
         return counts
 
-    outcomes = await store_group(database, group, import_one)
+    outcomes = await store_group(database, group, import_many)
 
     assert [outcome.counts.created if outcome.counts else None for outcome in outcomes] == [2, 2, None, 2, 2]
     assert outcomes[2].error == "refused: not allowed to write urn:sm:2:a"
@@ -96,13 +101,13 @@ async def test_a_file_refused_before_storing_keeps_its_error_and_the_group_is_st
     group: list[Prepared] = [prepare_file(path, lenient=False) for path in (paths[0], broken, paths[1])]
     repository = Repository(database)
 
-    async def import_one(connection: AsyncConnection, item: Prepared) -> ImportCounts:
-        assert isinstance(item, PreparedFile)
-        return await repository.import_environment(
-            item.environment, origin="load", principal=ANONYMOUS, connection=connection
-        )
+    async def import_many(connection: AsyncConnection, items: list[Prepared]) -> list[ImportCounts]:
+        prepared = [item for item in items if isinstance(item, PreparedFile)]
+        assert len(prepared) == len(items)
+        environments = [(item.environment, item.files) for item in prepared]
+        return await repository.import_environments(connection, environments, "load", ANONYMOUS)
 
-    outcomes = await store_group(database, group, import_one)
+    outcomes = await store_group(database, group, import_many)
 
     assert outcomes[1].counts is None and outcomes[1].error.startswith("refused: not valid JSON")
     assert [o.counts.created for o in (outcomes[0], outcomes[2]) if o.counts] == [2, 2]
@@ -173,3 +178,116 @@ async def test_a_load_of_many_files_stores_each_with_its_events_and_sums_up(
     assert lines == [f"{path}: 2 created, 0 updated, 0 unchanged" for path in paths if path != broken]
     assert len(await _stored_ids(database)) == stored
     assert await _event_count(database) == stored
+
+
+async def _events(database: Database) -> list[tuple[str, str]]:
+    """(event type, titanid) of every outbox row, in insertion order."""
+    async with database.read() as connection:
+        rows = await connection.execute(
+            select(event_outbox.c.envelope, event_outbox.c.titan_id).order_by(event_outbox.c.id)
+        )
+        return [(json.loads(row.envelope)["type"].rsplit(".", 1)[-1], row.titan_id) for row in rows]
+
+
+def _with_value(identifier: str, value: str) -> dict[str, Any]:
+    element = {"idShort": "P", "modelType": "Property", "valueType": "xs:string", "value": value}
+    return {**_submodel(identifier), "submodelElements": [element]}
+
+
+async def test_environments_imported_together_count_and_record_as_one_after_the_other(
+    database: Database,
+) -> None:
+    repository = Repository(database)
+    async with database.write() as connection:
+        await repository.import_environments(
+            connection, [({"submodels": [_with_value("urn:sm:old", "1"), _submodel("urn:sm:same")]}, [])],
+            "load", ANONYMOUS,
+        )  # fmt: skip
+    environments: list[dict[str, Any]] = [
+        {"submodels": [_with_value("urn:sm:new:a", "w"), _with_value("urn:sm:old", "2")]},
+        {"submodels": [_submodel("urn:sm:same"), _submodel("urn:sm:new:b"), _submodel("urn:sm:new:b")]},
+        # Names what the first environment created: imported after it, so it updates it.
+        {"submodels": [_with_value("urn:sm:new:a", "x")]},
+    ]
+    async with database.write() as connection:
+        counts = await repository.import_environments(
+            connection, [(environment, []) for environment in environments], "load", ANONYMOUS
+        )
+
+    assert [(c.created, c.updated, c.unchanged) for c in counts] == [(1, 1, 0), (1, 1, 1), (0, 1, 0)]
+    assert [c.identifiables for c in counts] == [
+        [("submodel", "urn:sm:new:a"), ("submodel", "urn:sm:old")],
+        [("submodel", "urn:sm:same"), ("submodel", "urn:sm:new:b"), ("submodel", "urn:sm:new:b")],
+        [("submodel", "urn:sm:new:a")],
+    ]
+    assert (await _events(database))[2:] == [
+        ("created", "urn:sm:new:a"),
+        ("updated", "urn:sm:old"),
+        ("valueChanged", "urn:sm:old"),
+        ("created", "urn:sm:new:b"),
+        ("updated", "urn:sm:new:a"),
+        ("valueChanged", "urn:sm:new:a"),
+    ]
+    stored = await repository.get("submodel", "urn:sm:new:a", principal=ANONYMOUS)
+    assert stored.document()["submodelElements"][0]["value"] == "x"
+
+
+@dataclass
+class _Keyed:
+    keys: set[str]
+    error: str = ""
+    size: int = 1
+
+
+async def test_groups_are_stored_in_parallel_unless_they_share_an_identifiable() -> None:
+    batches: list[list[Prepared]] = [
+        [_Keyed({"a"})],
+        [_Keyed({"b"})],
+        [_Keyed({"c", "a"})],  # shares "a" with the first: starts once the groups before it ended
+    ]
+    started: list[int] = []
+    finish = {number: asyncio.Event() for number in range(len(batches))}
+
+    async def store(group: list[Prepared]) -> list[Stored]:
+        number = next(n for n, batch in enumerate(batches) if batch is group)
+        started.append(number)
+        await asyncio.wait_for(finish[number].wait(), timeout=10)
+        return [Stored(ImportCounts(created=number))]
+
+    async def produce() -> AsyncIterator[list[Prepared]]:
+        for batch in batches:
+            yield batch
+
+    def keys_of(item: Prepared) -> set[Hashable]:
+        assert isinstance(item, _Keyed)
+        return set(item.keys)
+
+    stored = stored_in_parallel(produce(), store, keys_of, connections=2)
+    first = asyncio.ensure_future(anext(stored))
+    await _until(lambda: started == [0, 1], "the first two groups were not stored at once")
+    finish[1].set()  # the second ends first: still handed out after the first
+    await asyncio.sleep(0)
+    assert not first.done()
+    finish[0].set()
+    group, outcomes = await asyncio.wait_for(first, timeout=10)
+    assert group is batches[0] and outcomes[0].counts is not None and outcomes[0].counts.created == 0
+    assert started == [0, 1]  # the third shares "a": it waited for the first
+    second = await asyncio.wait_for(anext(stored), timeout=10)
+    assert second[0] is batches[1]
+    third = asyncio.ensure_future(anext(stored))
+    await _until(lambda: started == [0, 1, 2], "the third group was not stored after the first")
+    finish[2].set()
+    assert (await asyncio.wait_for(third, timeout=10))[0] is batches[2]
+    with pytest.raises(StopAsyncIteration):
+        await anext(stored)
+
+
+async def _until(condition: Callable[[], bool], message: str) -> None:
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.001)
+
+    try:
+        await asyncio.wait_for(wait(), timeout=10)
+    except TimeoutError:
+        raise AssertionError(message) from None

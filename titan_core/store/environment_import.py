@@ -49,6 +49,35 @@ class ImportCounts:
         self.identifiables.extend(other.identifiables)
 
 
+FileAttachment = tuple[Kind, str, str, Attachment]  # kind, id, idShortPath, content
+
+
+@dataclass
+class _EnvironmentFile:
+    """One environment to import: its identifiables by key (a later duplicate wins), its files."""
+
+    documents: list[tuple[Kind, dict[str, Any]]]
+    latest: dict[tuple[Kind, str], dict[str, Any]]
+    files: dict[tuple[Kind, str], list[tuple[str, Attachment]]]
+    counts: ImportCounts
+
+    @classmethod
+    def of(cls, environment: dict[str, Any], attachments: Sequence[FileAttachment]) -> _EnvironmentFile:
+        documents = [(kind, item) for section, kind in SECTIONS for item in (environment.get(section) or ())]
+        counts = ImportCounts()
+        latest: dict[tuple[Kind, str], dict[str, Any]] = {}
+        for kind, document in documents:
+            key = (kind, document["id"])
+            counts.identifiables.append(key)
+            if key in latest:
+                counts.updated += 1  # the environment names this id twice: the later one wins
+            latest[key] = document
+        by_owner: dict[tuple[Kind, str], list[tuple[str, Attachment]]] = {}
+        for kind, identifier, path, attachment in attachments:
+            by_owner.setdefault((kind, identifier), []).append((path, attachment))
+        return cls(documents, latest, by_owner, counts)
+
+
 class EnvironmentImport:
     """Whole environments in one transaction, and the attachment reads an export needs (one part of
     the `Repository`)."""
@@ -61,7 +90,7 @@ class EnvironmentImport:
         self,
         environment: dict[str, Any],
         *,
-        files: Sequence[tuple[Kind, str, str, Attachment]] = (),
+        files: Sequence[FileAttachment] = (),
         origin: str,
         principal: Principal,
         connection: AsyncConnection | None = None,
@@ -72,76 +101,87 @@ class EnvironmentImport:
         With `connection`, the import joins the caller's transaction (a package upload stores the
         package row in the same one); otherwise it opens its own.
         """
-        documents = [(kind, item) for section, kind in SECTIONS for item in (environment.get(section) or ())]
-        for _kind, item in documents:
-            authorize_write(principal, item["id"])
-        by_owner: dict[tuple[Kind, str], list[tuple[str, Attachment]]] = {}
-        for kind, identifier, path, attachment in files:
-            by_owner.setdefault((kind, identifier), []).append((path, attachment))
         if connection is not None:
-            return await self._import_in(connection, documents, by_owner, origin, principal.subject)
+            return (await self.import_environments(connection, [(environment, files)], origin, principal))[0]
         async with self.database.write() as own:
-            return await self._import_in(own, documents, by_owner, origin, principal.subject)
+            return (await self.import_environments(own, [(environment, files)], origin, principal))[0]
 
-    async def _import_in(
+    async def import_environments(
         self,
         connection: AsyncConnection,
-        documents: list[tuple[Kind, dict[str, Any]]],
-        files: dict[tuple[Kind, str], list[tuple[str, Attachment]]],
+        environments: Sequence[tuple[dict[str, Any], Sequence[FileAttachment]]],
         origin: str,
-        subject: str | None,
-    ) -> ImportCounts:
-        # A few statements per environment, not a few per identifiable: one locked SELECT of what
-        # exists, one multi-row INSERT of what is new. Round trips dominate a load on PostgreSQL.
-        counts = ImportCounts()
-        latest: dict[tuple[Kind, str], dict[str, Any]] = {}
-        for kind, document in documents:
-            key = (kind, document["id"])
-            counts.identifiables.append(key)
-            if key in latest:
-                counts.updated += 1  # the environment names this id twice: the later one wins
-            latest[key] = document
-        current = await self._lock_existing(connection, list(latest))
+        principal: Principal,
+    ) -> list[ImportCounts]:
+        """Import several VERIFIED environments (with their files) in the transaction of `connection`,
+        one `ImportCounts` each, with the same rows, events and counts as importing them one after the
+        other. Environments that share no identifiable are stored together, a few statements for all
+        of them (`titan load` hands over a group of files); where one names an identifiable an earlier
+        one holds, it is imported after them, as it would be alone."""
+        files = [_EnvironmentFile.of(environment, attachments) for environment, attachments in environments]
+        for item in files:
+            for _kind, document in item.documents:
+                authorize_write(principal, document["id"])
+        counts: list[ImportCounts] = []
+        start = 0
+        while start < len(files):
+            end, seen = start, set[tuple[Kind, str]]()
+            while end < len(files) and seen.isdisjoint(files[end].latest):
+                seen.update(files[end].latest)
+                end += 1
+            counts += await self._import_in(connection, files[start:end], origin, principal.subject)
+            start = end
+        return counts
+
+    async def _import_in(
+        self, connection: AsyncConnection, files: list[_EnvironmentFile], origin: str, subject: str | None
+    ) -> list[ImportCounts]:
+        # A few statements for all the files, not a few per identifiable: one locked SELECT of what
+        # exists, one multi-row INSERT of what is new, one of their events. Round trips dominate a
+        # load on PostgreSQL. The files name distinct identifiables (`import_environments`).
+        current = await self._lock_existing(connection, [key for item in files for key in item.latest])
         changes: list[Change] = []
         new_rows: list[tuple[Kind, dict[str, Any], DocumentFacts]] = []
         stored: dict[tuple[Kind, str], StoredIdentifiable] = {}
-        for key, document in latest.items():
-            kind = key[0]
-            facts = facts_of(kind, document)
-            before = current.get(key)
-            if before is None:
-                new_rows.append((kind, document, facts))
-                changes.append(identifiable_change("created", kind, facts, document))
-                counts.created += 1
-                continue
-            body = dump_json(document)
-            if body == before.body:
-                stored[key] = before
-                continue
-            stored[key] = await self._store.update_document(connection, before, document, facts, body)
-            await self._store.drop_orphaned_attachments(connection, before, document)
-            changes.append(identifiable_change("updated", kind, facts, document))
-            if kind == "submodel":
-                changes += value_changes(facts.identifier, before.document(), document)
+        for item in files:
+            for key, document in item.latest.items():
+                kind = key[0]
+                facts = facts_of(kind, document)
+                before = current.get(key)
+                if before is None:
+                    new_rows.append((kind, document, facts))
+                    changes.append(identifiable_change("created", kind, facts, document))
+                    item.counts.created += 1
+                    continue
+                body = dump_json(document)
+                if body == before.body:
+                    stored[key] = before
+                    continue
+                stored[key] = await self._store.update_document(connection, before, document, facts, body)
+                await self._store.drop_orphaned_attachments(connection, before, document)
+                changes.append(identifiable_change("updated", kind, facts, document))
+                if kind == "submodel":
+                    changes += value_changes(facts.identifier, before.document(), document)
         stored.update(await self._insert_many(connection, new_rows))
         # The attachments of identifiables just created: nothing to compare or replace, one statement.
         await self._insert_attachments(
             connection,
-            [(stored[key].pk, path, attachment) for key in stored if key not in current
-             for path, attachment in files.get(key, [])],
+            [(stored[key].pk, path, attachment) for item in files for key in item.latest
+             if key not in current for path, attachment in item.files.get(key, [])],
         )  # fmt: skip
-        for key, item in stored.items():
-            before = current.get(key)
-            if before is None:
-                continue
-            files_changed = await self._store_files(connection, item, files.get(key, []))
-            if item is not before or files_changed:
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
+        for item in files:
+            for key in item.latest:
+                before = current.get(key)
+                if before is None:
+                    continue
+                files_changed = await self._store_files(connection, stored[key], item.files.get(key, []))
+                if stored[key] is not before or files_changed:
+                    item.counts.updated += 1
+                else:
+                    item.counts.unchanged += 1
         if changes:
             await self._store.recorder.record(connection, changes, origin=origin, subject=subject)
-        return counts
+        return [item.counts for item in files]
 
     async def _lock_existing(
         self, connection: AsyncConnection, keys: list[tuple[Kind, str]]

@@ -81,6 +81,7 @@ class Repository:
         self.delete_thumbnail = shells.delete_thumbnail
         # Whole environments (`titan load`, packages) and the attachment reads of an export.
         self.import_environment = environments.import_environment
+        self.import_environments = environments.import_environments
         self.attachments_of = environments.attachments_of
         self.owners_with_attachments = environments.owners_with_attachments
         # The AASX File Server.
