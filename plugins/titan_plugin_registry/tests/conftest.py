@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
+import pytest
 from pytest_asyncio import fixture as async_fixture
+from registry_testing import TitanProcess
 from sqlalchemy.engine import make_url
 
 from titan_core.testing import AppClient, TitanClients
@@ -43,3 +46,12 @@ async def postgres_database_url() -> AsyncIterator[str]:
 async def registry_client(make_titan_client: TitanClients) -> AppClient:
     """A started app with the built-ins and the registry plugin, on `titan_settings`."""
     return await make_titan_client(plugins=["registry"])
+
+
+@pytest.fixture
+def titan_process(tmp_path: Path) -> Iterator[TitanProcess]:
+    """A started `titan serve` with the registry plugin (authentication off, SQLite in tmp_path)."""
+    server = TitanProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()

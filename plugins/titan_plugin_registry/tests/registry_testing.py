@@ -7,10 +7,16 @@ Only `titan_core.testing` and `titan_core.plugin_api` from Titan, as for any thi
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 from titan_core.plugin_api import encode_identifier
-from titan_core.testing import AppClient, wait_for_delivery
+from titan_core.testing import AppClient, unused_port, wait_for_delivery
 
 
 def b64(identifier: str) -> str:
@@ -92,3 +98,60 @@ async def registry_events(client: AppClient, count: int, *, after: int = 0) -> l
 
     await wait_for_delivery(arrived, timeout=10, message=lambda: f"{len(found)} of {count} events arrived")
     return found
+
+
+class TitanProcess:
+    """`titan serve` as a real process on a free loopback port, with the registry plugin only.
+
+    For clients that need a server of their own (schemathesis, third-party clients): started by
+    `start()`, which waits for `/ready` (with a deadline), stopped by `stop()`; `log()` is its output.
+    """
+
+    def __init__(self, directory: Path, **environment: str) -> None:
+        self.directory = directory
+        self.port = unused_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.environment = {
+            **os.environ,
+            "TITAN_DATABASE_URL": f"sqlite+aiosqlite:///{directory}/titan.sqlite3",
+            "TITAN_PLUGINS": "registry",
+            "TITAN_LOG_LEVEL": "WARNING",
+            **environment,
+        }
+        self.log_path = directory / "titan.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "titan_core", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=self.directory, env=self.environment, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"titan serve exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/ready", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"titan serve was not ready after {timeout} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
