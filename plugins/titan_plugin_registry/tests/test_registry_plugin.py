@@ -31,7 +31,10 @@ def test_the_registry_plugin_is_discovered_through_its_entry_point(titan_setting
         project["version"],
         project["name"],
     )
-    assert record.hooks == ("titan_entity_kinds", "titan_migrations", "titan_services", "titan_setup_app")
+    assert record.hooks == (
+        "titan_entity_kinds", "titan_event_sinks", "titan_health", "titan_migrations", "titan_services",
+        "titan_setup_app",
+    )  # fmt: skip
 
 
 async def test_description_lists_both_registry_profiles_in_both_versions(registry_client: AppClient) -> None:

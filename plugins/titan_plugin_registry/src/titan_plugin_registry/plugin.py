@@ -33,7 +33,7 @@ from titan_plugin_registry.sync import RegistrySyncSink
 from titan_plugin_registry.targets import LocalTarget, RegistryTarget, RemoteTarget
 
 # The plugin API versions this plugin is written for (docs/plugins.md, "Compatibility").
-TITAN_PLUGIN_API = ">=1.0,<2"
+TITAN_PLUGIN_API = ">=1.1,<2"
 
 AAS_REGISTRY = "aas-registry"
 SUBMODEL_REGISTRY = "submodel-registry"
