@@ -184,9 +184,15 @@ class RemoteTarget:
         form = {"grant_type": "client_credentials"} | (
             {"scope": self.config.oauth2_scope} if self.config.oauth2_scope else {}
         )
-        auth = aiohttp.BasicAuth(self.config.oauth2_client_id, self.config.oauth2_client_secret)
+        headers = {
+            "Authorization": aiohttp.encode_basic_auth(
+                self.config.oauth2_client_id, self.config.oauth2_client_secret
+            )
+        }
         try:
-            async with self._session_now().post(self.config.oauth2_token_url, data=form, auth=auth) as answer:
+            async with self._session_now().post(
+                self.config.oauth2_token_url, data=form, headers=headers
+            ) as answer:
                 status = answer.status
                 body = await answer.json(content_type=None) if status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
