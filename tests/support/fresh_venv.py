@@ -27,6 +27,7 @@ DISTRIBUTIONS = {
     "titan-aas-ws": ROOT / "titan_plugin_ws",
     "titan-aas-mqtt": ROOT / "titan_plugin_mqtt",
     "titan-aas-webhook": ROOT / "plugins" / "titan_plugin_webhook",
+    "titan-aas-registry": ROOT / "plugins" / "titan_plugin_registry",
 }
 
 
