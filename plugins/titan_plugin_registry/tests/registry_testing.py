@@ -125,7 +125,7 @@ class TitanProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "titan_core", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 cwd=self.directory, env=self.environment, stdout=log, stderr=subprocess.STDOUT,
@@ -152,6 +152,12 @@ class TitanProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=20)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
