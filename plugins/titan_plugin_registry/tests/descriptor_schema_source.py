@@ -39,7 +39,7 @@ def derive() -> dict[str, Any]:
         name = pending.pop()
         if name in wanted:
             continue
-        wanted[name] = _localised(everything[name])
+        wanted[name] = local_refs(everything[name], as_definitions=True)
         pending.extend(ref.rpartition("/")[2] for ref in _refs(wanted[name]))
     return {
         "$schema": "http://json-schema.org/draft-04/schema#",
@@ -53,18 +53,22 @@ def derive() -> dict[str, Any]:
     }
 
 
-def _localised(node: Any) -> Any:
+def local_refs(node: Any, *, as_definitions: bool = False) -> Any:
+    """A copy of `node` with every swaggerhub `$ref` pointing inside one document: at
+    `#/components/…` as in the IDTA files, or (`as_definitions`) at `#/definitions/<name>`, where
+    the XML character pattern is also rewritten for code points."""
     if isinstance(node, dict):
-        result = {key: _localised(value) for key, value in node.items()}
+        result = {key: local_refs(value, as_definitions=as_definitions) for key, value in node.items()}
         ref = result.get("$ref")
         if isinstance(ref, str):
-            result["$ref"] = "#/definitions/" + _SWAGGERHUB.sub("", ref).rpartition("/")[2]
+            path = _SWAGGERHUB.sub("#", ref)
+            result["$ref"] = "#/definitions/" + path.rpartition("/")[2] if as_definitions else path
         pattern = result.get("pattern")
-        if isinstance(pattern, str) and "ud800" in pattern:
+        if as_definitions and isinstance(pattern, str) and "ud800" in pattern:
             result["pattern"] = XML_CHARACTERS
         return result
     if isinstance(node, list):
-        return [_localised(value) for value in node]
+        return [local_refs(value, as_definitions=as_definitions) for value in node]
     return node
 
 

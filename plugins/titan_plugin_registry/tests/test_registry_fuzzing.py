@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from descriptor_schema_source import local_refs
 from registry_testing import TitanProcess
 
 # A live server fuzzed for up to a minute per service: not in `make test-fast`.
@@ -28,9 +29,6 @@ SERVICES = {
     "AssetAdministrationShellRegistryServiceSpecification": 11,  # operations in the file
     "SubmodelRegistryServiceSpecification": 6,
 }
-_REMOTE = re.compile(
-    r"^https://api\.swaggerhub\.com/domains/Plattform_i40/Part[12]-[A-Za-z]+-Schemas/[^#]*(#.*)$"
-)
 BUDGET_SECONDS = 60
 
 
@@ -42,22 +40,9 @@ def resolved(service: str) -> dict[str, Any]:
     components: dict[str, Any] = document.setdefault("components", {})
     for name in ("Part1-MetaModel-Schemas", "Part2-API-Schemas"):
         source = yaml.safe_load((DATA / name / "openapi.yaml").read_text(encoding="utf-8"))
-        for section, entries in source.get("components", {}).items():
+        for section, entries in source["components"].items():
             components.setdefault(section, {}).update(entries)
-
-    def local(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                key: (_REMOTE.sub(r"\1", value) if key == "$ref" and isinstance(value, str) else local(value))
-                for key, value in node.items()
-            }
-        if isinstance(node, list):
-            return [local(item) for item in node]
-        return node
-
-    result: dict[str, Any] = local(document)
-    result["servers"] = [{"url": "/"}]
-    return result
+    return {**local_refs(document), "servers": [{"url": "/"}]}
 
 
 @pytest.mark.parametrize("service", list(SERVICES))

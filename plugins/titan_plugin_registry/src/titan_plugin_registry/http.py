@@ -8,7 +8,7 @@ pages, an ETag per descriptor, the IDTA error body for every refusal (raised as 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import quote
 
 from aiohttp import web
@@ -26,9 +26,10 @@ from titan_core.plugin_api import (
 )
 from titan_plugin_registry.descriptors import DescriptorKind
 from titan_plugin_registry.registry import Registry
-from titan_plugin_registry.store import ShellFilter, StoredDescriptor
+from titan_plugin_registry.store import Listing, ShellFilter, StoredDescriptor
 
 JSON = "application/json"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The Part 1 AssetKind values (V3.1 adds Role and NotApplicable to V3.0's Instance and Type).
 ASSET_KINDS = ("Instance", "NotApplicable", "Role", "Type")
 
@@ -89,6 +90,14 @@ def _shell_filter(request: web.Request) -> ShellFilter:
     return ShellFilter(asset_kind=asset_kind, asset_type=asset_type)
 
 
+def _add_routes(router: web.UrlDispatcher, routes: Iterable[tuple[str, str, Handler]]) -> None:
+    for method, path, handler in routes:
+        if method == "GET":
+            router.add_get(path, handler)  # and HEAD, as the core's GET routes
+        else:
+            router.add_route(method, path, handler)
+
+
 # --- One collection of descriptors: /shell-descriptors or /submodel-descriptors ---
 
 
@@ -102,9 +111,8 @@ class DescriptorRoutes:
     async def list(self, request: web.Request) -> web.StreamResponse:
         limit, cursor = paging(request)
         shell_filter = _shell_filter(request) if self.kind == "shell_descriptor" else None
-        found = await _registry(request).page(
-            self.kind, principal=principal_of(request), limit=limit, cursor=cursor, shell_filter=shell_filter
-        )
+        listing = Listing(limit, cursor, shell_filter)
+        found = await _registry(request).page(self.kind, listing, principal=principal_of(request))
         return _paged_bodies((item.body for item in found.items), found.next_cursor)
 
     async def post(self, request: web.Request) -> web.StreamResponse:
@@ -139,11 +147,10 @@ class DescriptorRoutes:
 
     def add_to(self, router: web.UrlDispatcher, base: str) -> None:
         one = f"{base}/{{{self.name}}}"
-        router.add_get(base, self.list)
-        router.add_post(base, self.post)
-        router.add_get(one, self.get)
-        router.add_put(one, self.put)
-        router.add_delete(one, self.delete)
+        _add_routes(router, (
+            ("GET", base, self.list), ("POST", base, self.post),
+            ("GET", one, self.get), ("PUT", one, self.put), ("DELETE", one, self.delete),
+        ))  # fmt: skip
 
 
 SHELL_DESCRIPTORS = DescriptorRoutes("shell_descriptor", "aasIdentifier")
@@ -208,11 +215,11 @@ def add_aas_registry_routes(router: web.UrlDispatcher, prefix: str) -> None:
     base = f"{prefix}/shell-descriptors"
     SHELL_DESCRIPTORS.add_to(router, base)
     nested = f"{base}/{{aasIdentifier}}/submodel-descriptors"
-    router.add_get(nested, list_nested)
-    router.add_post(nested, post_nested)
-    router.add_get(f"{nested}/{{submodelIdentifier}}", get_nested)
-    router.add_put(f"{nested}/{{submodelIdentifier}}", put_nested)
-    router.add_delete(f"{nested}/{{submodelIdentifier}}", delete_nested)
+    nested_one = f"{nested}/{{submodelIdentifier}}"
+    _add_routes(router, (
+        ("GET", nested, list_nested), ("POST", nested, post_nested),
+        ("GET", nested_one, get_nested), ("PUT", nested_one, put_nested), ("DELETE", nested_one, delete_nested),
+    ))  # fmt: skip
 
 
 def add_submodel_registry_routes(router: web.UrlDispatcher, prefix: str) -> None:

@@ -29,7 +29,7 @@ from titan_core.plugin_api import (
 )
 from titan_plugin_registry import store
 from titan_plugin_registry.descriptors import LABEL, DescriptorKind, check_descriptor, semantic_id_of
-from titan_plugin_registry.store import DescriptorPage, ShellFilter, StoredDescriptor
+from titan_plugin_registry.store import DescriptorPage, Listing, StoredDescriptor
 
 ORIGIN = "plugin:registry"
 
@@ -53,25 +53,12 @@ class Registry:
     async def get(self, kind: DescriptorKind, identifier: str, *, principal: Principal) -> StoredDescriptor:
         authorize_read(principal, identifier)
         async with self.repository.reading() as connection:
-            stored = await store.read(connection, kind, identifier)
-        if stored is None:
-            raise _not_found(kind, identifier)
-        return stored
+            return _found(kind, identifier, await store.read(connection, kind, identifier))
 
-    async def page(
-        self,
-        kind: DescriptorKind,
-        *,
-        principal: Principal,
-        limit: int,
-        cursor: str | None,
-        shell_filter: ShellFilter | None = None,
-    ) -> DescriptorPage:
+    async def page(self, kind: DescriptorKind, listing: Listing, *, principal: Principal) -> DescriptorPage:
         authorize_read(principal)
         async with self.repository.reading() as connection:
-            return await store.page(
-                connection, kind, principal=principal, limit=limit, cursor=cursor, shell_filter=shell_filter
-            )
+            return await store.page(connection, kind, listing, principal)
 
     async def create(self, kind: DescriptorKind, document: Any, *, principal: Principal) -> StoredDescriptor:
         document = check_descriptor(kind, document)
@@ -112,9 +99,9 @@ class Registry:
     ) -> None:
         authorize_write(principal, identifier)
         async with self.repository.transaction(principal, origin=self.origin) as tx:
-            current = await store.read(tx.connection, kind, identifier, for_update=True)
-            if current is None:
-                raise _not_found(kind, identifier)
+            current = _found(
+                kind, identifier, await store.read(tx.connection, kind, identifier, for_update=True)
+            )
             check_precondition(_what(kind, identifier), current.etag, if_match)
             await store.remove(tx.connection, current)
             tx.record(_change("deleted", kind, current.document()))
@@ -191,9 +178,11 @@ class Registry:
         """Apply `edit` to the AAS descriptor's submodelDescriptors: (stored, whether it changed)."""
         authorize_write(principal, shell_id)
         async with self.repository.transaction(principal, origin=self.origin) as tx:
-            current = await store.read(tx.connection, "shell_descriptor", shell_id, for_update=True)
-            if current is None:
-                raise _not_found("shell_descriptor", shell_id)
+            current = _found(
+                "shell_descriptor",
+                shell_id,
+                await store.read(tx.connection, "shell_descriptor", shell_id, for_update=True),
+            )
             check_precondition(_what("shell_descriptor", shell_id), current.etag, if_match)
             document = current.document()
             nested = list(document.get("submodelDescriptors") or [])
@@ -233,5 +222,8 @@ def _what(kind: DescriptorKind, identifier: str) -> str:
     return f"the {LABEL[kind]} {identifier!r}"
 
 
-def _not_found(kind: DescriptorKind, identifier: str) -> NotFound:
-    return NotFound(f"no {LABEL[kind]} with id {identifier!r} is registered")
+def _found(kind: DescriptorKind, identifier: str, stored: StoredDescriptor | None) -> StoredDescriptor:
+    """`stored`, or `NotFound` when the descriptor is not registered."""
+    if stored is None:
+        raise NotFound(f"no {LABEL[kind]} with id {identifier!r} is registered")
+    return stored

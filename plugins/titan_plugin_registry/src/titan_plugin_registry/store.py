@@ -58,6 +58,15 @@ class ShellFilter:
     asset_type: str | None = None
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Which page of a collection: at most `limit` descriptors from `cursor` on (None: the first)."""
+
+    limit: int
+    cursor: str | None = None
+    shell_filter: ShellFilter | None = None
+
+
 def dumps(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
@@ -137,25 +146,20 @@ async def remove(connection: AsyncConnection, current: StoredDescriptor) -> None
 
 
 async def page(
-    connection: AsyncConnection,
-    kind: DescriptorKind,
-    *,
-    principal: Principal,
-    limit: int,
-    cursor: str | None,
-    shell_filter: ShellFilter | None = None,
+    connection: AsyncConnection, kind: DescriptorKind, listing: Listing, principal: Principal
 ) -> DescriptorPage:
     """Up to `limit` descriptors the principal may read, from the cursor on, in registration order."""
     table = TABLES[kind]
     query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
-    if cursor is not None:
-        query = query.where(table.c.seq >= decode_cursor(cursor))
-    if shell_filter is not None:
-        if shell_filter.asset_kind is not None:
-            query = query.where(table.c.asset_kind == shell_filter.asset_kind)
-        if shell_filter.asset_type is not None:
-            query = query.where(table.c.asset_type == shell_filter.asset_type)
+    if listing.cursor is not None:
+        query = query.where(table.c.seq >= decode_cursor(listing.cursor))
+    wanted = listing.shell_filter or ShellFilter()
+    if wanted.asset_kind is not None:
+        query = query.where(table.c.asset_kind == wanted.asset_kind)
+    if wanted.asset_type is not None:
+        query = query.where(table.c.asset_type == wanted.asset_type)
     # One more than a page: whether it exists says whether there is a next page, and where it starts.
+    limit = listing.limit
     rows = await _readable(connection, query, table, principal, limit + 1)
     items = [_stored(kind, row) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit].seq) if len(rows) > limit else None

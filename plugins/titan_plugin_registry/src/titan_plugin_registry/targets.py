@@ -23,6 +23,7 @@ from titan_core.plugin_api import REPOSITORY, ROLE_WRITER, NotFound, Principal, 
 from titan_plugin_registry.config import SyncConfig
 from titan_plugin_registry.descriptors import DescriptorKind
 from titan_plugin_registry.registry import Registry
+from titan_plugin_registry.store import Listing
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class LocalTarget:
     async def pointing_at(self, kind: DescriptorKind, base_url: str) -> AsyncIterator[str]:
         cursor: str | None = None
         while True:
-            page = await self.registry.page(kind, principal=SYNC_PRINCIPAL, limit=_PAGE, cursor=cursor)
+            page = await self.registry.page(kind, Listing(_PAGE, cursor), principal=SYNC_PRINCIPAL)
             for item in page.items:
                 if points_at(item.document(), base_url):
                     yield item.identifier
