@@ -5,7 +5,6 @@ Alembic revisions), a wrong entry point, a dependency only the development envir
 from __future__ import annotations
 
 import json
-import subprocess
 import tomllib
 import urllib.error
 import urllib.request
@@ -14,33 +13,26 @@ from pathlib import Path
 import pytest
 
 from tests.plugins.webhook.end_to_end import start_titan
-from tests.support.fresh_venv import install_core_and_plugin
+from tests.support.fresh_venv import install_core_and_plugin, plugins_in
 from titan_core.model.identifiers import encode_identifier
 
-ROOT = Path(__file__).resolve().parents[3]
-PLUGIN_DIR = ROOT / "plugins" / "titan_plugin_registry"
+PLUGIN_DIR = Path(__file__).resolve().parents[3] / "plugins" / "titan_plugin_registry"
+PROJECT = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text())["project"]
 
+# pip installs into a new venv, then `titan serve` runs from it: not in `make test-fast`.
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new venv with `pip install <core> <plugin>` (about 20 s with pip's cache warm)."""
-    return install_core_and_plugin(tmp_path_factory.mktemp("fresh-venv"), PLUGIN_DIR)
+    return install_core_and_plugin(tmp_path_factory.mktemp("registry-venv"), PLUGIN_DIR)
 
 
 def test_titan_plugins_in_a_fresh_venv_lists_the_registry_plugin(fresh_venv: Path) -> None:
-    project = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text())["project"]
+    registry = plugins_in(fresh_venv)["registry"]
 
-    result = subprocess.run(
-        [str(fresh_venv / "bin" / "titan"), "plugins", "--json"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=fresh_venv,
-    )  # fmt: skip
-
-    assert result.returncode == 0, result.stderr
-    registry = next(plugin for plugin in json.loads(result.stdout) if plugin["name"] == "registry")
     assert (registry["version"], registry["distribution"], registry["state"]) == (
-        project["version"], project["name"], "loaded",
+        PROJECT["version"], PROJECT["name"], "loaded",
     )  # fmt: skip
 
 
