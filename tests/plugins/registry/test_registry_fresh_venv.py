@@ -13,19 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.plugins.webhook.end_to_end import start_titan
-from tests.support.fresh_venv import install_core_and_plugin, plugins_in
+from tests.support.fresh_venv import DISTRIBUTIONS, fresh_venv_fixture, plugins_in
 from titan_core.model.identifiers import encode_identifier
 
-PLUGIN_DIR = Path(__file__).resolve().parents[3] / "plugins" / "titan_plugin_registry"
+PLUGIN_DIR = DISTRIBUTIONS["titan-aas-registry"]
 PROJECT = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text())["project"]
 
 # pip installs into a new venv, then `titan serve` runs from it: not in `make test-fast`.
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_core_and_plugin(tmp_path_factory.mktemp("registry-venv"), PLUGIN_DIR)
+fresh_venv = fresh_venv_fixture("titan-aas-registry")
 
 
 def test_titan_plugins_in_a_fresh_venv_lists_the_registry_plugin(fresh_venv: Path) -> None:
