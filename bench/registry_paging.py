@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import time
 from typing import Any
@@ -21,6 +20,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
+from throwaway_database import throwaway_database  # type: ignore[import-not-found]
 from titan_plugin_registry import plugin as registry_plugin
 from titan_plugin_registry.tables import shell_descriptors
 
@@ -94,18 +94,16 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
-    base = make_url(args.database_url)
-    name = f"titan_bench_registry_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(host=base.host, port=base.port, user=base.username, database=base.database)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
+    async with throwaway_database(args.database_url, "titan_bench_registry") as url:
         client = registry_client(url)
         await client.start_server()  # migrates the core's chain and the registry's branch
         tune_for_serving()
         try:
             await fill(client, args.descriptors)
-            vacuum = await asyncpg.connect(host=base.host, port=base.port, user=base.username, database=name)
+            plain = make_url(url)
+            vacuum = await asyncpg.connect(
+                host=plain.host, port=plain.port, user=plain.username, database=plain.database
+            )
             await vacuum.execute("VACUUM ANALYZE")
             await vacuum.close()
             await walk(client, args.limit, [])  # warm-up: connections, statement caches
@@ -126,9 +124,6 @@ async def main() -> None:
         print(
             summary(f"{args.clients} clients at once (clients and server share one process)", many, *many_run)
         )
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":
