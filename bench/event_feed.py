@@ -13,7 +13,6 @@ import asyncio
 import gc
 import json
 import os
-import secrets
 import statistics
 import time
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import event, insert, update
 from sqlalchemy.engine import make_url
+from throwaway_database import throwaway_database  # type: ignore[import-not-found]
 
 from titan_core.app import create_app
 from titan_core.eventtypes.change import Change
@@ -205,12 +205,7 @@ async def main() -> None:
     # One pass through the filtered feed is only ~11 pages: a p99 needs several passes.
     parser.add_argument("--rounds", type=int, default=20, help="measured passes through the feed")
     args = parser.parse_args()
-    base = make_url(args.database_url)
-    name = f"titan_bench_feed_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(host=base.host, port=base.port, user=base.username, database=base.database)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
+    async with throwaway_database(args.database_url, "titan_bench_feed") as url:
         await fill(url, args.events)
         # One running server, as a feed reader meets it: a warm-up pass (connections, statement
         # caches), then the measured passes.
@@ -230,9 +225,6 @@ async def main() -> None:
             statements.close()
             await client.close()
         report(args, timings, collections, {name: after[name] - before[name] for name in after})
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def report(

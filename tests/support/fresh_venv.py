@@ -4,6 +4,7 @@ point, a dependency only the development environment has)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ DISTRIBUTIONS = {
     "titan-aas-mqtt": ROOT / "titan_plugin_mqtt",
     "titan-aas-webhook": ROOT / "plugins" / "titan_plugin_webhook",
     "titan-aas-discovery": ROOT / "plugins" / "titan_plugin_discovery",
+    "titan-aas-registry": ROOT / "plugins" / "titan_plugin_registry",
 }
 
 
@@ -105,3 +107,13 @@ def pip(venv: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
             f"pip {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
     return result
+
+
+def plugins_in(venv: Path) -> dict[str, dict[str, object]]:
+    """What `titan plugins --json` of the venv lists, by plugin name (the command must succeed)."""
+    result = subprocess.run(
+        [str(venv / "bin" / "titan"), "plugins", "--json"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=venv,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return {plugin["name"]: plugin for plugin in json.loads(result.stdout)}

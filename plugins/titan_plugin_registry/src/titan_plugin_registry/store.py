@@ -1,0 +1,190 @@
+"""Descriptor rows: read, list by cursor, insert, update, delete (SQLAlchemy Core, SQLite and PostgreSQL).
+
+Only statements on a connection the caller holds: the write transaction (and its events) belong to
+`registry.py`, which opens it through the core's `Repository.transaction`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, Table, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from titan_core.plugin_api import Conflict, Principal, decode_cursor, encode_cursor
+from titan_plugin_registry.descriptors import LABEL, DescriptorKind, semantic_id_of, shell_columns
+from titan_plugin_registry.tables import shell_descriptors, submodel_descriptors
+
+TABLES: dict[DescriptorKind, Table] = {
+    "shell_descriptor": shell_descriptors,
+    "submodel_descriptor": submodel_descriptors,
+}
+
+
+@dataclass(frozen=True)
+class StoredDescriptor:
+    kind: DescriptorKind
+    seq: int
+    identifier: str
+    version: int
+    body: str
+
+    @property
+    def etag(self) -> str:
+        # seq tells a descriptor registered again apart from its deleted namesake of the same version.
+        return f'"{self.seq}-{self.version}"'
+
+    def document(self) -> dict[str, Any]:
+        """A fresh dict of the body (callers may change it)."""
+        result: dict[str, Any] = json.loads(self.body)
+        return result
+
+
+@dataclass(frozen=True)
+class DescriptorPage:
+    items: list[StoredDescriptor]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ShellFilter:
+    """The filters of `GET /shell-descriptors` (both optional, ANDed)."""
+
+    asset_kind: str | None = None
+    asset_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which page of a collection: at most `limit` descriptors from `cursor` on (None: the first)."""
+
+    limit: int
+    cursor: str | None = None
+    shell_filter: ShellFilter | None = None
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def _stored(kind: DescriptorKind, row: Any) -> StoredDescriptor:
+    # `row`: a result row with seq, identifier, version and body.
+    return StoredDescriptor(kind, row.seq, row.identifier, row.version, row.body)
+
+
+def _columns(kind: DescriptorKind, document: dict[str, Any]) -> dict[str, Any]:
+    if kind == "shell_descriptor":
+        columns = shell_columns(document)
+        return {
+            "id_short": columns.id_short,
+            "asset_kind": columns.asset_kind,
+            "asset_type": columns.asset_type,
+            "global_asset_id": columns.global_asset_id,
+        }
+    return {"id_short": document.get("idShort"), "semantic_id": semantic_id_of(document)}
+
+
+async def read(
+    connection: AsyncConnection, kind: DescriptorKind, identifier: str, *, for_update: bool = False
+) -> StoredDescriptor | None:
+    table = TABLES[kind]
+    query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).where(
+        table.c.identifier == identifier
+    )
+    if for_update:
+        # A row lock on PostgreSQL: writes to one descriptor are serialised, so their events are in
+        # commit order. SQLite holds its one write lock for the whole transaction anyway.
+        query = query.with_for_update()
+    row = (await connection.execute(query)).first()
+    return _stored(kind, row) if row is not None else None
+
+
+async def add(
+    connection: AsyncConnection, kind: DescriptorKind, document: dict[str, Any]
+) -> StoredDescriptor:
+    """Insert a new descriptor; `Conflict` when one with its id exists."""
+    table = TABLES[kind]
+    body = dumps(document)
+    try:
+        result = await connection.execute(
+            insert(table)
+            .values(identifier=document["id"], version=1, body=body, **_columns(kind, document))
+            .returning(table.c.seq)
+        )
+    except IntegrityError:
+        raise _exists(kind, document["id"]) from None
+    return StoredDescriptor(kind, result.scalar_one(), document["id"], 1, body)
+
+
+def _exists(kind: DescriptorKind, identifier: str) -> Conflict:
+    return Conflict(
+        f"the {LABEL[kind]} {identifier!r} is already registered: PUT it to replace it, or DELETE it first"
+    )
+
+
+async def replace(
+    connection: AsyncConnection, current: StoredDescriptor, document: dict[str, Any]
+) -> StoredDescriptor:
+    table = TABLES[current.kind]
+    body = dumps(document)
+    version = current.version + 1
+    await connection.execute(
+        update(table)
+        .where(table.c.seq == current.seq)
+        .values(version=version, body=body, **_columns(current.kind, document))
+    )
+    return StoredDescriptor(current.kind, current.seq, current.identifier, version, body)
+
+
+async def remove(connection: AsyncConnection, current: StoredDescriptor) -> None:
+    table = TABLES[current.kind]
+    await connection.execute(delete(table).where(table.c.seq == current.seq))
+
+
+async def page(
+    connection: AsyncConnection, kind: DescriptorKind, listing: Listing, principal: Principal
+) -> DescriptorPage:
+    """Up to `limit` descriptors the principal may read, from the cursor on, in registration order."""
+    table = TABLES[kind]
+    query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
+    if listing.cursor is not None:
+        query = query.where(table.c.seq >= decode_cursor(listing.cursor))
+    wanted = listing.shell_filter or ShellFilter()
+    if wanted.asset_kind is not None:
+        query = query.where(table.c.asset_kind == wanted.asset_kind)
+    if wanted.asset_type is not None:
+        query = query.where(table.c.asset_type == wanted.asset_type)
+    # One more than a page: whether it exists says whether there is a next page, and where it starts.
+    limit = listing.limit
+    rows = await _readable(connection, query, table, principal, limit + 1)
+    items = [_stored(kind, row) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit].seq) if len(rows) > limit else None
+    return DescriptorPage(items, next_cursor)
+
+
+async def _readable(
+    connection: AsyncConnection, query: Select[Any], table: Table, principal: Principal, wanted: int
+) -> Sequence[Row[Any]]:
+    """The first `wanted` rows of `query` whose identifier the principal's scopes cover."""
+    if not principal.scopes:
+        every: Sequence[Row[Any]] = (await connection.execute(query.limit(wanted))).all()
+        return every
+    prefixes = [scope.split("*")[0].split("?")[0].split("[")[0] for scope in principal.scopes]
+    if all(prefixes):
+        # The literal prefix of each pattern narrows the rows in the database; the exact match is below.
+        narrowing: ColumnElement[bool] = or_(
+            *(table.c.identifier.startswith(prefix, autoescape=True) for prefix in prefixes)
+        )
+        query = query.where(narrowing)
+    found: list[Row[Any]] = []
+    while len(found) < wanted:
+        rows = (await connection.execute(query.limit(wanted))).all()
+        found.extend(row for row in rows if principal.may_access(row.identifier))
+        if len(rows) < wanted:
+            break
+        query = query.where(table.c.seq > rows[-1].seq)
+    return found[:wanted]
