@@ -63,7 +63,8 @@ def changes(draw: st.DrawFn) -> Change:
         else draw(st.sampled_from(["created", "updated", "deleted"]))
     )
     path = draw(texts) if entity == "element" else None
-    data = draw(json_values) if kind == "valueChanged" else draw(entities | st.none())
+    # A plugin's kinds may carry any JSON as `data` (the Discovery's asset links are a list).
+    data = draw(json_values) if kind == "valueChanged" else draw(entities | st.none() | json_values)
     element = draw(entities | st.none()) if kind == "valueChanged" else None
     return Change(kind, entity, draw(texts), path, draw(texts | st.none()), data, element=element)  # type: ignore[arg-type]
 
@@ -90,7 +91,9 @@ def plain_record(row: Any, compact: bool) -> str:
             "data": data | ({"semanticId": semantic} if semantic is not None else {}),
         }
     else:
-        model_type = MODEL_TYPES.get(entity) or (subject or {}).get("modelType")
+        model_type = MODEL_TYPES.get(entity) or (
+            subject.get("modelType") if isinstance(subject, dict) else None
+        )
         if model_type:
             record["dataschema"] = f"{OPTIONS.dataschema_prefix}#/components/schemas/{model_type}"
         if first_key_value(semantic) is not None:
@@ -119,6 +122,20 @@ def test_records_are_the_dumped_records_byte_for_byte(
     records, last_time = feed_records(rows, compact=compact, options=OPTIONS, compact_schema=SCHEMA)
     assert records == [plain_record(row, compact) for row in rows]
     assert last_time == "2026-12-03T09:00:00.000000Z"
+
+
+def test_a_record_whose_data_is_not_an_object_has_no_model_type() -> None:
+    """`data` that is a list (a plugin kind's, e.g. a shell's asset links) gives a FULL record with
+    that data and no `dataschema` derived from it (it answered 500 before)."""
+    links = [{"name": "globalAssetId", "value": "urn:asset:1"}]
+    change = Change("updated", "element", "urn:sm", "Links", None, links)
+    stored = dump_envelope(build_envelope(change, origin="rest", event_id="e1", moment=datetime.now(UTC)))
+    row = SimpleNamespace(seq=7, envelope=stored, element=None)
+    (record,), _ = feed_records([row], compact=False, options=OPTIONS, compact_schema=SCHEMA)
+    parsed = json.loads(record)
+    assert parsed["data"] == links
+    assert "dataschema" not in parsed, parsed
+    assert record == plain_record(row, compact=False)
 
 
 def test_an_envelope_in_another_layout_gives_the_same_record() -> None:

@@ -76,7 +76,8 @@ def _full(
 ) -> str:
     entity = head["titanentity"]
     record = _common(seq, head, entity, options)
-    model_type = _MODEL_TYPES.get(entity) or (subject or {}).get("modelType")
+    # A plugin kind's `data` may be any JSON (a list of asset links): only an object names a type.
+    model_type = _MODEL_TYPES.get(entity) or (subject.get("modelType") if isinstance(subject, dict) else None)
     if model_type:
         record += f',"dataschema":{_string(f"{options.dataschema_prefix}#/components/schemas/{model_type}")}'
     semantic_id = first_key_value(subject.get("semanticId")) if isinstance(subject, dict) else None
