@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -390,9 +391,12 @@ async def test_titan_load_upserts_emit_created_then_updated_with_origin_load(
     async def load() -> None:
         # A real `titan load` process: its rows reach this app's relay by its poll, not a wake-up.
         path.write_text(json.dumps(environment))
+        # Only the core's events: the discovery plugin, where installed, adds an asset_link event to
+        # every shell write (its own tests cover `titan load` with it), of a kind this app never loaded.
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "titan_core", "load", str(path), "--database-url", settings.database_url,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "TITAN_DISABLE_PLUGINS": "discovery"},
         )  # fmt: skip
         output, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, output.decode()

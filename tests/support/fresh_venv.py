@@ -29,6 +29,7 @@ DISTRIBUTIONS = {
     "titan-aas-mqtt": ROOT / "titan_plugin_mqtt",
     "titan-aas-webhook": ROOT / "plugins" / "titan_plugin_webhook",
     "titan-aas-registry": ROOT / "plugins" / "titan_plugin_registry",
+    "titan-aas-discovery": ROOT / "plugins" / "titan_plugin_discovery",
 }
 
 

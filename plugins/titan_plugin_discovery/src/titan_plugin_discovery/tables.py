@@ -1,0 +1,44 @@
+"""The plugin's one table, in SQLAlchemy Core: every asset link of every shell id it knows.
+
+Its own MetaData (never the core's): the table belongs to the plugin's Alembic branch
+(`migrations/`), which creates exactly what is declared here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+DERIVED = "derived"
+"""A link read from the shell's assetInformation by the write hook; replaced at every shell write."""
+MANUAL = "manual"
+"""A link posted through `POST /lookup/shells/{aasIdentifier}`; replaced only by the next such POST."""
+
+asset_links = Table(
+    "discovery_asset_links",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("shell_id", Text, nullable=False),
+    # DERIVED or MANUAL: the two sources never overwrite each other.
+    Column("source", String(16), nullable=False),
+    # Order of the link within its source, as the shell (or the POST) listed it.
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    # The SpecificAssetId as compact JSON, as `GET /lookup/shells/{aasIdentifier}` serves it.
+    Column("body", Text, nullable=False),
+)
+# Lookup by asset link: an equality on (name, value), then the matching shell ids in order (paging
+# by shell id reads them from the index, sorted, without touching the table).
+Index(
+    "ix_discovery_asset_links_name_value_shell_id",
+    asset_links.c.name,
+    asset_links.c.value,
+    asset_links.c.shell_id,
+)
+# A shell's links (reads, replacement, deletion) and the listing without filter.
+Index("ix_discovery_asset_links_shell_id_source", asset_links.c.shell_id, asset_links.c.source)
