@@ -18,6 +18,12 @@ from titan_core.plugin_api import SettingsError, encode_identifier
 from titan_core.testing import plugin_manager_with
 
 BASE = "https://titan.example/api/v3.0"
+
+
+def href(collection: str, identifier: str) -> str:
+    return f"{BASE}/{collection}/{encode_identifier(identifier)}"
+
+
 SHELL_ID = "https://plant.example/aas/pump-4711"
 NAMEPLATE = "https://plant.example/sm/nameplate-4711"
 MISSING = "https://plant.example/sm/elsewhere"
@@ -47,9 +53,9 @@ NAMEPLATE_SUBMODEL: dict[str, Any] = {
 }  # fmt: skip
 
 
-def endpoint(interface: str, href: str) -> dict[str, Any]:
-    return {"interface": interface,
-            "protocolInformation": {"href": href, "endpointProtocol": "HTTP", "endpointProtocolVersion": ["1.1"]}}  # fmt: skip
+def endpoint(interface: str, address: str) -> dict[str, Any]:
+    information = {"href": address, "endpointProtocol": "HTTP", "endpointProtocolVersion": ["1.1"]}
+    return {"interface": interface, "protocolInformation": information}
 
 
 def test_a_shell_descriptor_carries_the_asset_and_a_descriptor_per_submodel() -> None:
@@ -62,12 +68,12 @@ def test_a_shell_descriptor_carries_the_asset_and_a_descriptor_per_submodel() ->
         "assetKind": "Instance",
         "globalAssetId": "urn:asset:pump-4711",
         "specificAssetIds": [{"name": "serialNumber", "value": "SN-4711"}],
-        "endpoints": [endpoint("AAS-3.0", f"{BASE}/shells/{encode_identifier(SHELL_ID)}")],
+        "endpoints": [endpoint("AAS-3.0", href("shells", SHELL_ID))],
         "submodelDescriptors": [
             {"id": NAMEPLATE, "idShort": "Nameplate", "semanticId": SEMANTIC,
-             "endpoints": [endpoint("SUBMODEL-3.0", f"{BASE}/submodels/{encode_identifier(NAMEPLATE)}")]},
+             "endpoints": [endpoint("SUBMODEL-3.0", href("submodels", NAMEPLATE))]},
             # Referred to but not on this instance: where it would be, nothing more is known.
-            {"id": MISSING, "endpoints": [endpoint("SUBMODEL-3.0", f"{BASE}/submodels/{encode_identifier(MISSING)}")]},
+            {"id": MISSING, "endpoints": [endpoint("SUBMODEL-3.0", href("submodels", MISSING))]},
         ],
     }  # fmt: skip
 
@@ -82,7 +88,7 @@ def test_a_shell_without_submodels_or_asset_ids_has_no_empty_lists() -> None:
     descriptor = shell_descriptor(BASE, bare, {})
 
     assert descriptor == {"id": "urn:aas:bare", "assetKind": "Type",
-                          "endpoints": [endpoint("AAS-3.0", f"{BASE}/shells/{encode_identifier('urn:aas:bare')}")]}  # fmt: skip
+                          "endpoints": [endpoint("AAS-3.0", href("shells", "urn:aas:bare"))]}  # fmt: skip
     assert asset_links(bare) == []
 
 
@@ -90,7 +96,7 @@ def test_a_submodel_descriptor_leaves_the_elements_out() -> None:
     descriptor = submodel_descriptor(BASE, NAMEPLATE, NAMEPLATE_SUBMODEL)
 
     assert descriptor == {"id": NAMEPLATE, "idShort": "Nameplate", "semanticId": SEMANTIC,
-                          "endpoints": [endpoint("SUBMODEL-3.0", f"{BASE}/submodels/{encode_identifier(NAMEPLATE)}")]}  # fmt: skip
+                          "endpoints": [endpoint("SUBMODEL-3.0", href("submodels", NAMEPLATE))]}  # fmt: skip
 
 
 def test_the_asset_links_are_the_global_asset_id_and_the_specific_ones() -> None:
