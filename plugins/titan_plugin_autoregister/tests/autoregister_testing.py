@@ -33,8 +33,8 @@ def shell(
 
 
 def submodel(identifier: str, *, semantic_id: str = "urn:nameplate") -> dict[str, Any]:
-    return {"modelType": "Submodel", "id": identifier, "idShort": "Nameplate",
-            "semanticId": {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": semantic_id}]}}  # fmt: skip
+    semantic = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": semantic_id}]}
+    return {"modelType": "Submodel", "id": identifier, "idShort": "Nameplate", "semanticId": semantic}
 
 
 def asset_query(name: str, value: str) -> str:
@@ -112,7 +112,7 @@ class RegistryGate:
                 "oauth2_client_id": "titan-a",
                 "oauth2_client_secret": "s3cret",
                 "oauth2_scope": "registry",
-            },  # fmt: skip
+            },
         }[self.credential]
 
     def revoke_tokens(self) -> None:
@@ -171,5 +171,9 @@ class RegistryGate:
             data=await request.read(),
             headers=headers,
         ) as answer:
-            return web.Response(status=answer.status, body=await answer.read(), headers={
-                name: value for name, value in answer.headers.items() if name.lower() in ("content-type", "etag")})  # fmt: skip
+            kept = {
+                name: value
+                for name, value in answer.headers.items()
+                if name.lower() in ("content-type", "etag")
+            }
+            return web.Response(status=answer.status, body=await answer.read(), headers=kept)
