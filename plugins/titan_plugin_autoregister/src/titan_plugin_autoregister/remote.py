@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -39,6 +40,16 @@ class Services:
         self._session: aiohttp.ClientSession | None = None
         self.refused = 0
         self.last_refusal = ""
+        # Wall-clock times of the last refusal and the last change done, for the health report.
+        self.last_refused_at: float | None = None
+        self.last_done_at: float | None = None
+
+    @property
+    def refusing(self) -> bool:
+        """A change was refused and none has been done since."""
+        if self.last_refused_at is None:
+            return False
+        return self.last_done_at is None or self.last_done_at < self.last_refused_at
 
     async def register(self, collection: str, descriptor: Mapping[str, Any]) -> None:
         url = f"{self.config.registry_url}{collection}/{encode_identifier(str(descriptor['id']))}"
@@ -85,9 +96,11 @@ class Services:
     async def _change(self, method: str, url: str, body: Any, *, what: str) -> None:
         status, text = await self._send(method, url, body)
         if 200 <= status < 300 or (method == "DELETE" and status == 404):
+            self.last_done_at = time.time()
             return
         self.refused += 1
         self.last_refusal = f"{what}: HTTP {status}"
+        self.last_refused_at = time.time()
         log.error("autoregister: %s was refused with HTTP %s, %s; not retried (the next change or full sync "
                   "tries again)", loggable(what), status, loggable(text[:500]))  # fmt: skip
 

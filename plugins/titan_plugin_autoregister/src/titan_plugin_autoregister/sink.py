@@ -83,7 +83,7 @@ class AutoregisterSink:
 
     @property
     def healthy(self) -> bool:
-        return self.failing_since is None and not self.services.refused
+        return self.failing_since is None and not self.services.refusing
 
     async def deliver(self, events: Sequence[Event]) -> None:
         twins = _twins_named(events)
