@@ -92,6 +92,14 @@ def test_a_shell_without_submodels_or_asset_ids_has_no_empty_lists() -> None:
     assert asset_links(bare) == []
 
 
+def test_an_id_short_the_descriptor_schema_refuses_is_left_out() -> None:
+    # Part 1 takes "P"; the descriptors' pattern wants two characters at least.
+    descriptor = submodel_descriptor(BASE, NAMEPLATE, {"id": NAMEPLATE, "idShort": "P"})
+
+    assert "idShort" not in descriptor
+    assert submodel_descriptor(BASE, NAMEPLATE, {"id": NAMEPLATE, "idShort": "P1"})["idShort"] == "P1"
+
+
 def test_a_submodel_descriptor_leaves_the_elements_out() -> None:
     descriptor = submodel_descriptor(BASE, NAMEPLATE, NAMEPLATE_SUBMODEL)
 

@@ -7,6 +7,7 @@ endpoint points at this instance: `{base}/shells/{base64url(id)}` (interface `AA
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,11 @@ _ASSET_FIELDS = ("assetKind", "assetType", "globalAssetId", "specificAssetIds")
 # Fields a submodel and its descriptor share (Part 2, SubmodelDescriptor).
 _SUBMODEL_FIELDS = ("description", "displayName", "administration", "idShort", "id", "semanticId",
                     "supplementalSemanticIds")  # fmt: skip
+
+
+# The descriptors' idShort pattern (Part 2 V3.0 and V3.1 schemas) needs two characters at least,
+# where Part 1 takes one: such an idShort is left out, or the registry would refuse the descriptor.
+_DESCRIPTOR_ID_SHORT = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9_]+$")
 
 
 def shell_href(base_url: str, identifier: str) -> str:
@@ -101,4 +107,7 @@ def points_at(descriptor: Mapping[str, Any], base_url: str) -> bool:
 
 def _copied(document: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     # Empty lists and texts are left out: the descriptor schema wants at least one item where a list is given.
-    return {name: document[name] for name in fields if document.get(name) not in (None, "", [], {})}
+    copied = {name: document[name] for name in fields if document.get(name) not in (None, "", [], {})}
+    if not _DESCRIPTOR_ID_SHORT.match(str(copied.get("idShort", "ok"))):
+        del copied["idShort"]
+    return copied
