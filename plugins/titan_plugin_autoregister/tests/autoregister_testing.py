@@ -128,17 +128,16 @@ class RegistryGate:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
+        assert self._runner is not None and self._session is not None, "stop() without start()"
+        await self._runner.cleanup()
+        await self._session.close()
 
     async def _token(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        expected = aiohttp.encode_basic_auth("titan-a", "s3cret")
-        if request.headers.get("Authorization") != expected:
+        # RFC 6749: the client authenticates with HTTP Basic; a grant or scope not offered is a 400.
+        if request.headers.get("Authorization") != aiohttp.encode_basic_auth("titan-a", "s3cret"):
             return web.json_response({"error": "invalid_client"}, status=401)
-        if form.get("grant_type") != "client_credentials" or form.get("scope") != "registry":
+        form = await request.post()
+        if (form.get("grant_type"), form.get("scope")) != ("client_credentials", "registry"):
             return web.json_response({"error": "invalid_request"}, status=400)
         token = f"token-{len(self.tokens) + 1}"
         self.tokens.append(token)

@@ -3,7 +3,7 @@ an OAuth2 client credentials endpoint), and that goes away for a while: nothing 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from autoregister_testing import RegistryGate, descriptor_path, eventually, every_id, read, shell
@@ -13,13 +13,26 @@ from pytest_asyncio import fixture as async_fixture
 from titan_core.plugin_api import encode_identifier
 from titan_core.testing import AppClient, TitanClients, wait_for_delivery
 
+Behind = Callable[..., Awaitable[tuple[RegistryGate, AppClient]]]
 
-@async_fixture(params=["api_key", "bearer_token", "oauth2"])
-async def gate(request: pytest.FixtureRequest, remote: AppClient) -> AsyncIterator[RegistryGate]:
-    proxy = RegistryGate(url_of(remote), request.param)
-    await proxy.start()
-    yield proxy
-    await proxy.stop()
+
+@async_fixture
+async def behind_gate(
+    make_titan_client: TitanClients, remote: AppClient, register_into: Callable[..., None]
+) -> AsyncIterator[Behind]:
+    """`await behind_gate(credential, **settings)`: a gate in front of `remote` wanting `credential`,
+    and this instance registering through it (with the gate's credential, or `settings`)."""
+    started: list[RegistryGate] = []
+
+    async def start(credential: str, **settings: str) -> tuple[RegistryGate, AppClient]:
+        started.append(RegistryGate(url_of(remote), credential))
+        await started[-1].start()
+        register_into(started[-1].url, discovery_url=started[-1].url, **(settings or started[-1].settings()))
+        return started[-1], await make_titan_client(plugins=["autoregister"])
+
+    yield start
+    for gate in started:
+        await gate.stop()
 
 
 async def health(instance: AppClient) -> dict[str, object]:
@@ -28,11 +41,11 @@ async def health(instance: AppClient) -> dict[str, object]:
     return found
 
 
+@pytest.mark.parametrize("credential", ["api_key", "bearer_token", "oauth2"])
 async def test_a_remote_registry_behind_credentials_follows_and_catches_up_after_being_away(
-    make_titan_client: TitanClients, remote: AppClient, gate: RegistryGate, register_into: Callable[..., None]
+    remote: AppClient, behind_gate: Behind, credential: str
 ) -> None:
-    register_into(gate.url, discovery_url=gate.url, **gate.settings())
-    instance = await make_titan_client(plugins=["autoregister"])
+    gate, instance = await behind_gate(credential)
     first = "https://plant.example/aas/first"
     assert (await instance.post("/shells", json=shell(first, asset="urn:asset:first"))).status == 201
     await eventually(remote, descriptor_path(first), lambda found: found is not None, "not registered")
@@ -75,47 +88,31 @@ async def _healthy(instance: AppClient) -> bool:
 
 
 async def test_oauth2_tokens_are_cached_and_fetched_anew_when_refused(
-    make_titan_client: TitanClients, remote: AppClient, register_into: Callable[..., None]
+    remote: AppClient, behind_gate: Behind
 ) -> None:
-    gate = RegistryGate(url_of(remote), "oauth2")
-    await gate.start()
-    try:
-        register_into(gate.url, **gate.settings())
-        instance = await make_titan_client(plugins=["autoregister"])
-        for number in range(3):
-            identifier = f"https://plant.example/aas/cached-{number}"
-            assert (
-                await instance.post("/shells", json=shell(identifier, asset=f"urn:a:{number}"))
-            ).status == 201
-            await eventually(
-                remote, descriptor_path(identifier), lambda found: found is not None, "not registered"
-            )
-        assert gate.tokens == ["token-1"]  # one token for the full sync and three changes
+    gate, instance = await behind_gate("oauth2")
+    for number in range(3):
+        identifier = f"https://plant.example/aas/cached-{number}"
+        assert (await instance.post("/shells", json=shell(identifier, asset=f"urn:a:{number}"))).status == 201
+        await eventually(
+            remote, descriptor_path(identifier), lambda found: found is not None, "not registered"
+        )
+    assert gate.tokens == ["token-1"]  # one token for the full sync and three changes
 
-        gate.revoke_tokens()  # the authorization server forgot it: the registry answers 401
-        late = "https://plant.example/aas/after-revocation"
-        assert (await instance.post("/shells", json=shell(late, asset="urn:a:late"))).status == 201
-        await eventually(remote, descriptor_path(late), lambda found: found is not None, "not registered")
-        assert gate.tokens == ["token-1", "token-2"] and gate.refused == 1
-    finally:
-        await gate.stop()
+    gate.revoke_tokens()  # the authorization server forgot it: the registry answers 401
+    late = "https://plant.example/aas/after-revocation"
+    assert (await instance.post("/shells", json=shell(late, asset="urn:a:late"))).status == 201
+    await eventually(remote, descriptor_path(late), lambda found: found is not None, "not registered")
+    assert gate.tokens == ["token-1", "token-2"] and gate.refused == 1
 
 
-async def test_a_wrong_credential_is_reported_not_retried_forever(
-    make_titan_client: TitanClients, remote: AppClient, register_into: Callable[..., None]
-) -> None:
-    gate = RegistryGate(url_of(remote), "api_key")
-    await gate.start()
-    try:
-        register_into(gate.url, api_key="k-wrong")
-        instance = await make_titan_client(plugins=["autoregister"])
-        assert (await instance.post("/shells", json=shell("urn:aas:x", asset="urn:a:x"))).status == 201
+async def test_a_wrong_credential_is_reported_not_retried_forever(behind_gate: Behind) -> None:
+    _, instance = await behind_gate("api_key", api_key="k-wrong")
+    assert (await instance.post("/shells", json=shell("urn:aas:x", asset="urn:a:x"))).status == 201
 
-        async def reported() -> bool:
-            report = await health(instance)
-            return not report["ok"] and "HTTP 401" in str(report["detail"])
+    async def reported() -> bool:
+        report = await health(instance)
+        return not report["ok"] and "HTTP 401" in str(report["detail"])
 
-        await wait_for_delivery(reported, timeout=15, message="the refusal is not in /ready")
-        assert "k-wrong" not in str(await health(instance))
-    finally:
-        await gate.stop()
+    await wait_for_delivery(reported, timeout=15, message="the refusal is not in /ready")
+    assert "k-wrong" not in str(await health(instance))

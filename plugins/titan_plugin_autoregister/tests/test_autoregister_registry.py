@@ -17,6 +17,11 @@ VALVE = "https://plant.example/aas/valve-0815"
 NAMEPLATE = "https://plant.example/sm/nameplate-4711"
 
 
+def descriptor_at(identifier: str, href: str) -> dict[str, Any]:
+    """A minimal shell descriptor whose one endpoint is `href`."""
+    return {"id": identifier, "endpoints": [{"interface": "AAS-3.0", "protocolInformation": {"href": href}}]}
+
+
 def endpoint_of(document: dict[str, Any]) -> str:
     return str(document["endpoints"][0]["protocolInformation"]["href"])
 
@@ -37,10 +42,8 @@ async def test_a_full_sync_at_start_registers_every_twin_and_removes_only_its_ow
     assert (await before.post("/submodels", json=submodel(NAMEPLATE))).status == 201
     await before.close()
     # The registry holds a descriptor this instance registered for a shell since deleted, and one of another server.
-    stale = {"id": "https://plant.example/aas/gone", "endpoints": [
-        {"interface": "AAS-3.0", "protocolInformation": {"href": f"{BASE}/shells/Z29uZQ"}}]}  # fmt: skip
-    foreign = {"id": "https://plant.example/aas/elsewhere", "endpoints": [
-        {"interface": "AAS-3.0", "protocolInformation": {"href": "https://titan-b.example/shells/eA"}}]}  # fmt: skip
+    stale = descriptor_at("https://plant.example/aas/gone", f"{BASE}/shells/Z29uZQ")
+    foreign = descriptor_at("https://plant.example/aas/elsewhere", "https://titan-b.example/shells/eA")
     for document in (stale, foreign):
         assert (await remote.post("/shell-descriptors", json=document)).status == 201
 

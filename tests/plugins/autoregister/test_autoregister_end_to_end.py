@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.support.live_server import LiveServer, start_live_server
 from tests.support.services import free_port
@@ -49,16 +48,9 @@ def shell(
 
 
 def call(method: str, url: str, document: Any = None) -> tuple[int, Any]:
-    data = json.dumps(document).encode() if document is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            body = answer.read()
-            return answer.status, json.loads(body) if body else None
-    except urllib.error.HTTPError as refused:
-        return refused.code, refused.read().decode(errors="replace")
+    """(status, JSON body or None), for a request with `document` as its JSON body."""
+    answer = requests.request(method, url, json=document, timeout=30)
+    return answer.status_code, answer.json() if answer.content else None
 
 
 def every(base_url: str, collection: str) -> dict[str, dict[str, Any]]:

@@ -47,9 +47,7 @@ class Services:
     @property
     def refusing(self) -> bool:
         """A change was refused and none has been done since."""
-        if self.last_refused_at is None:
-            return False
-        return self.last_done_at is None or self.last_done_at < self.last_refused_at
+        return self.last_refused_at is not None and (self.last_done_at or 0.0) < self.last_refused_at
 
     async def register(self, collection: str, descriptor: Mapping[str, Any]) -> None:
         url = f"{self.config.registry_url}{collection}/{encode_identifier(str(descriptor['id']))}"

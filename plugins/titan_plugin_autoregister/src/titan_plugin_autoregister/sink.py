@@ -94,11 +94,11 @@ class AutoregisterSink:
                 for twin, identifier in twins:
                     await self._sync_one(twin, identifier)
             except Exception as exc:
-                self._failed(exc)
+                self._note(exc)
                 raise
         if self.failing_since is not None:
             # The services answer again after failing: reconcile, in case they lost descriptors.
-            self._recovered()
+            self._note(None)
             self.start_full_sync()
 
     async def full_sync(self) -> None:
@@ -109,9 +109,9 @@ class AutoregisterSink:
                 if self.config.submodel_registry:
                     await self._reconcile("submodel", SUBMODEL_DESCRIPTORS)
             except Exception as exc:
-                self._failed(exc)
+                self._note(exc)
                 raise
-        self._recovered()
+        self._note(None)
         self.full_syncs += 1
         self.full_sync_done_at = time.time()
 
@@ -210,14 +210,13 @@ class AutoregisterSink:
                 found[identifier] = None  # referred to, not here: the descriptor says only where
         return found
 
-    def _failed(self, exc: BaseException) -> None:
-        self.last_problem = f"{type(exc).__name__}: {exc}"
-        if self.failing_since is None:
-            self.failing_since = time.time()
-
-    def _recovered(self) -> None:
-        self.failing_since = None
-        self.last_problem = ""
+    def _note(self, problem: BaseException | None) -> None:
+        """Remember how the last attempt went (None: it worked), for the health report."""
+        if problem is None:
+            self.failing_since, self.last_problem = None, ""
+            return
+        self.last_problem = f"{type(problem).__name__}: {problem}"
+        self.failing_since = self.failing_since or time.time()
 
     def describe_targets(self) -> str:
         targets = [f"registry {display_url(self.config.registry_url)}"] if self.config.registry_url else []
