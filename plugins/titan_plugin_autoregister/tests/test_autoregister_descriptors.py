@@ -13,9 +13,10 @@ from titan_plugin_autoregister.descriptors import (
     shell_descriptor,
     submodel_descriptor,
 )
+from titan_plugin_autoregister.sink import AutoregisterSink
 
 from titan_core.plugin_api import SettingsError, encode_identifier
-from titan_core.testing import plugin_manager_with
+from titan_core.testing import check_sink_shape, plugin_manager_with
 
 BASE = "https://titan.example/api/v3.0"
 
@@ -168,3 +169,14 @@ def test_the_plugin_is_found_through_its_entry_point(titan_settings: Any) -> Non
     records = plugin_manager_with(titan_settings, ["autoregister"]).records
     mine = [record for record in records if record.name == "autoregister"]
     assert [record.state for record in mine] == ["loaded"]
+
+
+def test_the_sink_has_the_shape_titan_runs_and_a_name_free_of_credentials() -> None:
+    config = AutoregisterConfig.from_section({"registry_url": "https://r.example", "bearer_token": "t-4711"})
+    sink = AutoregisterSink(config, BASE, repository=lambda: pytest.fail("no repository needed"))
+
+    check_sink_shape(sink)
+    assert sink.fanout == "once" and sink.batch_size == 20
+    assert sink.name.startswith("autoregister-") and "t-4711" not in sink.name
+    # The position is kept under the name: the same settings give the same name after a restart.
+    assert AutoregisterSink(config, BASE, repository=lambda: pytest.fail("unused")).name == sink.name
