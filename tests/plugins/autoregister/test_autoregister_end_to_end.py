@@ -166,3 +166,27 @@ def test_a_client_finds_a_twin_by_asset_id_and_the_registry_catches_up_after_a_c
             server.stop()
         for server in servers:
             print(server.log_tail(40))
+
+
+@pytest.mark.timeout(120)
+def test_an_instance_registers_its_twins_in_its_own_registry_over_http(tmp_path: Path) -> None:
+    port = free_port()
+    own_url = f"http://127.0.0.1:{port}"
+    server = start_live_server(
+        f"sqlite+aiosqlite:///{tmp_path}/self.sqlite3", log_dir=tmp_path, port=port,
+        env={"TITAN_PLUGINS": "registry,autoregister", "TITAN_AUTOREGISTER_REGISTRY_URL": own_url,
+             "TITAN_AUTOREGISTER_ENDPOINT_BASE_URL": own_url},
+    )  # fmt: skip
+    try:
+        assert call("POST", f"{own_url}/submodels", SUBMODEL)[0] == 201
+        assert call("POST", f"{own_url}/shells", shell(SHELL_ID, ASSET, submodels=(SUBMODEL_ID,)))[0] == 201
+        descriptor_url = f"{own_url}/shell-descriptors/{encode_identifier(SHELL_ID)}"
+        wait_for(lambda: call("GET", descriptor_url)[0] == 200, timeout=30,
+                 what=lambda: f"GET {descriptor_url} answers {call('GET', descriptor_url)}")  # fmt: skip
+        assert call("DELETE", f"{own_url}/shells/{encode_identifier(SHELL_ID)}")[0] == 204
+        wait_for(lambda: call("GET", descriptor_url)[0] == 404, timeout=30,
+                 what=lambda: f"the descriptor of a deleted shell stays: {call('GET', descriptor_url)}")  # fmt: skip
+        assert set(every(own_url, "/submodel-descriptors")) == {SUBMODEL_ID}
+    finally:
+        server.stop()
+        print(server.log_tail(40))
