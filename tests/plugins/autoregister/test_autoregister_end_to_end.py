@@ -3,7 +3,8 @@ the autoregister plugin) registers into instance B (AAS Registry, Submodel Regis
 A client that knows only an asset id finds the shell through B's discovery, its descriptor in B's
 registry, and reads its submodel from A through the descriptor's endpoint. Then B is killed
 (SIGKILL) in the middle of a burst of shell writes on A and started again on the same database:
-once it is back, B's descriptors are exactly A's shells."""
+once it is back, B's descriptors are exactly A's shells. B, a registry-only instance, runs once on
+SQLite and once on PostgreSQL (the `database_url` fixture), the backend a shared registry has."""
 
 from __future__ import annotations
 
@@ -87,9 +88,11 @@ def summary(document: dict[str, Any]) -> tuple[str, str, str]:
 
 
 @pytest.mark.timeout(300)
-def test_a_client_finds_a_twin_by_asset_id_and_the_registry_catches_up_after_a_crash(tmp_path: Path) -> None:
+def test_a_client_finds_a_twin_by_asset_id_and_the_registry_catches_up_after_a_crash(
+    tmp_path: Path, database_url: str
+) -> None:
     registry_port, repository_port = free_port(), free_port()
-    b_database = f"sqlite+aiosqlite:///{tmp_path}/b.sqlite3"
+    b_database = database_url
     repository_url = f"http://127.0.0.1:{repository_port}"
     servers: list[LiveServer] = []
     try:
