@@ -4,7 +4,8 @@ A client that knows only an asset id finds the shell through B's discovery, its 
 registry, and reads its submodel from A through the descriptor's endpoint. Then B is killed
 (SIGKILL) in the middle of a burst of shell writes on A and started again on the same database:
 once it is back, B's descriptors are exactly A's shells. B, a registry-only instance, runs once on
-SQLite and once on PostgreSQL (the `database_url` fixture), the backend a shared registry has."""
+SQLite and once on PostgreSQL (a database of its own on the shared server), the backend a shared
+registry has."""
 
 from __future__ import annotations
 
@@ -81,6 +82,15 @@ def asset_ids(name: str, value: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"name": name, "value": value}).encode()).decode().rstrip("=")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def registry_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """B's database: a SQLite file, or a new PostgreSQL database dropped after the test."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/b.sqlite3"
+    make_postgres_database: Callable[[], str] = request.getfixturevalue("make_postgres_database")
+    return make_postgres_database()
+
+
 def summary(document: dict[str, Any]) -> tuple[str, str, str]:
     """What a shell and its descriptor share, to compare them."""
     asset = document.get("assetInformation", document)
@@ -89,10 +99,10 @@ def summary(document: dict[str, Any]) -> tuple[str, str, str]:
 
 @pytest.mark.timeout(300)
 def test_a_client_finds_a_twin_by_asset_id_and_the_registry_catches_up_after_a_crash(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, registry_database: str
 ) -> None:
     registry_port, repository_port = free_port(), free_port()
-    b_database = database_url
+    b_database = registry_database
     repository_url = f"http://127.0.0.1:{repository_port}"
     servers: list[LiveServer] = []
     try:
