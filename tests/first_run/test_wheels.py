@@ -51,14 +51,21 @@ def _report(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any
 
 def test_the_wheels_carry_the_new_names(wheels: dict[str, Path]) -> None:
     assert sorted(wheel.name.split("-")[0] for wheel in wheels.values()) == [
-        "titan_aas", "titan_aas_discovery", "titan_aas_mqtt", "titan_aas_registry", "titan_aas_webhook",
-        "titan_aas_ws",
+        "titan_aas", "titan_aas_autoregister", "titan_aas_discovery", "titan_aas_mqtt", "titan_aas_registry",
+        "titan_aas_webhook", "titan_aas_ws",
     ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "plugin",
-    ["titan-aas-ws", "titan-aas-mqtt", "titan-aas-webhook", "titan-aas-discovery", "titan-aas-registry"],
+    [
+        "titan-aas-ws",
+        "titan-aas-mqtt",
+        "titan-aas-webhook",
+        "titan-aas-registry",
+        "titan-aas-discovery",
+        "titan-aas-autoregister",
+    ],
 )
 def test_a_plugin_wheel_with_the_index_resolves_to_the_local_core_and_nothing_named_titan_core(
     empty_venv: Path, wheels: dict[str, Path], plugin: str

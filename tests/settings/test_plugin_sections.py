@@ -6,13 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from titan_plugin_autoregister.config import AutoregisterConfig
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_webhook.config import WebhookConfig
 from titan_plugin_ws.config import WsConfig
 
 from titan_core.settings import SettingsError, load_section, load_settings
 
-SECTIONS: dict[str, type[Any]] = {"ws": WsConfig, "mqtt": MqttConfig, "webhook": WebhookConfig}
+SECTIONS: dict[str, type[Any]] = {
+    "ws": WsConfig,
+    "mqtt": MqttConfig,
+    "webhook": WebhookConfig,
+    "autoregister": AutoregisterConfig,
+}
 
 
 def refusal(section: str, toml: str = "", tmp_path: Path | None = None, **environ: str) -> str:
@@ -28,7 +34,7 @@ def refusal(section: str, toml: str = "", tmp_path: Path | None = None, **enviro
 @pytest.mark.parametrize(
     ("section", "variable", "known"),
     [("ws", "TITAN_WS_HEARTBEATS", "heartbeat"), ("mqtt", "TITAN_MQTT_URLL", "url"),
-     ("webhook", "TITAN_WEBHOOK_URL", "urls")],
+     ("webhook", "TITAN_WEBHOOK_URL", "urls"), ("autoregister", "TITAN_AUTOREGISTER_REGISTRY", "registry_url")],
 )  # fmt: skip
 def test_an_unknown_variable_of_a_section_is_refused_naming_it(
     section: str, variable: str, known: str
@@ -41,7 +47,7 @@ def test_an_unknown_variable_of_a_section_is_refused_naming_it(
     assert message.endswith(f"did you mean {known}?")
 
 
-@pytest.mark.parametrize("section", ["ws", "mqtt", "webhook"])
+@pytest.mark.parametrize("section", ["ws", "mqtt", "webhook", "autoregister"])
 def test_an_unknown_key_of_a_table_is_refused_naming_the_file_and_table(section: str, tmp_path: Path) -> None:
     message = refusal(section, "colour = 'blue'\n", tmp_path)
 

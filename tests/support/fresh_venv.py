@@ -30,6 +30,7 @@ DISTRIBUTIONS = {
     "titan-aas-webhook": ROOT / "plugins" / "titan_plugin_webhook",
     "titan-aas-discovery": ROOT / "plugins" / "titan_plugin_discovery",
     "titan-aas-registry": ROOT / "plugins" / "titan_plugin_registry",
+    "titan-aas-autoregister": ROOT / "plugins" / "titan_plugin_autoregister",
 }
 
 

@@ -15,9 +15,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
 from titan_core.plugin_api import encode_identifier
 from titan_core.testing import AppClient, unused_port, wait_for_delivery
 
@@ -153,113 +150,8 @@ class TitanProcess:
                 self.process.kill()
                 self.process.wait(timeout=20)
 
-    def kill(self) -> None:
-        """SIGKILL, as a crash: no shutdown, nothing flushed."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=20)
-
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def shell(identifier: str, *, id_short: str = "Pump", submodels: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A shell for the repository (Part 2 JSON), referencing `submodels`."""
-    document: dict[str, Any] = {
-        "modelType": "AssetAdministrationShell",
-        "id": identifier,
-        "idShort": id_short,
-        "assetInformation": {"assetKind": "Instance", "globalAssetId": f"urn:asset:{id_short}"},
-    }
-    if submodels:
-        document["submodels"] = [
-            {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel}]}
-            for submodel in submodels
-        ]
-    return document
-
-
-def submodel(identifier: str, *, semantic_id: str = "urn:nameplate") -> dict[str, Any]:
-    """A submodel for the repository (Part 2 JSON)."""
-    return {
-        "modelType": "Submodel",
-        "id": identifier,
-        "idShort": "Nameplate",
-        "semanticId": {
-            "type": "ExternalReference",
-            "keys": [{"type": "GlobalReference", "value": semantic_id}],
-        },
-    }
-
-
-class RegistryGate:
-    """A reverse proxy in front of a registry, as the network between two instances: it checks the
-    credential a request carries (`expected_headers`), serves OAuth2 client-credentials tokens at
-    `/token`, and can be `away` (every request answered 503), so a test can take the registry away
-    and bring it back."""
-
-    def __init__(self, upstream: str, *, client_id: str = "", client_secret: str = "") -> None:
-        self.upstream = upstream.rstrip("/")
-        self.expected_headers: dict[str, str] = {}
-        self.client_id, self.client_secret = client_id, client_secret
-        self.away = False
-        self.seen: list[tuple[str, str]] = []
-        self.refused = 0
-        self.tokens_issued = 0
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v3.0"
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/token", self._token)
-        app.router.add_route("*", "/api/v3.0/{tail:.*}", self._forward)
-        self._session = aiohttp.ClientSession()
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
-
-    async def _token(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        expected = aiohttp.encode_basic_auth(self.client_id, self.client_secret)
-        if form.get("grant_type") != "client_credentials" or request.headers.get("Authorization") != expected:
-            return web.json_response({"error": "invalid_client"}, status=401)
-        self.tokens_issued += 1
-        return web.json_response({"access_token": f"token-{self.tokens_issued}", "token_type": "Bearer",
-                                  "expires_in": 3600})  # fmt: skip
-
-    def token_header(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer token-{self.tokens_issued}"}
-
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
-        self.seen.append((request.method, request.path))
-        if self.away:
-            return web.Response(status=503, text="registry away (RegistryGate.away)")
-        if any(request.headers.get(name) != value for name, value in self.expected_headers.items()):
-            self.refused += 1
-            return web.json_response({"messages": [{"text": "wrong credential"}]}, status=401)
-        assert self._session is not None
-        target = self.upstream + request.path_qs.removeprefix("/api/v3.0")
-        body = await request.read()
-        headers = {name: value for name, value in request.headers.items() if name.lower() == "content-type"}
-        async with self._session.request(
-            request.method, target, data=body or None, headers=headers
-        ) as answer:
-            payload = await answer.read()
-            kept = {name: value for name, value in answer.headers.items()
-                    if name.lower() in ("content-type", "etag", "location")}  # fmt: skip
-            return web.Response(status=answer.status, body=payload, headers=kept)

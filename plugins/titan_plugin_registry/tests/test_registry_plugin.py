@@ -31,10 +31,8 @@ def test_the_registry_plugin_is_discovered_through_its_entry_point(titan_setting
         project["version"],
         project["name"],
     )
-    assert record.hooks == (
-        "titan_entity_kinds", "titan_event_sinks", "titan_health", "titan_migrations", "titan_services",
-        "titan_setup_app",
-    )  # fmt: skip
+    # No sink, no health check: registering twins is titan-aas-autoregister's job, not this plugin's.
+    assert record.hooks == ("titan_entity_kinds", "titan_migrations", "titan_services", "titan_setup_app")
 
 
 async def test_description_lists_both_registry_profiles_in_both_versions(registry_client: AppClient) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+# The paging helpers by their module's name: what a page is, read and written, is the core's.
+import titan_core.plugin_api as plugin_api
 from titan_core.plugin_api import (
     REPOSITORY,
     ROLE_READER,
@@ -25,8 +27,6 @@ from titan_core.plugin_api import (
     encode_identifier,
     json_body,
     json_response,
-    paged,
-    paging,
     principal_of,
     requires_role,
 )
@@ -121,7 +121,7 @@ async def _lookup(request: web.Request, links: list[tuple[str, str]]) -> web.Res
     async with request.app[REPOSITORY].reading() as connection:
         found = await _readable_shell_ids(connection, principal, links, after, limit + 1)
     page = found[:limit]
-    return paged(page, encode_identifier(page[-1]) if len(found) > limit else None)
+    return plugin_api.paged(page, encode_identifier(page[-1]) if len(found) > limit else None)
 
 
 async def _readable_shell_ids(
@@ -143,7 +143,7 @@ async def _readable_shell_ids(
 def _paging(request: web.Request) -> tuple[int, str | None]:
     """`limit` (checked and capped by the core) and the shell id the `cursor` continues after: the
     cursor is the base64url of the last shell id of the previous page."""
-    limit, cursor = paging(request)
+    limit, cursor = plugin_api.paging(request)
     if cursor is None:
         return limit, None
     try:

@@ -4,33 +4,18 @@ Two services, each switchable with the setting `services`: `aas-registry` (the A
 `/shell-descriptors`) and `submodel-registry` (the Submodel Registry, `/submodel-descriptors`).
 Their tables come with the plugin's own Alembic branch, their changes are events of the kinds
 `shell_descriptor` and `submodel_descriptor`.
+
+Registering this instance's own shells and submodels in a registry is not this plugin's job: the
+plugin titan-aas-autoregister does it over HTTP, into this registry or any other Part 2 one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
-from titan_core.plugin_api import (
-    REPOSITORY,
-    EntityKind,
-    EventSink,
-    HealthReport,
-    MigrationSource,
-    Service,
-    Settings,
-    SettingsError,
-    hookimpl,
-    serves,
-)
-from titan_plugin_registry.config import SyncConfig
+from titan_core.plugin_api import EntityKind, MigrationSource, Service, Settings, hookimpl, serves
 from titan_plugin_registry.http import add_aas_registry_routes, add_submodel_registry_routes
 from titan_plugin_registry.migrations import BRANCH, VERSIONS
-from titan_plugin_registry.sync import RegistrySyncSink
-from titan_plugin_registry.targets import LocalTarget, RegistryTarget, RemoteTarget
 
 # The plugin API versions this plugin is written for (docs/plugins.md, "Compatibility").
 TITAN_PLUGIN_API = ">=1.1,<2"
@@ -49,10 +34,6 @@ PROFILES = {
         for version in _API_VERSIONS
     ),
 }
-
-
-# Automatic registration, when configured (None: off). Per app, never in a module global.
-SYNC: web.AppKey[RegistrySyncSink | None] = web.AppKey("titan_plugin_registry.sync")
 
 
 @hookimpl
@@ -82,48 +63,3 @@ def titan_setup_app(app: web.Application, settings: Settings) -> None:
             add_aas_registry_routes(app.router, prefix)
         if serves(settings, SUBMODEL_REGISTRY):
             add_submodel_registry_routes(app.router, prefix)
-    app[SYNC] = _sync_sink(app, settings)
-    if app[SYNC] is not None:
-        app.cleanup_ctx.append(_full_sync_and_close)
-
-
-def _sync_sink(app: web.Application, settings: Settings) -> RegistrySyncSink | None:
-    config = SyncConfig.from_settings(settings)
-    if not config.enabled:
-        return None
-    base_url = config.endpoint_base_url or settings.public_base_url
-    if not base_url:
-        raise SettingsError(
-            "registry sync needs the URL clients reach this instance at, for the descriptors' endpoints: "
-            "set endpoint_base_url (TITAN_REGISTRY_ENDPOINT_BASE_URL) or the core's public_base_url",
-            setting="endpoint_base_url",
-        )
-    target: RegistryTarget = RemoteTarget(config) if config.remote else LocalTarget(app)
-    return RegistrySyncSink(target, base_url, name_of_target=config.sync_to)
-
-
-async def _full_sync_and_close(app: web.Application) -> AsyncIterator[None]:
-    sink = app[SYNC]
-    assert sink is not None
-    task = asyncio.create_task(sink.keep_trying_full_sync(app[REPOSITORY]), name="registry full sync")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await sink.close()
-
-
-@hookimpl
-def titan_event_sinks(app: web.Application, settings: Settings) -> list[EventSink]:
-    sink = app.get(SYNC)
-    return [sink] if sink is not None else []
-
-
-@hookimpl
-def titan_health(app: web.Application) -> HealthReport | None:
-    if SYNC not in app:
-        return None  # setup did not run for this app
-    sink = app[SYNC]
-    if sink is None:
-        return HealthReport("registry", True, "automatic registration off (TITAN_REGISTRY_SYNC_TO)")
-    return HealthReport("registry", sink.healthy, "automatic registration " + sink.describe())
