@@ -33,7 +33,6 @@ import json
 import os
 import random
 import re
-import secrets
 import sys
 import tempfile
 import time
@@ -56,6 +55,7 @@ from titan_core.store.repository import Repository
 sys.path.insert(0, str(Path(__file__).parent))
 from procs import ManagedServer, free_port, machine_busy_seconds
 from report import report_header, save_report, table_row
+from throwaway_database import throwaway_database
 
 POSTGRES = os.environ.get("TITAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 TARGET_PAGE_P99_MS = 20.0
@@ -342,16 +342,14 @@ async def main() -> None:
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.UTC)
 
-    name = f"regbench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    database = POSTGRES.rsplit("/", 1)[0] + "/" + name
-    database_url = database.replace("postgresql://", "postgresql+asyncpg://", 1)
-    port = free_port()
-    environment = {**os.environ, "TITAN_DATABASE_URL": database_url, "TITAN_PLUGINS": "registry",
-                   "TITAN_LOG_LEVEL": "WARNING"}  # fmt: skip
     runs = []
-    try:
+    async with throwaway_database(
+        POSTGRES.replace("postgresql://", "postgresql+asyncpg://", 1), "regbench"
+    ) as url:
+        database = url.replace("postgresql+asyncpg://", "postgresql://", 1)  # asyncpg's own spelling
+        port = free_port()
+        environment = {**os.environ, "TITAN_DATABASE_URL": url, "TITAN_PLUGINS": "registry",
+                       "TITAN_LOG_LEVEL": "WARNING"}  # fmt: skip
         with tempfile.TemporaryDirectory() as scratch:
             # cProfile writes its statistics when the server stops (SIGINT) at the end.
             profiling = ["-m", "cProfile", "-o", str(args.profile.resolve())] if args.profile else []
@@ -359,7 +357,7 @@ async def main() -> None:
             server = ManagedServer("titan", command, f"http://127.0.0.1:{port}/health",
                                    Path(scratch) / "serve.log", env=environment)  # fmt: skip
             with server:
-                fill_seconds = await fill(database_url, args.shells, args.batch)
+                fill_seconds = await fill(url, args.shells, args.batch)
                 relay_seconds = await settle(database)
                 base = f"http://127.0.0.1:{port}"
                 for measure_name in ("pages", "get"):
@@ -368,9 +366,6 @@ async def main() -> None:
                 if args.measure in ("pages", "both"):
                     # One client alone: the time a page takes when no other request waits before it.
                     runs.append(await measure(server, "pages", args, base, database, 1))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
     report = {**report_header(started, args), "fill_s": fill_seconds, "relay_drain_s": relay_seconds,
               "registry_commit": _registry_commit(), "runs": runs}  # fmt: skip
