@@ -1,22 +1,26 @@
 """The plugin authors' kit (titan_core.testing) on its own: the sink contract check passes a sink
 that keeps the contract and names the rule a broken sink breaks; the app factory loads exactly the
-plugins asked for; waiting has a deadline and says what did not happen."""
+plugins asked for; the entry-point check holds the loaded plugin to its project; waiting has a
+deadline and says what did not happen."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
-from titan_core.plugin_api import Event, Fanout
+from titan_core.plugin_api import Event, Fanout, Settings
 from titan_core.testing import (
     ContractLimits,
     RecordingSink,
     SinkContractError,
     TitanClients,
+    check_entry_point,
     check_shutdown,
     check_sink_contract,
     check_sink_shape,
@@ -140,6 +144,25 @@ async def test_the_app_factory_loads_exactly_the_named_installed_plugins(
     assert loaded == ["api_keys", "health", "jwt", "webhook"]
     with pytest.raises(AssertionError, match="plugin 'no-such-plugin' did not load: named in plugins"):
         await make_titan_client(plugins=["no-such-plugin"])
+
+
+def test_the_entry_point_check_holds_the_loaded_plugin_to_its_project(
+    titan_settings: Settings, tmp_path: Path
+) -> None:
+    webhook_dir = Path(__file__).resolve().parents[2] / "plugins" / "titan_plugin_webhook"
+    record = check_entry_point(titan_settings, webhook_dir, "webhook", "titan_plugin_webhook.plugin")
+    assert (record.name, record.state, record.distribution) == ("webhook", "loaded", "titan-aas-webhook")
+
+    with pytest.raises(AssertionError, match=r"declares .*'webhook': 'titan_plugin_webhook\.plugin'.* not"):
+        check_entry_point(titan_settings, webhook_dir, "webhook", "titan_plugin_webhook.elsewhere")
+    project = (webhook_dir / "pyproject.toml").read_text(encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        project.replace(f'version = "{record.version}"', 'version = "0.0.0"', 1)
+    )
+    with pytest.raises(
+        AssertionError, match=rf"loaded as version '{re.escape(record.version)}'.* not '0\.0\.0'"
+    ):
+        check_entry_point(titan_settings, tmp_path, "webhook", "titan_plugin_webhook.plugin")
 
 
 async def test_a_sink_given_to_the_app_factory_receives_a_rest_write(

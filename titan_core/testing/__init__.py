@@ -8,7 +8,14 @@ follows the plugin API's compatibility policy.
 
 from __future__ import annotations
 
-from titan_core.testing.apps import INSTALLED, AppClient, PluginChoice, TitanClients, plugin_manager_with
+from titan_core.testing.apps import (
+    INSTALLED,
+    AppClient,
+    PluginChoice,
+    TitanClients,
+    check_entry_point,
+    plugin_manager_with,
+)
 from titan_core.testing.contract import (
     ContractLimits,
     SinkContractError,
@@ -39,6 +46,7 @@ __all__ = [
     "SinkProbe",
     "TitanClients",
     "check_batch_acknowledgement",
+    "check_entry_point",
     "check_ordering",
     "check_retries",
     "check_shutdown",

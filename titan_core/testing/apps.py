@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,7 @@ from titan_core.delivery.sink import EventSink
 from titan_core.settings import Settings
 
 if TYPE_CHECKING:
-    from titan_core.plugins import TitanPluginManager
+    from titan_core.plugins import PluginRecord, TitanPluginManager
 
 AppClient = TestClient[web.Request, web.Application]
 """An aiohttp test client of a started Titan app: `await client.get("/shells")`, `client.app`."""
@@ -87,3 +89,25 @@ def plugin_manager_with(settings: Settings, plugins: Sequence[PluginChoice]) -> 
         elif isinstance(choice, ModuleType):
             manager.add_plugin(choice, choice.__name__.split(".")[0].removeprefix("titan_plugin_"))
     return manager
+
+
+def check_entry_point(settings: Settings, project_dir: Path, name: str, module: str) -> PluginRecord:
+    """The record of the installed plugin `name`, loaded through its entry point: fails the test
+    unless the `pyproject.toml` in `project_dir` declares exactly `name = module` in the group
+    `titan` and the loaded plugin reports that project's version and distribution name. The record's
+    `hooks` are left to the caller to check."""
+    project = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = project.get("entry-points", {}).get("titan")
+    if declared != {name: module}:
+        raise AssertionError(
+            f"{project_dir / 'pyproject.toml'} declares {declared!r} in the entry-point "
+            f"group 'titan', not {{{name!r}: {module!r}}}"
+        )
+    record = next(record for record in plugin_manager_with(settings, [name]).records if record.name == name)
+    found = (record.version, record.distribution)
+    if found != (project["version"], project["name"]):
+        raise AssertionError(
+            f"plugin {name!r} loaded as version {found[0]!r} of {found[1]!r}, "
+            f"not {project['version']!r} of {project['name']!r}"
+        )
+    return record

@@ -4,7 +4,6 @@ descriptors as to twins."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from registry_testing import api_key_entry, b64, messages, shell_descriptor, sub
 from titan_plugin_registry import plugin
 
 from titan_core.plugin_api import Settings
-from titan_core.testing import AppClient, TitanClients, plugin_manager_with
+from titan_core.testing import AppClient, TitanClients, check_entry_point
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
 LINE1 = "https://plant.example/line1/aas/1"
@@ -20,17 +19,8 @@ LINE2 = "https://plant.example/line2/aas/1"
 
 
 def test_the_registry_plugin_is_discovered_through_its_entry_point(titan_settings: Settings) -> None:
-    project = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text())["project"]
+    record = check_entry_point(titan_settings, PLUGIN_DIR, "registry", "titan_plugin_registry.plugin")
 
-    record = next(record for record in plugin_manager_with(titan_settings, ["registry"]).records
-                  if record.name == "registry")  # fmt: skip
-
-    assert project["entry-points"]["titan"] == {"registry": "titan_plugin_registry.plugin"}
-    assert (record.state, record.version, record.distribution) == (
-        "loaded",
-        project["version"],
-        project["name"],
-    )
     # No sink, no health check: registering twins is titan-aas-autoregister's job, not this plugin's.
     assert record.hooks == ("titan_entity_kinds", "titan_migrations", "titan_services", "titan_setup_app")
 

@@ -3,7 +3,6 @@ through its entry point, wired by its hooks, reporting its health."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from titan_plugin_webhook import plugin
 from titan_plugin_webhook.sink import WebhookDeliveryError, WebhookSink
 
 from titan_core.plugin_api import API_VERSION, Settings
-from titan_core.testing import AppClient, HttpReceiver, TitanClients, make_event, plugin_manager_with
+from titan_core.testing import AppClient, HttpReceiver, TitanClients, check_entry_point, make_event
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
 
@@ -21,17 +20,8 @@ def webhook_sinks(client: AppClient) -> list[WebhookSink]:
 
 
 def test_webhook_plugin_is_discovered_through_its_entry_point(titan_settings: Settings) -> None:
-    project = tomllib.loads((PLUGIN_DIR / "pyproject.toml").read_text())["project"]
+    webhook = check_entry_point(titan_settings, PLUGIN_DIR, "webhook", "titan_plugin_webhook.plugin")
 
-    webhook = next(record for record in plugin_manager_with(titan_settings, ["webhook"]).records
-                   if record.name == "webhook")  # fmt: skip
-
-    assert project["entry-points"]["titan"] == {"webhook": "titan_plugin_webhook.plugin"}
-    assert (webhook.state, webhook.version, webhook.distribution) == (
-        "loaded",
-        project["version"],
-        project["name"],
-    )
     assert webhook.hooks == ("titan_event_sinks", "titan_health", "titan_setup_app")
     assert API_VERSION.split(".")[0] == "1" and plugin.TITAN_PLUGIN_API == ">=1.0,<2"
 
