@@ -24,6 +24,7 @@ from titan_core.testing import (
     check_shutdown,
     check_sink_contract,
     check_sink_shape,
+    json_refs,
     wait_for_delivery,
 )
 
@@ -163,6 +164,17 @@ def test_the_entry_point_check_holds_the_loaded_plugin_to_its_project(
         AssertionError, match=rf"loaded as version '{re.escape(record.version)}'.* not '0\.0\.0'"
     ):
         check_entry_point(titan_settings, tmp_path, "webhook", "titan_plugin_webhook.plugin")
+
+
+def test_json_refs_lists_every_ref_string_in_document_order() -> None:
+    document = {
+        "a": {"$ref": "#/components/schemas/A", "items": [{"$ref": "#/b"}, {"x": 1}]},
+        "b": [{"$ref": "#/b"}, "#/not-a-ref"],
+        "c": {"$ref": {"not": "a string"}, "description": "$ref"},
+    }
+
+    assert json_refs(document) == ["#/components/schemas/A", "#/b", "#/b"]
+    assert json_refs([]) == [] and json_refs("#/x") == []
 
 
 async def test_a_sink_given_to_the_app_factory_receives_a_rest_write(

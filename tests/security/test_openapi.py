@@ -18,6 +18,7 @@ from titan_core.api.openapi import SPEC_DIRECTORY
 from titan_core.keys import SETTINGS
 from titan_core.plugins import TitanPluginManager
 from titan_core.settings import Settings
+from titan_core.testing import json_refs
 
 OFFICIAL = TEST_DATA / "aas-api-v3.1"
 SHIPPED = {
@@ -47,15 +48,6 @@ def routes_of(app: web.Application) -> set[tuple[str, str]]:
         if route.method != "HEAD" and not path.startswith(prefix + "/"):
             found.add((path, route.method.lower()))
     return found
-
-
-def refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return own + [ref for value in node.values() for ref in refs(value)]
-    if isinstance(node, list):
-        return [ref for value in node for ref in refs(value)]
-    return []
 
 
 def resolve(document: dict[str, Any], ref: str) -> Any:
@@ -93,7 +85,7 @@ async def test_every_reference_is_local_and_resolves(
 
     document = await openapi(client)
 
-    found = set(refs(document))
+    found = set(json_refs(document))
     assert len(found) > 100
     for ref in found:
         assert resolve(document, ref) is not None, ref  # a swaggerhub URL would fail here

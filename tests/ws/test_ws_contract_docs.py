@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from titan_core.testing import json_refs
 from titan_plugin_ws import protocol
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -31,20 +32,11 @@ def asyncapi() -> dict[str, Any]:
     return document
 
 
-def refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return found + [ref for value in node.values() for ref in refs(value)]
-    if isinstance(node, list):
-        return [ref for item in node for ref in refs(item)]
-    return []
-
-
 def test_asyncapi_is_version_3_and_every_ref_resolves() -> None:
     document = asyncapi()
 
     assert document["asyncapi"].startswith("3.")
-    for ref in refs(document):
+    for ref in json_refs(document):
         assert ref.startswith("#/"), ref
         node: Any = document
         for part in ref[2:].split("/"):

@@ -27,6 +27,7 @@ from titan_core.testing.contract import (
     check_sink_contract,
     check_sink_shape,
 )
+from titan_core.testing.documents import json_refs
 from titan_core.testing.events import EventFactory, make_event
 from titan_core.testing.http_receiver import HANG, HttpReceiver, ReceivedRequest, unused_port
 from titan_core.testing.sinks import RecordingSink
@@ -52,6 +53,7 @@ __all__ = [
     "check_shutdown",
     "check_sink_contract",
     "check_sink_shape",
+    "json_refs",
     "make_event",
     "plugin_manager_with",
     "unused_port",

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from titan_core.testing import json_refs
+
 DATA = Path(__file__).with_name("data")
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "titan_plugin_registry" / "descriptor_schema.json"
 ROOTS = ("AssetAdministrationShellDescriptor", "SubmodelDescriptor")
@@ -40,7 +42,7 @@ def derive() -> dict[str, Any]:
         if name in wanted:
             continue
         wanted[name] = local_refs(everything[name], as_definitions=True)
-        pending.extend(ref.rpartition("/")[2] for ref in _refs(wanted[name]))
+        pending.extend(ref.rpartition("/")[2] for ref in json_refs(wanted[name]))
     return {
         "$schema": "http://json-schema.org/draft-04/schema#",
         "$comment": (
@@ -70,15 +72,6 @@ def local_refs(node: Any, *, as_definitions: bool = False) -> Any:
     if isinstance(node, list):
         return [local_refs(value, as_definitions=as_definitions) for value in node]
     return node
-
-
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return own + [ref for value in node.values() for ref in _refs(value)]
-    if isinstance(node, list):
-        return [ref for value in node for ref in _refs(value)]
-    return []
 
 
 def rendered() -> str:
