@@ -19,8 +19,29 @@ KIND_LABELS: dict[Kind, str] = {
 }
 
 
+class StoredDocument:
+    """A stored JSON document as a store hands it out: its row's primary key `pk`, its `version`
+    (counted up by every write) and `body`, its JSON text, ready to send. The base of the core's
+    `StoredIdentifiable` and of a plugin's own records (frozen dataclasses declaring these three
+    fields), so that every document Titan serves has an ETag of the same form."""
+
+    pk: int
+    version: int
+    body: str
+
+    @property
+    def etag(self) -> str:
+        # pk distinguishes a re-created document from its deleted namesake of the same version.
+        return f'"{self.pk}-{self.version}"'
+
+    def document(self) -> dict[str, Any]:
+        """A fresh dict of the body (callers may mutate it)."""
+        result: dict[str, Any] = json.loads(self.body)
+        return result
+
+
 @dataclass(frozen=True)
-class StoredIdentifiable:
+class StoredIdentifiable(StoredDocument):
     """One identifiable as stored: `body` is its verified Part 2 JSON text, ready to send."""
 
     pk: int
@@ -29,16 +50,6 @@ class StoredIdentifiable:
     version: int
     body: str
     has_blob_values: bool
-
-    @property
-    def etag(self) -> str:
-        # pk distinguishes a re-created identifiable from its deleted namesake of the same version.
-        return f'"{self.pk}-{self.version}"'
-
-    def document(self) -> dict[str, Any]:
-        """A fresh dict of the body (callers may mutate it)."""
-        result: dict[str, Any] = json.loads(self.body)
-        return result
 
 
 @dataclass(frozen=True)

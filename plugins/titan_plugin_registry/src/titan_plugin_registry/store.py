@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Row, Select, Table, delete, insert, or_, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.plugin_api import Conflict, Principal, decode_cursor, encode_cursor
+from titan_core.plugin_api import Conflict, Principal, StoredDocument, decode_cursor, encode_cursor
 from titan_plugin_registry.descriptors import LABEL, DescriptorKind, semantic_id_of, shell_columns
 from titan_plugin_registry.tables import shell_descriptors, submodel_descriptors
 
@@ -26,22 +26,15 @@ TABLES: dict[DescriptorKind, Table] = {
 
 
 @dataclass(frozen=True)
-class StoredDescriptor:
+class StoredDescriptor(StoredDocument):
+    """One descriptor as stored; `pk` is its row's `seq`, so its ETag (`"seq-version"`) tells a
+    descriptor registered again apart from its deleted namesake of the same version."""
+
     kind: DescriptorKind
-    seq: int
+    pk: int
     identifier: str
     version: int
     body: str
-
-    @property
-    def etag(self) -> str:
-        # seq tells a descriptor registered again apart from its deleted namesake of the same version.
-        return f'"{self.seq}-{self.version}"'
-
-    def document(self) -> dict[str, Any]:
-        """A fresh dict of the body (callers may change it)."""
-        result: dict[str, Any] = json.loads(self.body)
-        return result
 
 
 @dataclass(frozen=True)
@@ -134,15 +127,15 @@ async def replace(
     version = current.version + 1
     await connection.execute(
         update(table)
-        .where(table.c.seq == current.seq)
+        .where(table.c.seq == current.pk)
         .values(version=version, body=body, **_columns(current.kind, document))
     )
-    return StoredDescriptor(current.kind, current.seq, current.identifier, version, body)
+    return StoredDescriptor(current.kind, current.pk, current.identifier, version, body)
 
 
 async def remove(connection: AsyncConnection, current: StoredDescriptor) -> None:
     table = TABLES[current.kind]
-    await connection.execute(delete(table).where(table.c.seq == current.seq))
+    await connection.execute(delete(table).where(table.c.seq == current.pk))
 
 
 async def page(
