@@ -26,7 +26,7 @@ def _shell_reference(shell_id: str) -> dict[str, object]:
     return {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": shell_id}]}
 
 
-async def _filtered_page(request: web.Request) -> Page:
+async def _filtered_page(request: web.Request) -> Page[StoredIdentifiable]:
     limit, cursor = params.paging(request)
     asset_ids = [decode_asset_id_filter(raw) for raw in request.query.getall("assetIds", [])]
     return await repository(request).page(

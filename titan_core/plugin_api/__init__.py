@@ -83,7 +83,7 @@ from titan_core.store.identifiable_store import decode_cursor, encode_cursor
 from titan_core.store.migration_sources import MigrationSource
 from titan_core.store.plugin_transaction import PluginTransaction
 from titan_core.store.preconditions import check_precondition, etag_matches
-from titan_core.store.records import StoredDocument
+from titan_core.store.records import Page, StoredDocument
 from titan_core.store.repository import Repository
 
 __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
@@ -122,6 +122,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
     "HealthReport",
     # Services: a plugin's own tables, work in the write transaction, its event kinds, route groups.
     "MigrationSource",
+    "Page",
     "PluginTransaction",
     "Change",
     "ChangeType",

@@ -245,7 +245,7 @@ class EnvironmentImport:
             await connection.execute(insert(shell_asset_ids), asset_rows)
         return {
             (kind, facts.identifier): StoredIdentifiable(
-                pk, kind, facts.identifier, 1, body, facts.has_blob_values
+                pk, facts.identifier, 1, body, kind=kind, has_blob_values=facts.has_blob_values
             )
             for pk, (kind, _document, facts), body in zip(pks, rows, bodies, strict=True)
         }

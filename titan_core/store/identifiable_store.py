@@ -97,7 +97,7 @@ class IdentifiableStore:
         semantic_id: str | None = None,
         asset_ids: Sequence[tuple[str, str]] = (),
         principal: Principal,
-    ) -> Page:
+    ) -> Page[StoredIdentifiable]:
         """One page in insertion order; filters combine with AND."""
         after = decode_cursor(cursor) if cursor else 0
         query = (
@@ -422,7 +422,9 @@ class IdentifiableStore:
             raise _InsertRace(f"{KIND_LABELS[kind]} with id {facts.identifier!r} already exists") from None
         pk = int(result.scalar_one())
         await connection.run_sync(write_asset_ids, pk, facts)
-        return StoredIdentifiable(pk, kind, facts.identifier, 1, body, facts.has_blob_values)
+        return StoredIdentifiable(
+            pk, facts.identifier, 1, body, kind=kind, has_blob_values=facts.has_blob_values
+        )
 
 
 class _InsertRace(Conflict):

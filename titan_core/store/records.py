@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 Kind = Literal["shell", "submodel", "concept_description"]
 KINDS: tuple[Kind, ...] = ("shell", "submodel", "concept_description")
@@ -19,13 +19,15 @@ KIND_LABELS: dict[Kind, str] = {
 }
 
 
+@dataclass(frozen=True)
 class StoredDocument:
-    """A stored JSON document as a store hands it out: its row's primary key `pk`, its `version`
-    (counted up by every write) and `body`, its JSON text, ready to send. The base of the core's
-    `StoredIdentifiable` and of a plugin's own records (frozen dataclasses declaring these three
-    fields), so that every document Titan serves has an ETag of the same form."""
+    """A stored JSON document as a store hands it out: its row's primary key `pk`, the document's
+    `identifier`, its `version` (counted up by every write) and `body`, its JSON text, ready to
+    send. The base of the core's `StoredIdentifiable` and of a plugin's own records (frozen
+    dataclasses adding their fields), so that every document Titan serves has an ETag of one form."""
 
     pk: int
+    identifier: str
     version: int
     body: str
 
@@ -42,19 +44,20 @@ class StoredDocument:
 
 @dataclass(frozen=True)
 class StoredIdentifiable(StoredDocument):
-    """One identifiable as stored: `body` is its verified Part 2 JSON text, ready to send."""
+    """One identifiable as stored: `body` is its verified Part 2 JSON text."""
 
-    pk: int
     kind: Kind
-    identifier: str
-    version: int
-    body: str
     has_blob_values: bool
 
 
+StoredT = TypeVar("StoredT", bound=StoredDocument)
+
+
 @dataclass(frozen=True)
-class Page:
-    items: list[StoredIdentifiable]
+class Page(Generic[StoredT]):
+    """One page of a listing: the core's `Page[StoredIdentifiable]`, a plugin's of its own records."""
+
+    items: list[StoredT]
     # Opaque cursor for the next page, None on the last page.
     next_cursor: str | None
 

@@ -39,7 +39,12 @@ def dump_json(document: Any) -> str:
 def as_stored(kind: Kind, row: Any) -> StoredIdentifiable:
     """A row of `COLUMNS` as the Repository hands it out."""
     return StoredIdentifiable(
-        int(row.pk), kind, row.identifier, int(row.version), row.body, bool(row.has_blob_values)
+        int(row.pk),
+        row.identifier,
+        int(row.version),
+        row.body,
+        kind=kind,
+        has_blob_values=bool(row.has_blob_values),
     )
 
 
@@ -82,7 +87,12 @@ def update_row(
         connection.execute(delete(shell_asset_ids).where(shell_asset_ids.c.shell_pk == current.pk))
         write_asset_ids(connection, current.pk, facts)
     return StoredIdentifiable(
-        current.pk, current.kind, current.identifier, version, body, facts.has_blob_values
+        current.pk,
+        current.identifier,
+        version,
+        body,
+        kind=current.kind,
+        has_blob_values=facts.has_blob_values,
     )
 
 

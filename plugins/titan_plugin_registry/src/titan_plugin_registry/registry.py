@@ -19,6 +19,7 @@ from titan_core.plugin_api import (
     ChangeType,
     Conflict,
     NotFound,
+    Page,
     Principal,
     Repository,
     authorize_read,
@@ -29,7 +30,7 @@ from titan_core.plugin_api import (
 )
 from titan_plugin_registry import store
 from titan_plugin_registry.descriptors import LABEL, DescriptorKind, check_descriptor, semantic_id_of
-from titan_plugin_registry.store import DescriptorPage, Listing, StoredDescriptor
+from titan_plugin_registry.store import Listing, StoredDescriptor
 
 ORIGIN = "plugin:registry"
 
@@ -55,7 +56,9 @@ class Registry:
         async with self.repository.reading() as connection:
             return _found(kind, identifier, await store.read(connection, kind, identifier))
 
-    async def page(self, kind: DescriptorKind, listing: Listing, *, principal: Principal) -> DescriptorPage:
+    async def page(
+        self, kind: DescriptorKind, listing: Listing, *, principal: Principal
+    ) -> Page[StoredDescriptor]:
         authorize_read(principal)
         async with self.repository.reading() as connection:
             return await store.page(connection, kind, listing, principal)

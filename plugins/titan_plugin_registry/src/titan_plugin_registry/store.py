@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Row, Select, Table, delete, insert, or_, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.plugin_api import Conflict, Principal, StoredDocument, decode_cursor, encode_cursor
+from titan_core.plugin_api import Conflict, Page, Principal, StoredDocument, decode_cursor, encode_cursor
 from titan_plugin_registry.descriptors import LABEL, DescriptorKind, semantic_id_of, shell_columns
 from titan_plugin_registry.tables import shell_descriptors, submodel_descriptors
 
@@ -31,16 +31,6 @@ class StoredDescriptor(StoredDocument):
     descriptor registered again apart from its deleted namesake of the same version."""
 
     kind: DescriptorKind
-    pk: int
-    identifier: str
-    version: int
-    body: str
-
-
-@dataclass(frozen=True)
-class DescriptorPage:
-    items: list[StoredDescriptor]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -66,7 +56,7 @@ def dumps(document: Any) -> str:
 
 def _stored(kind: DescriptorKind, row: Any) -> StoredDescriptor:
     # `row`: a result row with seq, identifier, version and body.
-    return StoredDescriptor(kind, row.seq, row.identifier, row.version, row.body)
+    return StoredDescriptor(row.seq, row.identifier, row.version, row.body, kind=kind)
 
 
 def _columns(kind: DescriptorKind, document: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +100,7 @@ async def add(
         )
     except IntegrityError:
         raise _exists(kind, document["id"]) from None
-    return StoredDescriptor(kind, result.scalar_one(), document["id"], 1, body)
+    return StoredDescriptor(result.scalar_one(), document["id"], 1, body, kind=kind)
 
 
 def _exists(kind: DescriptorKind, identifier: str) -> Conflict:
@@ -130,7 +120,7 @@ async def replace(
         .where(table.c.seq == current.pk)
         .values(version=version, body=body, **_columns(current.kind, document))
     )
-    return StoredDescriptor(current.kind, current.pk, current.identifier, version, body)
+    return StoredDescriptor(current.pk, current.identifier, version, body, kind=current.kind)
 
 
 async def remove(connection: AsyncConnection, current: StoredDescriptor) -> None:
@@ -140,7 +130,7 @@ async def remove(connection: AsyncConnection, current: StoredDescriptor) -> None
 
 async def page(
     connection: AsyncConnection, kind: DescriptorKind, listing: Listing, principal: Principal
-) -> DescriptorPage:
+) -> Page[StoredDescriptor]:
     """Up to `limit` descriptors the principal may read, from the cursor on, in registration order."""
     table = TABLES[kind]
     query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
@@ -156,7 +146,7 @@ async def page(
     rows = await _readable(connection, query, table, principal, limit + 1)
     items = [_stored(kind, row) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit].seq) if len(rows) > limit else None
-    return DescriptorPage(items, next_cursor)
+    return Page(items, next_cursor)
 
 
 async def _readable(
