@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from titan_core.testing.processes import stop_process
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -122,14 +124,9 @@ class ManagedServer:
         return process_cpu_seconds(self.pid)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            # SIGINT: `titan serve` shuts down as on Ctrl-C, as an operator would stop it.
+            stop_process(self.process, stop_signal=signal.SIGINT)
 
     def __enter__(self) -> ManagedServer:
         return self.start()

@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +28,8 @@ from titan_core.testing import (
     check_sink_contract,
     check_sink_shape,
     json_refs,
+    kill_process,
+    stop_process,
     wait_for_delivery,
 )
 
@@ -175,6 +180,34 @@ def test_json_refs_lists_every_ref_string_in_document_order() -> None:
 
     assert json_refs(document) == ["#/components/schemas/A", "#/b", "#/b"]
     assert json_refs([]) == [] and json_refs("#/x") == []
+
+
+def test_stop_process_stops_with_the_signal_and_kill_process_crashes() -> None:
+    """A child that ends on the signal is reaped with its exit by that signal; one that ignores it
+    is killed after the grace period; `kill_process` kills at once."""
+    ignores_term = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(600)"
+    )
+    sleeper = "import time; print('ready', flush=True); time.sleep(600)"
+
+    def started(code: str) -> subprocess.Popen[str]:
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None and child.stdout.readline() == "ready\n", "the child did not start"
+        return child
+
+    child = started(sleeper)
+    stop_process(child, stop_signal=signal.SIGINT)
+    assert child.returncode == -signal.SIGINT, "the child ended by the signal it was sent, not killed"
+
+    stubborn = started(ignores_term)
+    stop_process(stubborn, grace=0.5)
+    assert stubborn.returncode == -signal.SIGKILL, "a child ignoring SIGTERM is killed after the grace period"
+
+    crashed = started(sleeper)
+    kill_process(crashed)
+    assert crashed.returncode == -signal.SIGKILL
+    stop_process(crashed)  # an ended child: nothing to do, no error
 
 
 async def test_a_sink_given_to_the_app_factory_receives_a_rest_write(

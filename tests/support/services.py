@@ -6,18 +6,19 @@ plain blocking wait is the simplest thing that cannot leak tasks into it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+# The kit's helpers, re-exported: the suite imports them from here.
+from titan_core.testing.processes import kill_process as kill_process
+from titan_core.testing.processes import stop_process as stop_process
 
 LOOPBACK = "127.0.0.1"
 
@@ -121,24 +122,3 @@ def log_tail(path: Path, lines: int = 60) -> str:
         return f"(no log at {path})"
     tail = text.splitlines()[-lines:]
     return f"--- last {len(tail)} lines of {path} ---\n" + "\n".join(tail)
-
-
-def stop_process(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
-    """SIGTERM a child, then SIGKILL it if it is still alive after `grace` seconds; always reap it."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        kill_process(process)
-
-
-def kill_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a child and reap it (a crash, as fault-injection tests need)."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
-    process.wait(timeout=10)

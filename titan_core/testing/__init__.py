@@ -30,6 +30,7 @@ from titan_core.testing.contract import (
 from titan_core.testing.documents import json_refs
 from titan_core.testing.events import EventFactory, make_event
 from titan_core.testing.http_receiver import HANG, HttpReceiver, ReceivedRequest, unused_port
+from titan_core.testing.processes import kill_process, stop_process
 from titan_core.testing.sinks import RecordingSink
 from titan_core.testing.waiting import wait_for_delivery
 
@@ -54,8 +55,10 @@ __all__ = [
     "check_sink_contract",
     "check_sink_shape",
     "json_refs",
+    "kill_process",
     "make_event",
     "plugin_manager_with",
+    "stop_process",
     "unused_port",
     "wait_for_delivery",
 ]

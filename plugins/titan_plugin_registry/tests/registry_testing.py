@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from titan_core.plugin_api import encode_identifier
-from titan_core.testing import AppClient, unused_port, wait_for_delivery
+from titan_core.testing import AppClient, stop_process, unused_port, wait_for_delivery
 
 
 def b64(identifier: str) -> str:
@@ -142,13 +142,8 @@ class TitanProcess:
         raise AssertionError(f"titan serve was not ready after {timeout} s:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+        if self.process is not None:
+            stop_process(self.process, grace=20)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
