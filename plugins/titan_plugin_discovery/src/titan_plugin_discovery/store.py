@@ -104,7 +104,7 @@ async def read_links(connection: AsyncConnection, shell_id: str) -> SpecificAsse
 def source_is_empty(connection: Connection, shell_id: str, source: str) -> bool:
     table = asset_links
     found = connection.execute(
-        select(table.c.pk).where(table.c.shell_id == shell_id, table.c.source == source).limit(1)
+        select(table.c.position).where(table.c.shell_id == shell_id, table.c.source == source).limit(1)
     ).first()
     return found is None
 

@@ -6,10 +6,7 @@ Its own MetaData (never the core's): the table belongs to the plugin's Alembic b
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
-
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -21,12 +18,13 @@ MANUAL = "manual"
 asset_links = Table(
     "discovery_asset_links",
     metadata,
-    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
-    Column("shell_id", Text, nullable=False),
+    # The natural key (shell, source, position) is the primary key: its index is the one a shell's
+    # links are read, replaced and deleted by, so no surrogate key and second index to maintain.
+    Column("shell_id", Text, primary_key=True),
     # DERIVED or MANUAL: the two sources never overwrite each other.
-    Column("source", String(16), nullable=False),
+    Column("source", String(16), primary_key=True),
     # Order of the link within its source, as the shell (or the POST) listed it.
-    Column("position", Integer, nullable=False),
+    Column("position", Integer, primary_key=True, autoincrement=False),
     Column("name", Text, nullable=False),
     Column("value", Text, nullable=False),
     # The SpecificAssetId as compact JSON, as `GET /lookup/shells/{aasIdentifier}` serves it.
@@ -40,5 +38,3 @@ Index(
     asset_links.c.value,
     asset_links.c.shell_id,
 )
-# A shell's links (reads, replacement, deletion) and the listing without filter.
-Index("ix_discovery_asset_links_shell_id_source", asset_links.c.shell_id, asset_links.c.source)

@@ -13,25 +13,19 @@ down_revision = None
 branch_labels = ("titan_discovery",)
 depends_on = None
 
-PrimaryKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
     op.create_table(
         "discovery_asset_links",
-        sa.Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
-        sa.Column("shell_id", sa.Text, nullable=False),
-        sa.Column("source", sa.String(16), nullable=False),
-        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("shell_id", sa.Text, primary_key=True),
+        sa.Column("source", sa.String(16), primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("value", sa.Text, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
     )
     op.create_index(
         "ix_discovery_asset_links_name_value_shell_id", "discovery_asset_links", ["name", "value", "shell_id"]
-    )
-    op.create_index(
-        "ix_discovery_asset_links_shell_id_source", "discovery_asset_links", ["shell_id", "source"]
     )
 
 
