@@ -13,6 +13,7 @@ from titan_plugin_mqtt.codec import (
     PUBREL,
     Ack,
     ConnAck,
+    ConnectRequest,
     Disconnect,
     Message,
     MessageProperties,
@@ -25,6 +26,14 @@ from titan_plugin_mqtt.codec311 import Mqtt311Codec, split_packets, varint
 
 V311 = Mqtt311Codec()
 V5 = Mqtt5Codec()
+# The two CONNECTs both versions are checked with: a clean session without credentials, and a
+# persistent one with user name, password and (MQTT 5 only) a session expiry.
+CLEAN = ConnectRequest(
+    client_id="a", keepalive=60, clean=True, username=None, password=None, session_expiry=0
+)
+PERSISTENT = ConnectRequest(
+    client_id="id", keepalive=30, clean=False, username="u", password="pw", session_expiry=3600
+)
 
 
 @pytest.mark.parametrize(
@@ -41,16 +50,12 @@ def test_variable_byte_integers(value: int, encoded: bytes) -> None:
 
 
 def test_connect_311_clean_session_no_credentials() -> None:
-    packet = V311.connect(
-        client_id="a", keepalive=60, clean=True, username=None, password=None, session_expiry=0
-    )
+    packet = V311.connect(CLEAN)
     assert packet == b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01a"
 
 
 def test_connect_311_persistent_with_credentials() -> None:
-    packet = V311.connect(
-        client_id="id", keepalive=30, clean=False, username="u", password="pw", session_expiry=3600
-    )
+    packet = V311.connect(PERSISTENT)
     assert packet == b"\x10\x15\x00\x04MQTT\x04\xc0\x00\x1e\x00\x02id\x00\x01u\x00\x02pw"
 
 
@@ -131,9 +136,7 @@ def test_a_five_byte_remaining_length_is_a_protocol_error() -> None:
 
 
 def test_connect_5_with_credentials_and_session_expiry() -> None:
-    packet = V5.connect(
-        client_id="id", keepalive=30, clean=False, username="u", password="pw", session_expiry=3600
-    )
+    packet = V5.connect(PERSISTENT)
     body = (
         b"\x00\x04MQTT\x05\xc0\x00\x1e"  # level 5; user name + password flags, no clean start
         + b"\x05\x11" + struct.pack("!I", 3600)  # properties: Session Expiry Interval
@@ -143,9 +146,7 @@ def test_connect_5_with_credentials_and_session_expiry() -> None:
 
 
 def test_connect_5_clean_start_without_session_expiry() -> None:
-    packet = V5.connect(
-        client_id="a", keepalive=60, clean=True, username=None, password=None, session_expiry=0
-    )
+    packet = V5.connect(CLEAN)
     assert packet == b"\x10\x0e\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x01a"
 
 

@@ -39,6 +39,7 @@ from titan_plugin_mqtt.codec import (
     Ack,
     Codec,
     ConnAck,
+    ConnectRequest,
     Disconnect,
     Message,
     MessageProperties,
@@ -490,12 +491,14 @@ class MqttClient(LinkState):
         config, address = self.config, self.address
         wire.write(
             self._codec.connect(
-                client_id=self.client_id,
-                keepalive=config.keepalive,
-                clean=self.clean,
-                username=config.username or address.username or None,
-                password=config.password or address.password or None,
-                session_expiry=0 if self.clean else config.session_expiry,
+                ConnectRequest(
+                    client_id=self.client_id,
+                    keepalive=config.keepalive,
+                    clean=self.clean,
+                    username=config.username or address.username or None,
+                    password=config.password or address.password or None,
+                    session_expiry=0 if self.clean else config.session_expiry,
+                )
             )
         )
         waited: set[asyncio.Future[object]] = {wire.connack, wire.closed}  # type: ignore[arg-type]

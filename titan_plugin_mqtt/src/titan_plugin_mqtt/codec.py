@@ -61,6 +61,19 @@ class Ack:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    """What a CONNECT asks for, in either protocol version (each codec writes what its version has)."""
+
+    client_id: str
+    keepalive: int
+    clean: bool
+    username: str | None
+    password: str | None
+    # MQTT 5's Session Expiry Interval; a 3.1.1 session lasts until a clean connect ends it.
+    session_expiry: int
+
+
+@dataclass(frozen=True, slots=True)
 class SubAck:
     """The broker's answer to SUBSCRIBE: per topic filter, the granted QoS or a refusal (>= 0x80)."""
 
@@ -100,16 +113,7 @@ class Codec(TypingProtocol):
     pingreq: bytes
     disconnect: bytes
 
-    def connect(
-        self,
-        *,
-        client_id: str,
-        keepalive: int,
-        clean: bool,
-        username: str | None,
-        password: str | None,
-        session_expiry: int,
-    ) -> bytes: ...
+    def connect(self, request: ConnectRequest) -> bytes: ...
 
     def publish(
         self,

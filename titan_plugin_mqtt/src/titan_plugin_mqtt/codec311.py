@@ -18,6 +18,7 @@ from titan_plugin_mqtt.codec import (
     PUBREL,
     Ack,
     ConnAck,
+    ConnectRequest,
     Message,
     MessageProperties,
     PingResp,
@@ -48,23 +49,20 @@ class Mqtt311Codec:
     pingreq = b"\xc0\x00"
     disconnect = b"\xe0\x00"
 
-    def connect(
-        self,
-        *,
-        client_id: str,
-        keepalive: int,
-        clean: bool,
-        username: str | None,
-        password: str | None,
-        session_expiry: int,
-    ) -> bytes:
+    def connect(self, request: ConnectRequest) -> bytes:
         # session_expiry is MQTT 5's: a 3.1.1 session lasts until a clean connect ends it.
+        username, password = request.username, request.password
         flags = (
             (0x80 if username is not None else 0)
             | (0x40 if password is not None else 0)
-            | (0x02 if clean else 0)
+            | (0x02 if request.clean else 0)
         )
-        body = _utf8("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + _utf8(client_id)
+        body = (
+            _utf8("MQTT")
+            + bytes((4, flags))
+            + struct.pack("!H", request.keepalive)
+            + _utf8(request.client_id)
+        )
         if username is not None:
             body += _utf8(username)
         if password is not None:

@@ -19,6 +19,7 @@ from titan_plugin_mqtt.codec import (
     PUBREL,
     Ack,
     ConnAck,
+    ConnectRequest,
     Disconnect,
     Message,
     MessageProperties,
@@ -47,23 +48,14 @@ class Mqtt5Codec:
     pingreq = mqtt5.PingReqPacket().write()
     disconnect = mqtt5.DisconnectPacket().write()
 
-    def connect(
-        self,
-        *,
-        client_id: str,
-        keepalive: int,
-        clean: bool,
-        username: str | None,
-        password: str | None,
-        session_expiry: int,
-    ) -> bytes:
+    def connect(self, request: ConnectRequest) -> bytes:
         return mqtt5.ConnectPacket(
-            client_id,
-            username=username,
-            password=None if password is None else password.encode(),
-            clean_start=clean,
-            keep_alive=keepalive,
-            session_expiry_interval=session_expiry,
+            request.client_id,
+            username=request.username,
+            password=None if request.password is None else request.password.encode(),
+            clean_start=request.clean,
+            keep_alive=request.keepalive,
+            session_expiry_interval=request.session_expiry,
         ).write()
 
     def publish(
