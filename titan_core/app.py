@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, plugin_manager: TitanPluginManager | None 
 
 async def _database_context(app: web.Application, *, write_hooks: list[WriteHook]) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
         if settings.migrate_on_start:
             plugin_migrations = app[MIGRATION_SOURCES]

@@ -22,6 +22,8 @@ from titan_core.settings.sections import INTERNAL, parse_section, setting
 from titan_core.settings.sources import Origin, core_table, read_config_file
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///titan.sqlite3"
+# PostgreSQL connections per pool (titan_core/store/database.py holds the reasons).
+DEFAULT_POOL_SIZE = 10
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Settings that moved to a plugin's section: old core key -> (section, new key). The old keys keep
 # working until 0.2 with a SettingDeprecationWarning; their variables (TITAN_WS_…) never changed.
@@ -53,6 +55,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = setting(8080, Whole(minimum=1, maximum=65535))
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connections kept open per engine: the transactions' pool (plus up to 10 for a
+    # burst) and the direct reads' pool each hold up to this many. About the requests an instance
+    # serves at once; mind PostgreSQL's max_connections across instances (docs/operations.md).
+    database_pool_size: int = setting(DEFAULT_POOL_SIZE, Whole(minimum=1, maximum=1000))
     # The API is served at the root and, as an alias, under this prefix ("" switches it off).
     api_prefix: str = setting("/api/v3.0", Text(validate=_api_prefix))
     # Largest request body accepted (413 above it). Attachments count too.

@@ -29,7 +29,15 @@ from titan_core.store.documents import DocumentFacts, facts_of
 from titan_core.store.group_commit import GroupCommitter
 from titan_core.store.preconditions import check_if_match, not_found
 from titan_core.store.records import KIND_LABELS, Attachment, Kind, Page, StoredIdentifiable
-from titan_core.store.rows import COLUMNS, as_stored, dump_json, select_row, update_row, write_asset_ids
+from titan_core.store.rows import (
+    COLUMNS,
+    SELECT_ROW,
+    as_stored,
+    dump_json,
+    select_row,
+    update_row,
+    write_asset_ids,
+)
 from titan_core.store.scoped_reads import readable_rows
 from titan_core.store.tables import attachments, identifiables, shell_asset_ids
 from titan_core.store.value_changes import value_changes
@@ -77,12 +85,10 @@ class IdentifiableStore:
 
     async def get(self, kind: Kind, identifier: str, *, principal: Principal) -> StoredIdentifiable:
         authorize_read(principal, identifier)
-        rows = self.database.point_read(_POINT_READ, (kind, identifier))
-        if rows is not None:
-            stored = as_stored(kind, _Row(*rows[0])) if rows else None
-        else:
-            async with self.database.read() as connection:
-                stored = await self._select(connection, kind, identifier)
+        found: Sequence[Sequence[Any]] | None = self.database.point_read(_POINT_READ, (kind, identifier))
+        if found is None:
+            found = await self.database.fetch(SELECT_ROW, {"kind": kind, "identifier": identifier})
+        stored = as_stored(kind, _Row(*found[0])) if found else None
         if stored is None:
             raise not_found(kind, identifier)
         return stored

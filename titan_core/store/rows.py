@@ -24,10 +24,10 @@ COLUMNS = (
     identifiables.c.body,
     identifiables.c.has_blob_values,
 )
-_SELECT = select(*COLUMNS).where(
+SELECT_ROW = select(*COLUMNS).where(
     identifiables.c.kind == bindparam("kind"), identifiables.c.identifier == bindparam("identifier")
 )
-_SELECT_FOR_UPDATE = _SELECT.with_for_update()
+_SELECT_FOR_UPDATE = SELECT_ROW.with_for_update()
 # Without .values(): the parameters of each execution name the columns to set.
 _UPDATE = update(identifiables).where(identifiables.c.pk == bindparam("updated_pk"))
 
@@ -52,7 +52,7 @@ def select_row(
     connection: Connection, kind: Kind, identifier: str, *, lock: bool = False
 ) -> StoredIdentifiable | None:
     """The stored identifiable; with `lock`, its row stays locked until the transaction ends."""
-    query = _SELECT_FOR_UPDATE if lock else _SELECT
+    query = _SELECT_FOR_UPDATE if lock else SELECT_ROW
     row = connection.execute(query, {"kind": kind, "identifier": identifier}).first()
     return None if row is None else as_stored(kind, row)
 
