@@ -13,14 +13,16 @@ transactions), which is handed only the database and the recorder.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.auth import ROLE_WRITER, Principal
 from titan_core.errors import Forbidden
 from titan_core.store.database import Database
+from titan_core.store.direct_reads import ReadStatement
 from titan_core.store.element_writes import ElementWrites
 from titan_core.store.environment_import import EnvironmentImport, ImportCounts
 from titan_core.store.group_commit import GroupCommitter
@@ -110,6 +112,15 @@ class Repository:
             await self.recorder.record(
                 connection, transaction.changes, origin=origin, subject=principal.subject
             )
+
+    async def fetch(
+        self, statement: ReadStatement, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
+        """The rows (positional) of one read-only statement on a plugin's own tables, with no
+        transaction around it: the fast path for point reads and pages (plugin API 1.2). Build
+        the statement once (`bindparam` for what varies) and pass the values as `parameters`; its
+        values must need no conversion by SQLAlchemy (text, numbers, booleans, bytes)."""
+        return await self.database.fetch(statement, parameters)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

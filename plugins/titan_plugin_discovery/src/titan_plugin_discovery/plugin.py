@@ -29,7 +29,7 @@ from titan_plugin_discovery.feed import follow_shell_changes
 from titan_plugin_discovery.routes import add_routes
 
 # The plugin API versions this plugin is written for (docs/plugins.md, "Compatibility").
-TITAN_PLUGIN_API = ">=1.1,<2"
+TITAN_PLUGIN_API = ">=1.2,<2"
 
 SERVICE = "discovery"
 BRANCH = "titan_discovery"

@@ -21,6 +21,7 @@ from titan_core.plugin_api import (
     Conflict,
     NotFound,
     Principal,
+    Repository,
     authorize_read,
     authorize_write,
     decode_identifier,
@@ -118,21 +119,20 @@ async def _lookup(request: web.Request, links: list[tuple[str, str]]) -> web.Res
     principal = principal_of(request)
     authorize_read(principal)
     limit, after = _paging(request)
-    async with request.app[REPOSITORY].reading() as connection:
-        found = await _readable_shell_ids(connection, principal, links, after, limit + 1)
+    found = await _readable_shell_ids(request.app[REPOSITORY], principal, links, after, limit + 1)
     page = found[:limit]
     return plugin_api.paged(page, encode_identifier(page[-1]) if len(found) > limit else None)
 
 
 async def _readable_shell_ids(
-    connection: Any, principal: Principal, links: list[tuple[str, str]], after: str | None, wanted: int
+    repository: Repository, principal: Principal, links: list[tuple[str, str]], after: str | None, wanted: int
 ) -> list[str]:
     """Up to `wanted` shell ids after `after` that `principal` may read."""
     if not principal.scopes:
-        return await store.find_shell_ids(connection, links, after, wanted)
+        return await store.find_shell_ids(repository, links, after, wanted)
     found: list[str] = []
     while len(found) < wanted:
-        batch = await store.find_shell_ids(connection, links, after, max(wanted, _SCOPED_BATCH))
+        batch = await store.find_shell_ids(repository, links, after, max(wanted, _SCOPED_BATCH))
         found += [shell_id for shell_id in batch if principal.may_access(shell_id)]
         if len(batch) < max(wanted, _SCOPED_BATCH):
             break

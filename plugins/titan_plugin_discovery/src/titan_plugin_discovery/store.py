@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
+from titan_core.plugin_api import Repository
 from titan_plugin_discovery.links import AssetLink
 from titan_plugin_discovery.tables import DERIVED, MANUAL, asset_links
 
@@ -144,13 +145,16 @@ def shell_ids_query(link_count: int, paged_on: bool) -> Select[Any]:
 
 
 async def find_shell_ids(
-    connection: AsyncConnection, links: Sequence[tuple[str, str]], after: str | None, limit: int
+    repository: Repository, links: Sequence[tuple[str, str]], after: str | None, limit: int
 ) -> list[str]:
-    parameters: dict[str, Any] = {"limit": limit, "after": after}
+    """One statement, no transaction (`Repository.fetch`): a lookup is the Discovery's hot read."""
+    parameters: dict[str, Any] = {"limit": limit}
+    if after is not None:
+        parameters["after"] = after
     for index, (name, value) in enumerate(links):
         parameters[f"name{index}"], parameters[f"value{index}"] = name, value
-    result = await connection.execute(shell_ids_query(len(links), after is not None), parameters)
-    return [row.shell_id for row in result]
+    rows = await repository.fetch(shell_ids_query(len(links), after is not None), parameters)
+    return [row[0] for row in rows]
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from titan_plugin_registry.http import add_aas_registry_routes, add_submodel_reg
 from titan_plugin_registry.migrations import BRANCH, VERSIONS
 
 # The plugin API versions this plugin is written for (docs/plugins.md, "Compatibility").
-TITAN_PLUGIN_API = ">=1.1,<2"
+TITAN_PLUGIN_API = ">=1.2,<2"
 
 AAS_REGISTRY = "aas-registry"
 SUBMODEL_REGISTRY = "submodel-registry"

@@ -53,15 +53,13 @@ class Registry:
 
     async def get(self, kind: DescriptorKind, identifier: str, *, principal: Principal) -> StoredDescriptor:
         authorize_read(principal, identifier)
-        async with self.repository.reading() as connection:
-            return _found(kind, identifier, await store.read(connection, kind, identifier))
+        return _found(kind, identifier, await store.get(self.repository, kind, identifier))
 
     async def page(
         self, kind: DescriptorKind, listing: Listing, *, principal: Principal
     ) -> Page[StoredDescriptor]:
         authorize_read(principal)
-        async with self.repository.reading() as connection:
-            return await store.page(connection, kind, listing, principal)
+        return await store.page(self.repository, kind, listing, principal)
 
     async def create(self, kind: DescriptorKind, document: Any, *, principal: Principal) -> StoredDescriptor:
         document = check_descriptor(kind, document)

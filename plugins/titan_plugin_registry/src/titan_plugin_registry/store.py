@@ -6,16 +6,39 @@ Only statements on a connection the caller holds: the write transaction (and its
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, delete, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from titan_core.plugin_api import Conflict, Page, Principal, StoredDocument, decode_cursor, encode_cursor
+from titan_core.plugin_api import (
+    Conflict,
+    Page,
+    Principal,
+    Repository,
+    StoredDocument,
+    decode_cursor,
+    encode_cursor,
+)
 from titan_plugin_registry.descriptors import LABEL, DescriptorKind, semantic_id_of, shell_columns
 from titan_plugin_registry.tables import shell_descriptors, submodel_descriptors
 
@@ -54,9 +77,9 @@ def dumps(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-def _stored(kind: DescriptorKind, row: Any) -> StoredDescriptor:
-    # `row`: a result row with seq, identifier, version and body.
-    return StoredDescriptor(row.seq, row.identifier, row.version, row.body, kind=kind)
+def _descriptor(kind: DescriptorKind, row: Sequence[Any]) -> StoredDescriptor:
+    # `row`: seq, identifier, version and body, in this order.
+    return StoredDescriptor(row[0], row[1], row[2], row[3], kind=kind)
 
 
 def _columns(kind: DescriptorKind, document: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +94,36 @@ def _columns(kind: DescriptorKind, document: dict[str, Any]) -> dict[str, Any]:
     return {"id_short": document.get("idShort"), "semantic_id": semantic_id_of(document)}
 
 
+@functools.cache
+def _by_id(kind: DescriptorKind) -> Select[Any]:
+    """A descriptor by id, built once per kind (only the id is bound per request)."""
+    table = TABLES[kind]
+    return select(table.c.seq, table.c.identifier, table.c.version, table.c.body).where(
+        table.c.identifier == bindparam("identifier", type_=Text)
+    )
+
+
+@functools.cache
+def _page_query(kind: DescriptorKind, from_cursor: bool, asset_kind: bool, asset_type: bool) -> Select[Any]:
+    """A page without scopes, built once per shape: parameters `limit`, and `cursor`,
+    `asset_kind`, `asset_type` where the shape has them."""
+    table = TABLES[kind]
+    query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
+    if from_cursor:
+        query = query.where(table.c.seq >= bindparam("cursor", type_=BigInteger))
+    if asset_kind:
+        query = query.where(table.c.asset_kind == bindparam("asset_kind", type_=Text))
+    if asset_type:
+        query = query.where(table.c.asset_type == bindparam("asset_type", type_=Text))
+    return query.limit(bindparam("limit", type_=Integer))
+
+
+async def get(repository: Repository, kind: DescriptorKind, identifier: str) -> StoredDescriptor | None:
+    """A descriptor by id in one statement without a transaction (`Repository.fetch`)."""
+    rows = await repository.fetch(_by_id(kind), {"identifier": identifier})
+    return _descriptor(kind, rows[0]) if rows else None
+
+
 async def read(
     connection: AsyncConnection, kind: DescriptorKind, identifier: str, *, for_update: bool = False
 ) -> StoredDescriptor | None:
@@ -83,7 +136,7 @@ async def read(
         # commit order. SQLite holds its one write lock for the whole transaction anyway.
         query = query.with_for_update()
     row = (await connection.execute(query)).first()
-    return _stored(kind, row) if row is not None else None
+    return _descriptor(kind, row) if row is not None else None
 
 
 async def add(
@@ -129,9 +182,34 @@ async def remove(connection: AsyncConnection, current: StoredDescriptor) -> None
 
 
 async def page(
-    connection: AsyncConnection, kind: DescriptorKind, listing: Listing, principal: Principal
+    repository: Repository, kind: DescriptorKind, listing: Listing, principal: Principal
 ) -> Page[StoredDescriptor]:
     """Up to `limit` descriptors the principal may read, from the cursor on, in registration order."""
+    if principal.scopes:
+        async with repository.reading() as connection:
+            return await _scoped_page(connection, kind, listing, principal)
+    wanted = listing.shell_filter or ShellFilter()
+    parameters: dict[str, Any] = {"limit": listing.limit + 1}
+    if listing.cursor is not None:
+        parameters["cursor"] = decode_cursor(listing.cursor)
+    if wanted.asset_kind is not None:
+        parameters["asset_kind"] = wanted.asset_kind
+    if wanted.asset_type is not None:
+        parameters["asset_type"] = wanted.asset_type
+    query = _page_query(kind, "cursor" in parameters, "asset_kind" in parameters, "asset_type" in parameters)
+    rows = await repository.fetch(query, parameters)
+    return _as_page(kind, rows, listing.limit)
+
+
+def _as_page(kind: DescriptorKind, rows: Sequence[Sequence[Any]], limit: int) -> Page[StoredDescriptor]:
+    # One more row than a page was asked for: it says whether there is a next page, and where.
+    items = [_descriptor(kind, row) for row in rows[:limit]]
+    return Page(items, encode_cursor(rows[limit][0]) if len(rows) > limit else None)
+
+
+async def _scoped_page(
+    connection: AsyncConnection, kind: DescriptorKind, listing: Listing, principal: Principal
+) -> Page[StoredDescriptor]:
     table = TABLES[kind]
     query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
     if listing.cursor is not None:
@@ -141,21 +219,14 @@ async def page(
         query = query.where(table.c.asset_kind == wanted.asset_kind)
     if wanted.asset_type is not None:
         query = query.where(table.c.asset_type == wanted.asset_type)
-    # One more than a page: whether it exists says whether there is a next page, and where it starts.
-    limit = listing.limit
-    rows = await _readable(connection, query, table, principal, limit + 1)
-    items = [_stored(kind, row) for row in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit].seq) if len(rows) > limit else None
-    return Page(items, next_cursor)
+    rows = await _readable(connection, query, table, principal, listing.limit + 1)
+    return _as_page(kind, rows, listing.limit)
 
 
 async def _readable(
     connection: AsyncConnection, query: Select[Any], table: Table, principal: Principal, wanted: int
 ) -> Sequence[Row[Any]]:
     """The first `wanted` rows of `query` whose identifier the principal's scopes cover."""
-    if not principal.scopes:
-        every: Sequence[Row[Any]] = (await connection.execute(query.limit(wanted))).all()
-        return every
     prefixes = [scope.split("*")[0].split("?")[0].split("[")[0] for scope in principal.scopes]
     if all(prefixes):
         # The literal prefix of each pattern narrows the rows in the database; the exact match is below.
