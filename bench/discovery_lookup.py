@@ -15,6 +15,15 @@ migration when the server starts, so its indexes are exactly the shipped ones.
 
 On a busy machine compare the server's CPU time per request with the `shell` baseline taken right
 before, in the same conditions: the core's own point read of one shell.
+
+The clients are asyncio tasks in this process by default, which on a small machine take CPU the
+server would otherwise have. `--generator wrk` sends the same requests from wrk (16 connections,
+closed loop: each sends its next request when the answer arrived) at a fraction of that CPU;
+the Python clients' warm-up run still checks every answer exactly, wrk checks that each answer
+is 200 with exactly one shell id. `--workers N` serves with `titan serve --workers N` (on the Redis
+bus, as several workers need it).
+
+    .venv/bin/python bench/discovery_lookup.py --generator wrk --workers 2
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from procs import ManagedServer, cpu_description, free_port
+from wrk_runner import PATHS_SCRIPT, run_wrk
 
 POSTGRES = os.environ.get("TITAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("TITAN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 BASELINE_SHELL = "https://bench.example/aas/baseline"
@@ -121,6 +132,38 @@ async def measure(base: str, route: str, shells: int, clients: int, seconds: flo
     }  # fmt: skip
 
 
+def lookup_path(route: str, number: int) -> str:
+    if route == "shell":
+        return f"/shells/{b64(BASELINE_SHELL)}"
+    link = {"name": "globalAssetId", "value": asset_id(number)}
+    return f"/lookup/shells?assetIds={b64(json.dumps(link))}"
+
+
+def measure_with_wrk(
+    base: str, route: str, shells: int, clients: int, seconds: float, server_pid: int
+) -> dict[str, Any]:
+    """The same closed loop from wrk: random asset ids (a list of 200,000 drawn up front)."""
+    if route == "search":
+        raise SystemExit("--generator wrk sends GET requests only: use --route get or shell")
+    expect = r'^{"paging_metadata":{},"result":%["https://bench%.example/aas/%d+"%]}$'
+    if route == "shell":
+        expect = '"id":"' + BASELINE_SHELL.replace(".", "%.").replace("-", "%-") + '"'
+    with tempfile.NamedTemporaryFile("w", suffix=".paths") as listing:
+        listing.write("\n".join(lookup_path(route, random.randrange(shells)) for _ in range(200_000)))
+        listing.flush()
+        run = run_wrk(
+            base, duration_s=seconds, connections=clients, threads=2, server_pid=server_pid,
+            script=PATHS_SCRIPT, script_env={"WRK_PATHS_FILE": listing.name, "WRK_EXPECT": expect},
+        )  # fmt: skip
+    return {
+        "requests": run.requests, "wrong_answers": run.wrong + run.errors, "rate_per_s": run.requests_per_s,
+        "p50_ms": run.p50_ms, "p90_ms": run.p90_ms, "p99_ms": run.p99_ms, "max_ms": run.max_ms,
+        "server_cpu_ms_per_lookup": run.server_cpu_percent * 10 / run.requests_per_s,
+        "generator_cpu_percent": run.generator_cpu_percent, "server_cpu_percent": run.server_cpu_percent,
+        "other_cpu_percent": run.other_cpu_percent,
+    }  # fmt: skip
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -131,6 +174,8 @@ async def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--route", choices=("get", "search", "shell"), default="get")
     parser.add_argument("--titan-python", default=sys.executable)
+    parser.add_argument("--generator", choices=("python", "wrk"), default="python")
+    parser.add_argument("--workers", type=int, default=1, help="titan serve --workers N (Redis bus)")
     args = parser.parse_args()
 
     name = f"discovery_bench_{secrets.token_hex(4)}"
@@ -144,9 +189,14 @@ async def main() -> None:
         "TITAN_PLUGINS": "discovery",
         "TITAN_LOG_LEVEL": "WARNING",
     }
+    if args.workers > 1:
+        # Several workers share events through Redis; a key prefix of this run's own.
+        environment |= {"TITAN_BUS": REDIS, "TITAN_BUS_PREFIX": f"{name}:"}
     try:
         with tempfile.TemporaryDirectory() as scratch:
             command = [args.titan_python, "-m", "titan_core", "serve", "--port", str(port)]
+            if args.workers > 1:
+                command += ["--workers", str(args.workers)]
             server = ManagedServer("titan", command, f"http://127.0.0.1:{port}/health",
                                    Path(scratch) / "serve.log", env=environment)  # fmt: skip
             with server:
@@ -158,18 +208,31 @@ async def main() -> None:
                                 "assetInformation": information}  # fmt: skip
                     async with session.post(f"{base}/shells", json=baseline) as response:
                         assert response.status == 201, await response.text()
-                await measure(base, args.route, args.shells, args.clients, args.warmup)
-                cpu_before = server.cpu_seconds()
-                result = await measure(base, args.route, args.shells, args.clients, args.duration)
-                result["server_cpu_ms_per_lookup"] = (
-                    (server.cpu_seconds() - cpu_before) * 1000 / result["requests"]
-                )
+                warmup = await measure(base, args.route, args.shells, args.clients, args.warmup)
+                assert warmup["wrong_answers"] == 0, f"wrong answers in the warm-up: {warmup}"
+                if args.generator == "wrk":
+                    result = await asyncio.to_thread(
+                        measure_with_wrk,
+                        base,
+                        args.route,
+                        args.shells,
+                        args.clients,
+                        args.duration,
+                        server.pid,
+                    )
+                else:
+                    cpu_before = server.cpu_seconds()
+                    result = await measure(base, args.route, args.shells, args.clients, args.duration)
+                    result["server_cpu_ms_per_lookup"] = (
+                        (server.cpu_seconds() - cpu_before) * 1000 / result["requests"]
+                    )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
     report = {"shells": args.shells, "clients": args.clients, "route": args.route, "fill_s": fill_seconds,
-              "machine": cpu_description(), **result}  # fmt: skip
+              "generator": args.generator, "workers": args.workers, "machine": cpu_description(),
+              **result}  # fmt: skip
     print(json.dumps(report, indent=2))
     print(
         "\n| shells | clients | route | lookups/s | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/lookup "

@@ -38,6 +38,28 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def descendants(pid: int) -> list[int]:
+    """The pids of a process's children, their children and so on (a server's workers)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its living descendants (`titan serve --workers N`: the parent
+    and its workers). Compare two readings only while no worker was replaced in between."""
+    return process_cpu_seconds(pid) + sum(process_cpu_seconds(child) for child in descendants(pid))
+
+
 def process_rss_mb(pid: int) -> float:
     """Resident memory of a process in MiB (0.0 once it is gone)."""
     try:
@@ -121,7 +143,8 @@ class ManagedServer:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        return process_cpu_seconds(self.pid)
+        """The server's CPU time so far, its worker processes included."""
+        return tree_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.process is not None:

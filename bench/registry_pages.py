@@ -21,6 +21,11 @@ plugin's own migration, run by the server when it starts, so the indexes are exa
     .venv/bin/python bench/registry_pages.py --shells 10000 --duration 5
     .venv/bin/python bench/registry_pages.py --measure get
     .venv/bin/python bench/registry_pages.py --profile /tmp/registry.prof   # then: python -m pstats
+    .venv/bin/python bench/registry_pages.py --generator wrk --workers 2
+
+`--generator wrk` runs the 16-client measures from wrk (closed loop, 16 connections) instead of
+asyncio tasks in this process, which on a small machine take CPU the server would otherwise have;
+`--workers N` serves with `titan serve --workers N` on the Redis bus.
 """
 
 from __future__ import annotations
@@ -56,8 +61,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from procs import ManagedServer, free_port, machine_busy_seconds
 from report import report_header, save_report, table_row
 from throwaway_database import throwaway_database
+from wrk_runner import PATHS_SCRIPT, run_wrk
 
 POSTGRES = os.environ.get("TITAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("TITAN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TARGET_PAGE_P99_MS = 20.0
 PAGE_LIMIT = 100
 SUBMODELS = (
@@ -155,12 +162,21 @@ PAGE_START = re.compile(rb'\{"paging_metadata":(\{[^}]*\}),"result":\[')
 SHELL_ID = re.compile(rb'"id":"https://bench\.example/aas/(\d{7})"')
 
 
-async def walk(session: aiohttp.ClientSession, base: str, shells: int, latencies: list[float]) -> int:
+async def walk(
+    session: aiohttp.ClientSession,
+    base: str,
+    shells: int,
+    latencies: list[float],
+    paths: list[str] | None = None,
+) -> int:
     """All pages, by cursor; the number of wrong answers (a page in error or not in the plugin's
-    shape, a descriptor missing, repeated or out of order)."""
+    shape, a descriptor missing, repeated or out of order). `paths`: gets each page's path."""
     wrong, seen, cursor = 0, 0, None
     while True:
-        url = f"{base}/shell-descriptors?limit={PAGE_LIMIT}" + (f"&cursor={cursor}" if cursor else "")
+        path = f"/shell-descriptors?limit={PAGE_LIMIT}" + (f"&cursor={cursor}" if cursor else "")
+        if paths is not None:
+            paths.append(path)
+        url = base + path
         started = time.perf_counter()
         async with session.get(url) as response:
             raw = await response.read()
@@ -217,6 +233,55 @@ async def database_counters(database: str) -> dict[str, float]:
         await connection.close()
     assert row is not None
     return {key: float(row[key]) for key in ("sessions", "transactions", "active_time")}
+
+
+async def measure_with_wrk(
+    server: ManagedServer, name: str, args: argparse.Namespace, base: str, database: str
+) -> dict[str, Any]:
+    """The same measure from wrk (`--generator wrk`), --duration seconds: `pages` requests the pages
+    of a walk made first (every page by its real cursor, each connection from its own point of the
+    list and around), `get` random ids. wrk checks each answer's status and shape; the walk made
+    first and the Python warm-up check the contents exactly."""
+    async with aiohttp.ClientSession() as session:
+        if name == "pages":
+            paths: list[str] = []
+            wrong = await walk(session, base, args.shells, [], paths)
+            assert wrong == 0, "the walk before the wrk run found wrong pages"
+            expect = r'^{"paging_metadata":{[^}]*},"result":%[{"'
+        else:
+            stop_at = time.perf_counter() + args.warmup
+            wrong = sum(await asyncio.gather(
+                *(random_gets(session, base, args.shells, stop_at, []) for _ in range(args.clients))
+            ))  # fmt: skip
+            assert wrong == 0, "wrong answers in the warm-up"
+            paths = [
+                f"/shell-descriptors/{b64(shell_id(random.randrange(args.shells)))}" for _ in range(100_000)
+            ]
+            expect = r'"id":"https://bench%.example/aas/%d+"'
+    database_before = await database_counters(database)
+    load_before = os.getloadavg()
+    with tempfile.NamedTemporaryFile("w", suffix=".paths") as listing:
+        listing.write("\n".join(paths))
+        listing.flush()
+        run = await asyncio.to_thread(
+            run_wrk, base, duration_s=args.duration, connections=args.clients, threads=2,
+            server_pid=server.pid, script=PATHS_SCRIPT,
+            script_env={"WRK_PATHS_FILE": listing.name, "WRK_EXPECT": expect},
+        )  # fmt: skip
+    await asyncio.sleep(1.5)  # PostgreSQL publishes a session's counters at most once a second
+    database_after = await database_counters(database)
+    return {
+        "name": name, "clients": args.clients, "generator": "wrk", "requests": run.requests,
+        "seconds": run.duration_s, "rate_per_s": run.requests_per_s, "p50_ms": run.p50_ms,
+        "p90_ms": run.p90_ms, "p99_ms": run.p99_ms, "max_ms": run.max_ms,
+        "wrong_answers": run.wrong + run.errors,
+        "server_cpu_ms_per_request": run.server_cpu_percent * 10 / run.requests_per_s,
+        "server_cpu_percent": run.server_cpu_percent,
+        **{f"database_{key}_per_request": (database_after[key] - database_before[key]) / run.requests
+           for key in database_before},
+        "generator_cpu_percent": run.generator_cpu_percent, "other_cpu_percent": run.other_cpu_percent,
+        "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg()),
+    }  # fmt: skip
 
 
 async def measure(
@@ -301,7 +366,13 @@ def markdown(report: dict[str, Any]) -> str:
         table_row(["---"] + ["---:"] * (len(headers) - 1)),
     ]
     for run in report["runs"]:
-        cells = [run["name"], str(run["clients"]), f"{run['requests']:,}", f"{run['rate_per_s']:,.0f}"]
+        generator = " (wrk)" if run.get("generator") == "wrk" else ""
+        cells = [
+            run["name"] + generator,
+            str(run["clients"]),
+            f"{run['requests']:,}",
+            f"{run['rate_per_s']:,.0f}",
+        ]
         cells += [f"{run[key]:.1f}" for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
         cells += [f"{run['server_cpu_ms_per_request']:.2f}", f"{run['database_sessions_per_request']:.2f}"]
         cells += [f"{run['database_active_time_per_request']:.2f}"]
@@ -339,6 +410,13 @@ async def main() -> None:
     parser.add_argument("--titan-python", default=sys.executable)
     parser.add_argument("--profile", type=Path, help="run the server under cProfile, statistics to this file")
     parser.add_argument("--results-dir", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--generator",
+        choices=("python", "wrk"),
+        default="python",
+        help="the clients of the 16-client measures: asyncio tasks here, or wrk",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="titan serve --workers N (Redis bus)")
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.UTC)
 
@@ -350,10 +428,15 @@ async def main() -> None:
         port = free_port()
         environment = {**os.environ, "TITAN_DATABASE_URL": url, "TITAN_PLUGINS": "registry",
                        "TITAN_LOG_LEVEL": "WARNING"}  # fmt: skip
+        if args.workers > 1:
+            # Several workers share events through Redis; a key prefix of this run's own.
+            environment |= {"TITAN_BUS": REDIS, "TITAN_BUS_PREFIX": f"regbench{os.getpid()}:"}
         with tempfile.TemporaryDirectory() as scratch:
             # cProfile writes its statistics when the server stops (SIGINT) at the end.
             profiling = ["-m", "cProfile", "-o", str(args.profile.resolve())] if args.profile else []
             command = [args.titan_python, *profiling, "-m", "titan_core", "serve", "--port", str(port)]
+            if args.workers > 1:
+                command += ["--workers", str(args.workers)]
             server = ManagedServer("titan", command, f"http://127.0.0.1:{port}/health",
                                    Path(scratch) / "serve.log", env=environment)  # fmt: skip
             with server:
@@ -362,7 +445,12 @@ async def main() -> None:
                 base = f"http://127.0.0.1:{port}"
                 for measure_name in ("pages", "get"):
                     if args.measure in (measure_name, "both"):
-                        runs.append(await measure(server, measure_name, args, base, database, args.clients))
+                        if args.generator == "wrk":
+                            runs.append(await measure_with_wrk(server, measure_name, args, base, database))
+                        else:
+                            runs.append(
+                                await measure(server, measure_name, args, base, database, args.clients)
+                            )
                 if args.measure in ("pages", "both"):
                     # One client alone: the time a page takes when no other request waits before it.
                     runs.append(await measure(server, "pages", args, base, database, 1))

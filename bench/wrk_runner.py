@@ -11,9 +11,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from procs import machine_busy_seconds, process_cpu_seconds
+from procs import machine_busy_seconds, tree_cpu_seconds
 
 REPORT_SCRIPT = Path(__file__).with_name("wrk_report.lua")
+PATHS_SCRIPT = Path(__file__).with_name("wrk_paths.lua")
 
 
 @dataclasses.dataclass
@@ -35,6 +36,8 @@ class WrkResult:
     p999_ms: float
     max_ms: float
     bytes_per_response: float
+    # Answers the script found wrong (wrk_paths.lua's WRK_EXPECT); 0 for wrk_report.lua.
+    wrong: int
     generator_cpu_percent: float
     server_cpu_percent: float
     other_cpu_percent: float
@@ -56,9 +59,13 @@ def run_wrk(
     method: str = "GET",
     body_prefix: str | None = None,
     server_pid: int | None = None,
+    script: Path = REPORT_SCRIPT,
+    script_env: dict[str, str] | None = None,
 ) -> WrkResult:
-    """Load `url` for `duration_s`; with `body_prefix`, every request carries a distinct JSON string body."""
-    env = dict(os.environ, WRK_METHOD=method)
+    """Load `url` for `duration_s`; with `body_prefix`, every request carries a distinct JSON string body.
+    `script` (with its `script_env`) replaces wrk_report.lua, e.g. wrk_paths.lua; it must print the
+    same WRK_JSON summary line. The server's CPU is its process tree's (workers included)."""
+    env = dict(os.environ, WRK_METHOD=method, WRK_THREADS=str(threads), **(script_env or {}))
     if body_prefix is not None:
         env["WRK_BODY_PREFIX"] = body_prefix
     command = [
@@ -69,10 +76,10 @@ def run_wrk(
         "--timeout",
         "10s",
         "-s",
-        str(REPORT_SCRIPT),
+        str(script),
         url,
     ]
-    server_before = process_cpu_seconds(server_pid) if server_pid else 0.0
+    server_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
     machine_before = machine_busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -84,7 +91,7 @@ def run_wrk(
     output = process.stdout.read().decode(errors="replace")
     problems = process.stderr.read().decode(errors="replace")
     machine_used = machine_busy_seconds() - machine_before
-    server_used = (process_cpu_seconds(server_pid) - server_before) if server_pid else 0.0
+    server_used = (tree_cpu_seconds(server_pid) - server_before) if server_pid else 0.0
     generator_used = usage.ru_utime + usage.ru_stime
     summary_lines = [line for line in output.splitlines() if line.startswith("WRK_JSON ")]
     if process.returncode != 0 or not summary_lines:
@@ -111,6 +118,7 @@ def run_wrk(
         p999_ms=summary["latency_p999_us"] / 1000,
         max_ms=summary["latency_max_us"] / 1000,
         bytes_per_response=summary["bytes"] / requests if requests else 0.0,
+        wrong=summary.get("wrong", 0),
         generator_cpu_percent=100 * generator_used / elapsed,
         server_cpu_percent=100 * server_used / elapsed,
         other_cpu_percent=max(0.0, 100 * (machine_used - generator_used - server_used) / elapsed),
