@@ -71,10 +71,10 @@ def start_workers(
     every worker it ever started is checked gone (SIGKILLed by pid if not)."""
     started: list[Workers] = []
 
-    def start(extra_env: dict[str, str] | None = None) -> Workers:
+    def start(extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Workers:
         port = free_port()
         argv = [sys.executable, "-m", "titan_core", "serve", "--host", LOOPBACK, "--port", str(port),
-                "--database-url", make_postgres_database(), "--workers", "2"]  # fmt: skip
+                "--database-url", make_postgres_database(), "--workers", "2", *args]  # fmt: skip
         env = {"TITAN_BUS": redis_url, "TITAN_BUS_PREFIX": redis_prefix, **FAST_LEASES, **(extra_env or {})}
         server = launch_serve(argv, port, log_path=tmp_path / f"workers-{port}.log", cwd=tmp_path,
                               env=server_environment(env))  # fmt: skip
@@ -123,6 +123,38 @@ def test_two_workers_serve_one_port_from_two_processes(start_workers: Any) -> No
     finally:
         for client in clients:
             client.close()
+
+
+def test_the_parent_loads_the_demo_once_and_each_worker_has_its_own_mqtt_client_id(
+    start_workers: Any, mqtt_url: str, mqtt_topic_prefix: str
+) -> None:
+    fixed = f"{mqtt_topic_prefix}-fixed"
+    workers = start_workers(
+        {"TITAN_MQTT_URL": mqtt_url, "TITAN_MQTT_PREFIX": mqtt_topic_prefix, "TITAN_MQTT_CLIENT_ID": fixed},
+        args=("--demo",),
+    )
+    log = workers.server.log()
+    demo_lines = [line for line in log.splitlines() if "--demo:" in line]
+    assert len(demo_lines) == 1 and "loaded the demo twin" in demo_lines[0], demo_lines
+    assert log.index("--demo:") < log.index("worker 1 of 2"), "the demo was loaded after a worker started"
+    assert log.count("database schema is current") == 1, "migrated more than once"
+
+    # The same fixed client id in two workers: the broker would drop one whenever the other connects.
+    def both_connected() -> bool:
+        ids = set(re.findall(r"is up \([^)]*client id (\S+),", workers.server.log()))
+        return {f"{fixed}-w1", f"{fixed}-w2"} <= ids
+
+    wait_until(both_connected, timeout=30, what="both workers' MQTT write-back connections up",
+               diagnostics=workers.server.log_tail)  # fmt: skip
+    assert f"client id {fixed}," not in workers.server.log()
+
+
+def test_a_parent_killed_with_sigkill_takes_its_workers_with_it(start_workers: Any) -> None:
+    workers = start_workers()
+    pids = list(workers.pids().values())
+    workers.server.kill()
+    wait_until(lambda: all(process_gone(pid) for pid in pids), timeout=STOP_GRACE_S + 10,
+               what=f"workers {pids} gone after their parent was SIGKILLed")  # fmt: skip
 
 
 async def _websocket_on(port: int, worker_pid: int, pids: list[int], session: aiohttp.ClientSession) -> Any:
