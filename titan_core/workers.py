@@ -83,19 +83,20 @@ def workers_refusal(settings: Settings) -> str:
         )
     if settings.bus == "memory":
         return (
-            f"workers = {settings.workers} needs a shared event bus: with the in-memory bus the events "
-            "of one worker's writes never reach the WebSocket, MQTT and /events clients of the others. "
+            f"workers = {settings.workers} needs a shared event bus: with the in-memory bus every event "
+            "reaches the WebSocket and /events clients of one worker only (the one that publishes). "
             "Set TITAN_BUS=redis://HOST:6379/0 (docs/events.md), or TITAN_WORKERS=1"
         )
     if settings.database_url.startswith("sqlite"):
-        # SQLite serialises writers inside one process (database.py: the write lock, inline writes
-        # that give up at once when another process holds the file); across processes writers
-        # would meet the file lock and be refused with 503s, and a commit in one worker would not
-        # wake another's relay (that is PostgreSQL's LISTEN/NOTIFY).
+        # SQLite is built on one process (database.py): writers are serialised and batched by a
+        # lock inside the process, inline writes give up at once when another process holds the
+        # file, and a commit wakes the relay of its own process only (PostgreSQL has LISTEN/NOTIFY).
+        # Across processes writes would queue on the file lock (refused with 503 after 10 s) and
+        # events wait for the relay's polling: not the cluster behaviour workers promise.
         return (
-            f"workers = {settings.workers} needs PostgreSQL: SQLite has one writer, and several "
-            "processes writing one SQLite file would refuse each other's writes. Set "
-            "TITAN_DATABASE_URL=postgresql+asyncpg://USER@HOST/DB, or TITAN_WORKERS=1"
+            f"workers = {settings.workers} needs PostgreSQL: SQLite has one writer at a time, and "
+            "Titan shares it fairly only within one process; several workers would queue on the file "
+            "lock. Set TITAN_DATABASE_URL=postgresql+asyncpg://USER@HOST/DB, or TITAN_WORKERS=1"
         )
     return ""
 
@@ -211,14 +212,18 @@ class Supervisor:
         index, quick_exits, delay = worker.slot.index, 0, BACKOFF_FIRST_S
         while not self.stopping.is_set():
             started = time.monotonic()
-            process = worker.process = await asyncio.create_subprocess_exec(
-                *self.command,
-                env=worker_environment(self.settings, worker.slot),
-                stdin=asyncio.subprocess.DEVNULL,
-                # Its own session: a Ctrl-C in the terminal reaches the parent only, which stops the
-                # workers once (a second signal would cut a worker's graceful shutdown short).
-                start_new_session=True,
-            )
+            try:
+                process = worker.process = await asyncio.create_subprocess_exec(
+                    *self.command,
+                    env=worker_environment(self.settings, worker.slot),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    # Its own session: a Ctrl-C in the terminal reaches the parent only, which stops
+                    # the workers once (a second signal would cut a worker's graceful shutdown short).
+                    start_new_session=True,
+                )
+            except OSError as error:  # no processes left, the interpreter gone: retrying will not help
+                self._give_up(f"cannot start worker {index}: {error}; stopping every worker")
+                return
             if self.stopping.is_set():  # stopping began while it was being started
                 process.send_signal(self.stop_signal)
             code = await process.wait()
