@@ -113,15 +113,20 @@ def port_in_use(host: str, port: int) -> str:
     except socket.gaierror as error:
         return f"cannot resolve host {host!r}: {error}"
     for family, kind, proto, _name, address in infos:
-        with socket.socket(family, kind, proto) as probe:
-            if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            try:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                # As the server binds (asyncio sets SO_REUSEADDR on POSIX): connections of a stopped
+                # server left in TIME_WAIT do not count, a listening socket does.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 probe.bind(address)
-            except OSError as error:
-                if error.errno == errno.EADDRINUSE:
-                    return f"cannot serve on {host}:{port}: the address is in use by another process"
-                return f"cannot serve on {host}:{port}: {error.strerror or error}"
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"cannot serve on {host}:{port}: the address is in use by another process"
+            if error.errno == errno.EAFNOSUPPORT:
+                continue  # an IPv6 address on a host without IPv6: the server skips it too
+            return f"cannot serve on {host}:{port}: {error.strerror or error}"
     return ""
 
 

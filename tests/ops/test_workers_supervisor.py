@@ -102,6 +102,21 @@ def test_a_port_someone_listens_on_is_reported() -> None:
     assert port_in_use("127.0.0.1", port) == ""
 
 
+def test_connections_left_in_time_wait_do_not_make_the_port_taken() -> None:
+    # A server stopped a moment ago leaves the connections it closed in TIME_WAIT on its port;
+    # `titan serve` binds despite them (SO_REUSEADDR), so the check must not refuse.
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers do
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()  # the server's side closes first: its end goes to TIME_WAIT
+        client.close()
+    assert port_in_use("127.0.0.1", port) == ""
+
+
 def test_workers_option_takes_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["serve", "--workers", "0"])
