@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import ipaddress
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -17,15 +18,17 @@ from titan_core.cli_parser import build_parser, print_error
 from titan_core.logging_setup import configure_logging
 from titan_core.settings import SettingDeprecationWarning, Settings, SettingsError, load_settings
 from titan_core.store.database import DatabaseUnavailable, open_database
+from titan_core.workers import WorkerSlot, become_worker, port_in_use, supervise, workers_refusal
 
 log = logging.getLogger("titan")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
     overrides: dict[str, Any] = {
         name: getattr(args, name, None)
-        for name in ("host", "port", "database_url", "api_prefix", "log_level", "insecure_no_auth")
+        for name in ("host", "port", "database_url", "api_prefix", "log_level", "insecure_no_auth", "workers")
     }
     try:
         settings = _load_settings(overrides)
@@ -41,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_plugins(settings, as_json=args.json)
     try:
         if args.command == "serve":
-            return _serve(settings, demo=args.demo)
+            return _serve(settings, demo=args.demo, arguments=arguments)
         if args.command == "load":
             from titan_core.gc_tuning import tune_for_loading
             from titan_core.loader import default_jobs, load_paths
@@ -99,7 +102,47 @@ def _load_settings(overrides: dict[str, Any]) -> Settings:
     return settings
 
 
-def _serve(settings: Settings, *, demo: bool) -> int:
+def _serve(settings: Settings, *, demo: bool, arguments: Sequence[str]) -> int:
+    """`titan serve`: one process, a worker of `--workers N` (WORKER_VARIABLE set), or their parent."""
+    refusal = bind_refusal(settings) or workers_refusal(settings)
+    if refusal:
+        print_error(refusal)
+        return 2
+    slot = WorkerSlot.current()
+    if slot is not None:
+        return _serve_worker(settings, slot)
+    if settings.workers == 1:
+        if demo:
+            log.info("%s", asyncio.run(_load_demo(settings)))
+        return _run_server(settings, banner=f"{DISTRIBUTION} {__version__} serving on")
+    # The parent: what must happen once (migrations, the demo) happens here, before any worker runs.
+    taken = port_in_use(settings.host, settings.port)
+    if taken:
+        print_error(taken)
+        return 1
+    if demo:
+        log.info("%s", asyncio.run(_load_demo(settings)))  # migrates too
+    elif settings.migrate_on_start:
+        asyncio.run(_migrate(settings))
+    log.info("%s %s: %d workers serving on %s (database %s)", DISTRIBUTION, __version__, settings.workers,
+             _address(settings), _database_label(settings))  # fmt: skip
+    # Each worker re-runs this very command line; the variable makes it a worker (above).
+    return supervise(settings, [sys.executable, "-m", "titan_core", *arguments], settings.workers)
+
+
+def _serve_worker(settings: Settings, slot: WorkerSlot) -> int:
+    if not become_worker(slot):
+        print_error(f"worker {slot.index}: its parent (pid {slot.parent}) is gone; not starting")
+        return 1
+    # The parent migrated (and loaded the demo) before starting the workers.
+    worker = settings.replace(migrate_on_start=False)
+    banner = (
+        f"{DISTRIBUTION} {__version__} worker {slot.index} of {slot.count} (pid {os.getpid()}) serving on"
+    )
+    return _run_server(worker, banner=banner, reuse_port=True)
+
+
+def _run_server(settings: Settings, *, banner: str, reuse_port: bool = False) -> int:
     from aiohttp import web
 
     from titan_core.api.hardening import quiet_malformed_requests
@@ -107,12 +150,6 @@ def _serve(settings: Settings, *, demo: bool) -> int:
     from titan_core.gc_tuning import tune_for_serving
     from titan_core.plugins import PluginLoadError
 
-    refusal = bind_refusal(settings)
-    if refusal:
-        print_error(refusal)
-        return 2
-    if demo:
-        log.info("%s", asyncio.run(_load_demo(settings)))
     quiet_malformed_requests()
     try:
         app = create_app(settings)
@@ -120,15 +157,22 @@ def _serve(settings: Settings, *, demo: bool) -> int:
         print_error(str(exc))
         return 2
     tune_for_serving()
-    address = f"http://{settings.host}:{settings.port}"
 
     def announce(_aiohttp_banner: str) -> None:
         # aiohttp calls this once the app has started (migrations, plugins) and the port is bound.
-        log.info("%s %s serving on %s (database %s)", DISTRIBUTION, __version__, address,
-                 settings.database_url.split("@")[-1])  # fmt: skip
+        log.info("%s %s (database %s)", banner, _address(settings), _database_label(settings))
 
-    web.run_app(app, host=settings.host, port=settings.port, print=announce, access_log=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=announce, access_log=None,
+                reuse_port=reuse_port or None)  # fmt: skip
     return 0
+
+
+def _address(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.port}"
+
+
+def _database_label(settings: Settings) -> str:
+    return settings.database_url.split("@")[-1]  # no user or password in the log
 
 
 async def _load_demo(settings: Settings) -> str:

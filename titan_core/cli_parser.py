@@ -36,6 +36,16 @@ def port(text: str) -> int:
     return number
 
 
+def workers(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers; use a whole number from 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrors(
         prog="titan",
@@ -75,6 +85,14 @@ def _serve(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
     serve.add_argument("--api-prefix", help="alias prefix of the API (TITAN_API_PREFIX; default /api/v3.0)")
     serve.add_argument(
         "--log-level", type=log_level, help=f"{', '.join(LOG_LEVELS)} (TITAN_LOG_LEVEL; default INFO)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=workers,
+        metavar="N",
+        help="serve with N worker processes sharing the port (Linux; N > 1 needs TITAN_BUS=redis://… "
+        "and PostgreSQL, as several instances do); a parent process migrates once and restarts a "
+        "worker that dies (TITAN_WORKERS; default 1)",
     )
     serve.add_argument(
         "--demo",

@@ -1,0 +1,124 @@
+"""The `--workers` supervisor and its refusals, without a server: real child processes that exit at
+once, the settings it refuses with what to change, and the per-worker MQTT client id."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+
+import pytest
+
+from titan_core import workers
+from titan_core.cli import main
+from titan_core.settings import Settings
+from titan_core.workers import (
+    WORKER_VARIABLE,
+    Supervisor,
+    WorkerSlot,
+    describe_exit,
+    port_in_use,
+    worker_environment,
+    workers_refusal,
+)
+
+POSTGRES = "postgresql+asyncpg://titan@db.example/titan"
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _exits_with(code: int) -> list[str]:
+    return [sys.executable, "-c", f"import sys; sys.exit({code})"]
+
+
+async def test_workers_that_keep_dying_right_after_start_make_the_parent_give_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(workers, "BACKOFF_FIRST_S", 0.01)
+    supervisor = Supervisor(Settings(), _exits_with(3), 2)
+    async with asyncio.timeout(60):
+        code = await supervisor.run()
+    assert code == 1
+    assert f"exited with code 3 {workers.MAX_QUICK_EXITS} times in a row" in supervisor.failure
+    restarts = [r.getMessage() for r in caplog.records if "restarting it in" in r.getMessage()]
+    # One line per unexpected exit, naming the worker and how it ended.
+    assert restarts and all(line.startswith("worker ") and "exited with code 3" in line for line in restarts)
+
+
+async def test_a_worker_that_refuses_to_start_is_not_retried() -> None:
+    supervisor = Supervisor(Settings(), _exits_with(workers.REFUSED_EXIT_CODE), 2)
+    async with asyncio.timeout(30):
+        assert await supervisor.run() == 1
+    assert "refused to start (exit code 2" in supervisor.failure
+
+
+def test_exits_are_described_by_code_or_signal() -> None:
+    assert describe_exit(3) == "exited with code 3"
+    assert describe_exit(-9) == "was killed by SIGKILL"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (Settings(workers=1), ""),
+        (Settings(workers=2, database_url=POSTGRES, bus=REDIS), ""),
+        (Settings(workers=2, database_url=POSTGRES), "TITAN_BUS=redis://"),
+        (Settings(workers=2, bus=REDIS), "needs PostgreSQL"),
+    ],
+)
+def test_workers_are_refused_where_they_would_not_be_a_correct_cluster(
+    settings: Settings, expected: str
+) -> None:
+    refusal = workers_refusal(settings)
+    assert (expected in refusal) if expected else refusal == ""
+
+
+def test_other_platforms_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    refusal = workers_refusal(Settings(workers=2, database_url=POSTGRES, bus=REDIS))
+    assert "needs Linux" in refusal and "TITAN_WORKERS=1" in refusal
+
+
+def test_each_worker_gets_its_own_fixed_mqtt_client_id() -> None:
+    settings = Settings(extra={"mqtt": {"client_id": "plant-7"}}, environ={})
+    first = worker_environment(settings, WorkerSlot(1, 2, 100))
+    second = worker_environment(settings, WorkerSlot(2, 2, 100))
+    assert (first["TITAN_MQTT_CLIENT_ID"], second["TITAN_MQTT_CLIENT_ID"]) == ("plant-7-w1", "plant-7-w2")
+    assert WorkerSlot.current(second) == WorkerSlot(2, 2, 100)
+    # Without a fixed id each process already makes a unique one (host, pid, random).
+    assert "TITAN_MQTT_CLIENT_ID" not in worker_environment(Settings(environ={}), WorkerSlot(1, 2, 100))
+
+
+def test_no_slot_means_no_worker() -> None:
+    assert WorkerSlot.current({}) is None
+    assert WorkerSlot.current({WORKER_VARIABLE: "garbage"}) is None
+
+
+def test_a_port_someone_listens_on_is_reported() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert "in use" in port_in_use("127.0.0.1", port)
+    assert port_in_use("127.0.0.1", port) == ""
+
+
+def test_connections_left_in_time_wait_do_not_make_the_port_taken() -> None:
+    # A server stopped a moment ago leaves the connections it closed in TIME_WAIT on its port;
+    # `titan serve` binds despite them (SO_REUSEADDR), so the check must not refuse.
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers do
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()  # the server's side closes first: its end goes to TIME_WAIT
+        client.close()
+    assert port_in_use("127.0.0.1", port) == ""
+
+
+def test_workers_option_takes_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--workers", "0"])
+    assert exit_.value.code == 2
+    assert "is not a number of workers" in capsys.readouterr().err
