@@ -16,7 +16,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 """The version of `titan_core.plugin_api`: MAJOR.MINOR."""
 
 REQUIREMENT_ATTRIBUTE = "TITAN_PLUGIN_API"
