@@ -56,9 +56,12 @@ class PluginTransaction:
                     identifiables.c.kind == kind,
                     identifiables.c.identifier.in_(unique[start : start + _READ_CHUNK]),
                 )
-                # In primary-key order, so two transactions locking overlapping sets never deadlock.
-                .order_by(identifiables.c.pk)
                 .with_for_update()
             )
+            if self.connection.dialect.name != "sqlite":
+                # PostgreSQL locks the rows in the order it returns them: primary-key order, the one
+                # lock order of every writer, so no two transactions deadlock. SQLite, which locks
+                # no rows, would answer ORDER BY by walking every row of the kind in pk order.
+                query = query.order_by(identifiables.c.pk)
             found += [as_stored(kind, row) for row in await self.connection.execute(query)]
-        return found
+        return sorted(found, key=lambda stored: stored.pk)
