@@ -99,7 +99,8 @@ def test_discovery_plugin_is_discovered_through_its_entry_point(titan_settings: 
     assert project["entry-points"]["titan"] == {"discovery": "titan_plugin_discovery.plugin"}
     assert (record.state, record.distribution) == ("loaded", "titan-aas-discovery")
     assert set(record.hooks) == {
-        "titan_entity_kinds", "titan_migrations", "titan_services", "titan_setup_app", "titan_write_transaction",
+        "titan_entity_kinds", "titan_health", "titan_migrations", "titan_services", "titan_setup_app",
+        "titan_write_transaction",
     }  # fmt: skip
     assert plugin.TITAN_PLUGIN_API.startswith(">=1.")
 

@@ -40,13 +40,16 @@ def follow_shell_changes(connection: Connection, changes: Sequence[Change]) -> l
     made: list[Change] = []
     shell_ids = list(final)
     for start in range(0, len(shell_ids), _CHUNK):
-        made += _apply(
+        made += apply_links(
             connection, {shell_id: final[shell_id] for shell_id in shell_ids[start : start + _CHUNK]}
         )
     return made
 
 
-def _apply(connection: Connection, wanted: dict[str, list[AssetLink] | None]) -> list[Change]:
+def apply_links(connection: Connection, wanted: dict[str, list[AssetLink] | None]) -> list[Change]:
+    """Make the derived links of each shell id in `wanted` its links (None: the shell is gone, so
+    every link of its id goes), in three statements; the asset_link changes made. Shells whose
+    derived links are already these are not written. Also the start-up back-fill's (backfill.py)."""
     stored = store.rows_of(connection, list(wanted))
     forgotten: list[str] = []
     rederived: list[str] = []
@@ -61,7 +64,7 @@ def _apply(connection: Connection, wanted: dict[str, list[AssetLink] | None]) ->
             derived = store.link_rows(shell_id, store.DERIVED, links)
             # Most shell writes (a thumbnail, a submodel reference, an idShort) leave the asset ids
             # as they were: no write, no event.
-            if sorted((row for row in before if row.source == store.DERIVED), key=_position) == derived:
+            if derived_rows(before) == derived:
                 continue
             rederived.append(shell_id)
             new_rows += derived
@@ -73,6 +76,11 @@ def _apply(connection: Connection, wanted: dict[str, list[AssetLink] | None]) ->
     store.delete_links(connection, [shell_id for shell_id in rederived if shell_id in stored], store.DERIVED)
     store.insert_rows(connection, new_rows)
     return made
+
+
+def derived_rows(rows: list[store.LinkRow]) -> list[store.LinkRow]:
+    """The derived rows among one shell id's `rows`, in their order (as `store.link_rows` makes them)."""
+    return sorted((row for row in rows if row.source == store.DERIVED), key=_position)
 
 
 def _position(row: store.LinkRow) -> int:
