@@ -113,7 +113,7 @@ class DescriptorRoutes:
         shell_filter = _shell_filter(request) if self.kind == "shell_descriptor" else None
         listing = Listing(limit, cursor, shell_filter)
         found = await _registry(request).page(self.kind, listing, principal=principal_of(request))
-        return _paged_bodies((item.body for item in found.items), found.next_cursor)
+        return _paged_bodies(found.bodies, found.next_cursor)
 
     async def post(self, request: web.Request) -> web.StreamResponse:
         document = await json_body(request)

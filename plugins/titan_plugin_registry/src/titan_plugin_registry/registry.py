@@ -19,7 +19,6 @@ from titan_core.plugin_api import (
     ChangeType,
     Conflict,
     NotFound,
-    Page,
     Principal,
     Repository,
     authorize_read,
@@ -30,7 +29,7 @@ from titan_core.plugin_api import (
 )
 from titan_plugin_registry import store
 from titan_plugin_registry.descriptors import LABEL, DescriptorKind, check_descriptor, semantic_id_of
-from titan_plugin_registry.store import Listing, StoredDescriptor
+from titan_plugin_registry.store import BodyPage, Listing, StoredDescriptor
 
 ORIGIN = "plugin:registry"
 
@@ -55,9 +54,7 @@ class Registry:
         authorize_read(principal, identifier)
         return _found(kind, identifier, await store.get(self.repository, kind, identifier))
 
-    async def page(
-        self, kind: DescriptorKind, listing: Listing, *, principal: Principal
-    ) -> Page[StoredDescriptor]:
+    async def page(self, kind: DescriptorKind, listing: Listing, *, principal: Principal) -> BodyPage:
         authorize_read(principal)
         return await store.page(self.repository, kind, listing, principal)
 

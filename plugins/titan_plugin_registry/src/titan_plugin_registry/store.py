@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from titan_core.plugin_api import (
     Conflict,
-    Page,
     Principal,
     Repository,
     StoredDocument,
@@ -54,6 +53,14 @@ class StoredDescriptor(StoredDocument):
     descriptor registered again apart from its deleted namesake of the same version."""
 
     kind: DescriptorKind
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPage:
+    """A page of descriptors as served: their stored JSON texts, and the cursor of the next page."""
+
+    bodies: list[str]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -183,8 +190,9 @@ async def remove(connection: AsyncConnection, current: StoredDescriptor) -> None
 
 async def page(
     repository: Repository, kind: DescriptorKind, listing: Listing, principal: Principal
-) -> Page[StoredDescriptor]:
-    """Up to `limit` descriptors the principal may read, from the cursor on, in registration order."""
+) -> BodyPage:
+    """Up to `limit` descriptors the principal may read, from the cursor on, in registration order:
+    their stored JSON texts, as a page is served (no record per descriptor: a page's hot path)."""
     if principal.scopes:
         async with repository.reading() as connection:
             return await _scoped_page(connection, kind, listing, principal)
@@ -198,18 +206,19 @@ async def page(
         parameters["asset_type"] = wanted.asset_type
     query = _page_query(kind, "cursor" in parameters, "asset_kind" in parameters, "asset_type" in parameters)
     rows = await repository.fetch(query, parameters)
-    return _as_page(kind, rows, listing.limit)
+    return _as_page(rows, listing.limit)
 
 
-def _as_page(kind: DescriptorKind, rows: Sequence[Sequence[Any]], limit: int) -> Page[StoredDescriptor]:
-    # One more row than a page was asked for: it says whether there is a next page, and where.
-    items = [_descriptor(kind, row) for row in rows[:limit]]
-    return Page(items, encode_cursor(rows[limit][0]) if len(rows) > limit else None)
+def _as_page(rows: Sequence[Sequence[Any]], limit: int) -> BodyPage:
+    # Rows of seq, identifier, version, body. One more row than a page was asked for: it says
+    # whether there is a next page, and where.
+    bodies = [row[3] for row in rows[:limit]]
+    return BodyPage(bodies, encode_cursor(rows[limit][0]) if len(rows) > limit else None)
 
 
 async def _scoped_page(
     connection: AsyncConnection, kind: DescriptorKind, listing: Listing, principal: Principal
-) -> Page[StoredDescriptor]:
+) -> BodyPage:
     table = TABLES[kind]
     query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
     if listing.cursor is not None:
@@ -220,7 +229,7 @@ async def _scoped_page(
     if wanted.asset_type is not None:
         query = query.where(table.c.asset_type == wanted.asset_type)
     rows = await _readable(connection, query, table, principal, listing.limit + 1)
-    return _as_page(kind, rows, listing.limit)
+    return _as_page(rows, listing.limit)
 
 
 async def _readable(
