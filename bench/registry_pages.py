@@ -240,14 +240,16 @@ async def measure_with_wrk(
 ) -> dict[str, Any]:
     """The same measure from wrk (`--generator wrk`), --duration seconds: `pages` requests the pages
     of a walk made first (every page by its real cursor, each connection from its own point of the
-    list and around), `get` random ids. wrk checks each answer's status and shape; the walk made
-    first and the Python warm-up check the contents exactly."""
+    list and around), `get` random ids. The walk made first and the Python warm-up check the
+    contents exactly; wrk checks each answer's status, and the shape of each descriptor it gets
+    (not of each page: handing wrk's Lua every 170 KB page to look at cost more CPU than the
+    server's work on it)."""
     async with aiohttp.ClientSession() as session:
         if name == "pages":
             paths: list[str] = []
             wrong = await walk(session, base, args.shells, [], paths)
             assert wrong == 0, "the walk before the wrk run found wrong pages"
-            expect = r'^{"paging_metadata":{[^}]*},"result":%[{"'
+            expect = None
         else:
             stop_at = time.perf_counter() + args.warmup
             wrong = sum(await asyncio.gather(
@@ -266,7 +268,7 @@ async def measure_with_wrk(
         run = await asyncio.to_thread(
             run_wrk, base, duration_s=args.duration, connections=args.clients, threads=2,
             server_pid=server.pid, script=PATHS_SCRIPT,
-            script_env={"WRK_PATHS_FILE": listing.name, "WRK_EXPECT": expect},
+            script_env={"WRK_PATHS_FILE": listing.name, **({"WRK_EXPECT": expect} if expect else {})},
         )  # fmt: skip
     await asyncio.sleep(1.5)  # PostgreSQL publishes a session's counters at most once a second
     database_after = await database_counters(database)

@@ -115,7 +115,7 @@ def _page_query(kind: DescriptorKind, from_cursor: bool, asset_kind: bool, asset
     """A page without scopes, built once per shape: parameters `limit`, and `cursor`,
     `asset_kind`, `asset_type` where the shape has them."""
     table = TABLES[kind]
-    query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
+    query = select(table.c.seq, table.c.body).order_by(table.c.seq)
     if from_cursor:
         query = query.where(table.c.seq >= bindparam("cursor", type_=BigInteger))
     if asset_kind:
@@ -210,9 +210,9 @@ async def page(
 
 
 def _as_page(rows: Sequence[Sequence[Any]], limit: int) -> BodyPage:
-    # Rows of seq, identifier, version, body. One more row than a page was asked for: it says
-    # whether there is a next page, and where.
-    bodies = [row[3] for row in rows[:limit]]
+    # Rows of seq and body (more columns may follow). One more row than a page was asked for: it
+    # says whether there is a next page, and where.
+    bodies = [row[1] for row in rows[:limit]]
     return BodyPage(bodies, encode_cursor(rows[limit][0]) if len(rows) > limit else None)
 
 
@@ -220,7 +220,7 @@ async def _scoped_page(
     connection: AsyncConnection, kind: DescriptorKind, listing: Listing, principal: Principal
 ) -> BodyPage:
     table = TABLES[kind]
-    query = select(table.c.seq, table.c.identifier, table.c.version, table.c.body).order_by(table.c.seq)
+    query = select(table.c.seq, table.c.body, table.c.identifier).order_by(table.c.seq)
     if listing.cursor is not None:
         query = query.where(table.c.seq >= decode_cursor(listing.cursor))
     wanted = listing.shell_filter or ShellFilter()
