@@ -130,20 +130,20 @@ def port_in_use(host: str, port: int) -> str:
     return ""
 
 
-def worker_environment(settings: Settings, slot: WorkerSlot) -> dict[str, str]:
-    """The environment of worker `slot`: the parent's, its slot, and per-worker identities.
-
-    A fixed MQTT client id (`[mqtt] client_id`, needed for a persistent session) would be the same
-    in every worker, and the broker drops the older connection of a client id when a newer one
-    connects: the workers would take turns kicking each other off. Each worker gets
-    `<client_id>-w<index>` instead, stable across restarts of that worker, so its session survives.
-    """
+def worker_environment(slot: WorkerSlot) -> dict[str, str]:
+    """The environment of worker `slot`: the parent's, and its slot. Plugins that hold an identity
+    of their own derive a per-worker one from `worker_index()` (the MQTT plugin's fixed client id)."""
     environment = dict(os.environ)
     environment[WORKER_VARIABLE] = slot.encode()
-    client_id = str(settings.section("mqtt").get("client_id") or "")
-    if client_id:
-        environment["TITAN_MQTT_CLIENT_ID"] = f"{client_id}-w{slot.index}"
     return environment
+
+
+def worker_index() -> int | None:
+    """This process's number (1 to N) among the workers of `titan serve --workers N`; None in a
+    plain `titan serve` (and in the parent). Stable across restarts of that worker: an identity a
+    plugin derives from it (a fixed MQTT client id plus `-w<index>`) keeps its broker session."""
+    slot = WorkerSlot.current()
+    return None if slot is None else slot.index
 
 
 def become_worker(slot: WorkerSlot) -> bool:
@@ -220,7 +220,7 @@ class Supervisor:
             try:
                 process = worker.process = await asyncio.create_subprocess_exec(
                     *self.command,
-                    env=worker_environment(self.settings, worker.slot),
+                    env=worker_environment(worker.slot),
                     stdin=asyncio.subprocess.DEVNULL,
                     # Its own session: a Ctrl-C in the terminal reaches the parent only, which stops
                     # the workers once (a second signal would cut a worker's graceful shutdown short).

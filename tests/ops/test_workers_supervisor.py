@@ -1,5 +1,6 @@
 """The `--workers` supervisor and its refusals, without a server: real child processes that exit at
-once, the settings it refuses with what to change, and the per-worker MQTT client id."""
+once, the settings it refuses with what to change, and the worker index plugins derive identities
+from (the MQTT plugin's per-worker client id: tests/mqtt/test_mqtt_worker_client_id.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from titan_core.workers import (
     describe_exit,
     port_in_use,
     worker_environment,
+    worker_index,
     workers_refusal,
 )
 
@@ -78,14 +80,13 @@ def test_other_platforms_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "needs Linux" in refusal and "TITAN_WORKERS=1" in refusal
 
 
-def test_each_worker_gets_its_own_fixed_mqtt_client_id() -> None:
-    settings = Settings(extra={"mqtt": {"client_id": "plant-7"}}, environ={})
-    first = worker_environment(settings, WorkerSlot(1, 2, 100))
-    second = worker_environment(settings, WorkerSlot(2, 2, 100))
-    assert (first["TITAN_MQTT_CLIENT_ID"], second["TITAN_MQTT_CLIENT_ID"]) == ("plant-7-w1", "plant-7-w2")
-    assert WorkerSlot.current(second) == WorkerSlot(2, 2, 100)
-    # Without a fixed id each process already makes a unique one (host, pid, random).
-    assert "TITAN_MQTT_CLIENT_ID" not in worker_environment(Settings(environ={}), WorkerSlot(1, 2, 100))
+def test_a_worker_knows_its_index_from_the_slot_its_parent_gave_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    environment = worker_environment(WorkerSlot(2, 2, 100))
+    assert WorkerSlot.current(environment) == WorkerSlot(2, 2, 100)
+    monkeypatch.setenv(WORKER_VARIABLE, environment[WORKER_VARIABLE])
+    assert worker_index() == 2
+    monkeypatch.delenv(WORKER_VARIABLE)
+    assert worker_index() is None
 
 
 def test_no_slot_means_no_worker() -> None:

@@ -85,6 +85,7 @@ from titan_core.store.plugin_transaction import PluginTransaction
 from titan_core.store.preconditions import check_precondition, etag_matches
 from titan_core.store.records import Page, StoredDocument
 from titan_core.store.repository import Repository
+from titan_core.workers import worker_index
 
 __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
     # Version and compatibility.
@@ -120,6 +121,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic for readers, not sorted
     "principal_of",
     "stored_elements",
     "HealthReport",
+    "worker_index",
     # Services: a plugin's own tables, work in the write transaction, its event kinds, route groups.
     "MigrationSource",
     "Page",

@@ -9,6 +9,7 @@ no broker is configured); a cleanup context runs the connections while the app r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from titan_core.plugin_api import (
     Settings,
     hookimpl,
     stored_elements,
+    worker_index,
 )
 from titan_plugin_mqtt.config import MqttConfig
 from titan_plugin_mqtt.connection import MqttConnection
@@ -65,7 +67,7 @@ PLUGIN: web.AppKey[MqttPlugin | None] = web.AppKey("titan_plugin_mqtt.plugin")
 def titan_setup_app(app: web.Application, settings: Settings) -> None:
     # A bad setting raises SettingsError here: Titan names the plugin and the reason and starts
     # without it (or refuses to start, with require_plugins).
-    config = MqttConfig.from_settings(settings)
+    config = per_worker(MqttConfig.from_settings(settings))
     if not config.enabled:
         log.warning("%s; docs/mqtt.md shows how to start Mosquitto", NOT_CONFIGURED)
         app[PLUGIN] = None
@@ -187,3 +189,15 @@ async def _run_connection(app: web.Application) -> AsyncIterator[None]:
         await plugin.sink.close()
         await plugin.publisher.stop()
         await plugin.connection.stop()
+
+
+def per_worker(config: MqttConfig) -> MqttConfig:
+    """A fixed client id (needed for a persistent session) as this worker's own: `<client_id>-w<I>`
+    in worker I of `titan serve --workers N`. The broker drops the older connection of a client id
+    when a newer one connects, so workers sharing one would take turns kicking each other off; the
+    suffix stays the same across restarts of that worker, so its session survives. Unchanged in a
+    plain `titan serve`, and without a fixed id (each process makes a unique one)."""
+    index = worker_index()
+    if index is None or not config.client_id:
+        return config
+    return dataclasses.replace(config, client_id=f"{config.client_id}-w{index}")
