@@ -152,6 +152,7 @@ def test_the_parent_loads_the_demo_once_and_each_worker_has_its_own_mqtt_client_
 def test_a_parent_killed_with_sigkill_takes_its_workers_with_it(start_workers: Any) -> None:
     workers = start_workers()
     pids = list(workers.pids().values())
+    assert len(pids) == 2 and not any(process_gone(pid) for pid in pids), pids
     workers.server.kill()
     wait_until(lambda: all(process_gone(pid) for pid in pids), timeout=STOP_GRACE_S + 10,
                what=f"workers {pids} gone after their parent was SIGKILLed")  # fmt: skip
