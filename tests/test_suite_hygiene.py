@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -197,3 +199,27 @@ def test_tests_sharing_a_module_fixture_stay_on_one_xdist_worker(
 def test_tests_without_one_may_go_to_any_worker(request: pytest.FixtureRequest) -> None:
     assert not shares_a_module_fixture(request.node)
     assert request.node.get_closest_marker("xdist_group") is None
+
+
+def test_xdist_runs_a_group_on_one_worker(tmp_path: Path) -> None:
+    """The marker alone is not enough: pytest 9.2 made `nodeid` ignore the `@group` suffix that
+    pytest-xdist 3.8 appends, so `--dist loadgroup` spread every group over both workers and each
+    worker built the module's wheels and venvs again (minutes of the suite). Runs a real `-n 2`."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_grouped.py").write_text(
+        "import os\nimport pytest\n\n"
+        "@pytest.mark.xdist_group('one')\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_member(n):\n"
+        "    with open('workers.txt', 'a') as out:\n"
+        "        out.write(os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider", "-q",
+         "--rootdir", str(tmp_path), "-c", str(tmp_path / "pytest.ini"), "test_grouped.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    workers = (tmp_path / "workers.txt").read_text().split()
+    assert len(workers) == 6 and len(set(workers)) == 1, f"the group ran on {sorted(set(workers))}"

@@ -31,6 +31,17 @@ async def lookup(client: AppClient, name: str, value: str) -> list[str]:
     return list(found["result"])
 
 
+async def eventually_found(client: AppClient, name: str, value: str, expected: list[str]) -> None:
+    """Wait until the discovery finds `expected` for one asset id.
+
+    The sink writes a shell's descriptor and then its asset links, in two requests: a test that
+    has seen the descriptor may still be reading the discovery between the two.
+    """
+    await eventually(client, f"/lookup/shells?assetIds={asset_query(name, value)}",
+                     lambda found: list(found["result"]) == expected,
+                     f"the discovery does not find {expected} for {name}={value}")  # fmt: skip
+
+
 async def test_a_full_sync_at_start_registers_every_twin_and_removes_only_its_own_stale_descriptors(
     make_titan_client: TitanClients, remote: AppClient, register_into: Callable[..., None]
 ) -> None:
@@ -95,7 +106,7 @@ async def test_updates_and_deletions_follow_the_events(
         updated["globalAssetId"] == "urn:asset:pump-v2"
         and updated["submodelDescriptors"][0]["id"] == NAMEPLATE
     )
-    assert await lookup(remote, "globalAssetId", "urn:asset:pump-v2") == [PUMP]
+    await eventually_found(remote, "globalAssetId", "urn:asset:pump-v2", [PUMP])
     assert await lookup(remote, "globalAssetId", "urn:asset:pump") == []
 
     # A changed submodel (its semanticId) is re-registered.
@@ -111,5 +122,5 @@ async def test_updates_and_deletions_follow_the_events(
     await eventually(remote, descriptor_path(VALVE), lambda found: found is None, "valve not deregistered")
     await eventually(remote, descriptor_path(NAMEPLATE, "/submodel-descriptors"), lambda found: found is None,
                      "submodel not deregistered")  # fmt: skip
-    assert await lookup(remote, "globalAssetId", "urn:asset:valve") == []
+    await eventually_found(remote, "globalAssetId", "urn:asset:valve", [])
     assert await read(remote, descriptor_path(PUMP)) is not None
