@@ -32,6 +32,11 @@ BY_RANK = (
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
 BY_NAME = sa.text("SELECT rank FROM direct_read_things WHERE name = :name")
+# Literals become anonymous bind parameters whose values the statement carries.
+NAMES_JOINED = sa.select(
+    sa.func.max(things.c.rank) + sa.literal(10, sa.Integer),
+    sa.func.count().filter(things.c.name != sa.literal("thing-0", sa.Text)),
+).where(things.c.rank < sa.bindparam("below", type_=sa.Integer))
 
 
 async def _fill(database: Database) -> None:
@@ -58,6 +63,7 @@ async def test_fetch_returns_positional_rows_on_both_databases(database_url: str
         ]
         assert [tuple(row) for row in await database.fetch(BY_NAME, {"name": "thing-1"})] == [(1,)]
         assert await database.fetch(BY_NAME, {"name": "nothing"}) == []
+        assert [tuple(row) for row in await database.fetch(NAMES_JOINED, {"below": 3})] == [(12, 2)]
     finally:
         await database.close()
 

@@ -23,7 +23,7 @@ import asyncio
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import asyncpg
 from sqlalchemy import Boolean, Integer, LargeBinary, String
@@ -36,7 +36,7 @@ from sqlalchemy.sql.sqltypes import NullType
 _PLAIN_TYPES = (String, Integer, Boolean, LargeBinary)
 
 # What `fetch` runs: a SELECT built with SQLAlchemy Core, or SQL text with named parameters.
-ReadStatement = Select[Any] | TextClause
+ReadStatement = Select[Unpack[tuple[Any, ...]]] | TextClause
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,8 @@ def compile_direct(statement: ReadStatement, dialect: Dialect) -> CompiledRead:
             raise TypeError(f"the column {column.name!r} needs SQLAlchemy's conversion ({column.type!r})")
     names = tuple(compiled.positiontup or ())
     # The values the statement carries itself (literals); a `bindparam` without one is required.
-    fixed = {name: compiled.params[name] for name, bind in compiled.binds.items() if not bind.required}
+    # By the name it was rendered with: a literal's bind is anonymous until compiled.
+    fixed = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
     return CompiledRead(str(compiled), names, fixed)
 
 

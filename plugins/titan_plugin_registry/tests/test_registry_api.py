@@ -122,9 +122,11 @@ async def test_cursor_paging_visits_every_descriptor_once_in_registration_order(
     registry_client: AppClient,
 ) -> None:
     identifiers = [f"https://plant.example/aas/{number}" for number in range(7)]
+    # Text beyond ASCII comes back as it was stored (PostgreSQL joins a page's texts as UTF-8).
+    described = {"description": [{"language": "de", "text": "Kühlwasserpumpe, 20 m³/h — 東京"}]}
     for identifier in identifiers:
         assert (
-            await registry_client.post("/shell-descriptors", json=shell_descriptor(identifier))
+            await registry_client.post("/shell-descriptors", json=shell_descriptor(identifier) | described)
         ).status == 201
     await registry_client.delete(f"/shell-descriptors/{b64(identifiers[3])}")
 
@@ -138,6 +140,7 @@ async def test_cursor_paging_visits_every_descriptor_once_in_registration_order(
         page = await response.json()
         pages.append(len(page["result"]))
         seen += [item["id"] for item in page["result"]]
+        assert all(item["description"] == described["description"] for item in page["result"])
         cursor = page["paging_metadata"].get("cursor")
         if cursor is None:
             break
