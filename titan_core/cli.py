@@ -18,7 +18,14 @@ from titan_core.cli_parser import build_parser, print_error
 from titan_core.logging_setup import configure_logging
 from titan_core.settings import SettingDeprecationWarning, Settings, SettingsError, load_settings
 from titan_core.store.database import DatabaseUnavailable, open_database
-from titan_core.workers import WorkerSlot, become_worker, port_in_use, supervise, workers_refusal
+from titan_core.workers import (
+    CHANNEL_VARIABLE,
+    WorkerSlot,
+    become_worker,
+    port_in_use,
+    supervise,
+    workers_refusal,
+)
 
 log = logging.getLogger("titan")
 
@@ -124,10 +131,18 @@ def _serve(settings: Settings, *, demo: bool, arguments: Sequence[str]) -> int:
         log.info("%s", asyncio.run(_load_demo(settings)))  # migrates too
     elif settings.migrate_on_start:
         asyncio.run(_migrate(settings))
+    from titan_core.handoff import listen
+
+    try:
+        listeners = listen(settings.host, settings.port)
+    except OSError as error:
+        print_error(f"cannot serve on {settings.host}:{settings.port}: {error.strerror or error}")
+        return 1
     log.info("%s %s: %d workers serving on %s (database %s)", DISTRIBUTION, __version__, settings.workers,
              _address(settings), _database_label(settings))  # fmt: skip
     # Each worker re-runs this very command line; the variable makes it a worker (above).
-    return supervise(settings, [sys.executable, "-m", "titan_core", *arguments], settings.workers)
+    command = [sys.executable, "-m", "titan_core", *arguments]
+    return supervise(settings, command, settings.workers, listeners)
 
 
 def _serve_worker(settings: Settings, slot: WorkerSlot) -> int:
@@ -139,10 +154,16 @@ def _serve_worker(settings: Settings, slot: WorkerSlot) -> int:
     banner = (
         f"{DISTRIBUTION} {__version__} worker {slot.index} of {slot.count} (pid {os.getpid()}) serving on"
     )
-    return _run_server(worker, banner=banner, reuse_port=True)
+    try:
+        channel = int(os.environ[CHANNEL_VARIABLE])
+    except (KeyError, ValueError):
+        print_error(f"worker {slot.index}: no connection channel from the parent ({CHANNEL_VARIABLE})")
+        return 1
+    return _run_server(worker, banner=banner, channel=channel)
 
 
-def _run_server(settings: Settings, *, banner: str, reuse_port: bool = False) -> int:
+def _run_server(settings: Settings, *, banner: str, channel: int | None = None) -> int:
+    """Serve until a signal: on host:port, or (a worker) on the connections handed over `channel`."""
     from aiohttp import web
 
     from titan_core.api.hardening import quiet_malformed_requests
@@ -162,8 +183,12 @@ def _run_server(settings: Settings, *, banner: str, reuse_port: bool = False) ->
         # aiohttp calls this once the app has started (migrations, plugins) and the port is bound.
         log.info("%s %s (database %s)", banner, _address(settings), _database_label(settings))
 
-    web.run_app(app, host=settings.host, port=settings.port, print=announce, access_log=None,
-                reuse_port=reuse_port or None)  # fmt: skip
+    if channel is not None:
+        from titan_core.handoff import run_handed
+
+        run_handed(app, channel, label=_address(settings), announce=lambda: announce(""))
+        return 0
+    web.run_app(app, host=settings.host, port=settings.port, print=announce, access_log=None)
     return 0
 
 

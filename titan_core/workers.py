@@ -1,7 +1,8 @@
 """`titan serve --workers N`: N worker processes serving one host:port, and the parent that keeps them.
 
-Each worker is a whole `titan serve` (the same command line, re-executed) that binds the port with
-SO_REUSEPORT, so the kernel spreads new connections over the workers. The workers are exactly the
+Each worker is a whole `titan serve` (the same command line, re-executed). The parent listens on
+the port and hands each new connection to the next ready worker (handoff.py: in turn, so a few
+long-lived connections are spread evenly, which SO_REUSEPORT's hashing does not). The workers are exactly the
 instances of a cluster (docs/operations.md, "Several instances"): their own instance ids, relay and
 sink leases in the database, events between them on the Redis bus. The parent migrates and loads
 the demo once before it starts them (cli.py), then only supervises: restarts a worker that dies,
@@ -22,14 +23,20 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from titan_core.settings import Settings
+
+if TYPE_CHECKING:
+    from titan_core.handoff import ConnectionDispatcher
 
 log = logging.getLogger("titan.workers")
 
 # Set by the parent on each worker it starts: "index/count/parent pid". A leading underscore keeps it
 # out of the TITAN_* settings namespace: it is no setting, and a user never sets it.
 WORKER_VARIABLE = "_TITAN_WORKER"
+# The descriptor number of a worker's end of the channel its connections come over (handoff.py).
+CHANNEL_VARIABLE = "_TITAN_WORKER_CHANNEL"
 # How long stopping workers may take (in-flight requests, sink hand-over) before they are killed.
 STOP_GRACE_S = 30.0
 # A worker that exits sooner than this after its start "died right after start"; MAX_QUICK_EXITS of
@@ -74,12 +81,13 @@ def workers_refusal(settings: Settings) -> str:
     """
     if settings.workers <= 1:
         return ""
-    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
-        # macOS and Windows either lack SO_REUSEPORT or hand every connection to one socket.
+    if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
+        # The parent passes connections over Unix sockets, and the workers die with it by Linux's
+        # PR_SET_PDEATHSIG: elsewhere a killed parent would leave its workers running.
         return (
-            f"workers = {settings.workers} needs Linux (SO_REUSEPORT spreads the connections over the "
-            f"workers) and this is {sys.platform}; set TITAN_WORKERS=1 and run several instances on "
-            "different ports behind a load balancer (docs/operations.md, Workers)"
+            f"workers = {settings.workers} needs Linux (the parent hands the connections to its "
+            f"workers, which die with it) and this is {sys.platform}; set TITAN_WORKERS=1 and run "
+            "several instances on different ports behind a load balancer (docs/operations.md, Workers)"
         )
     if settings.bus == "memory":
         return (
@@ -104,9 +112,8 @@ def workers_refusal(settings: Settings) -> str:
 def port_in_use(host: str, port: int) -> str:
     """A message when host:port cannot be bound, typically because something listens there ("" when free).
 
-    The workers bind with SO_REUSEPORT, which would let them join the listeners of an earlier
-    `titan serve --workers` on the same port (same user) without a word. A bind without it fails
-    whenever anything listens there.
+    Checked before migrations and the demo, so a taken port is reported before anything else
+    happens; the parent binds the port itself afterwards (handoff.listen).
     """
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -175,9 +182,19 @@ class _Worker:
 class Supervisor:
     """Starts `count` workers running `command`, restarts those that die, stops them on a signal."""
 
-    def __init__(self, settings: Settings, command: Sequence[str], count: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        command: Sequence[str],
+        count: int,
+        listeners: Sequence[socket.socket] = (),
+    ) -> None:
         self.settings = settings
         self.command = list(command)
+        # The sockets the parent accepts on, handed to the workers in turn (none: the workers get no
+        # connections, as in the supervisor's own tests).
+        self.listeners = list(listeners)
+        self.dispatcher: ConnectionDispatcher | None = None
         self.workers = [_Worker(WorkerSlot(index, count, os.getpid())) for index in range(1, count + 1)]
         self.stopping = asyncio.Event()
         self.stop_signal = signal.SIGTERM
@@ -188,6 +205,10 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, self._signalled, number)
+        if self.listeners:
+            from titan_core.handoff import ConnectionDispatcher  # aiohttp: not for the CLI's every start
+
+            self.dispatcher = ConnectionDispatcher(self.listeners)
         try:
             keepers = [asyncio.create_task(self._keep(worker)) for worker in self.workers]
             await self.stopping.wait()
@@ -195,6 +216,8 @@ class Supervisor:
         finally:
             for number in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(number)
+            if self.dispatcher is not None:
+                self.dispatcher.close()
         if self.failure:
             log.error("%s", self.failure)
             return 1
@@ -217,11 +240,16 @@ class Supervisor:
         index, quick_exits, delay = worker.slot.index, 0, BACKOFF_FIRST_S
         while not self.stopping.is_set():
             started = time.monotonic()
+            environment = worker_environment(worker.slot)
+            channel = self.dispatcher.open_channel(index) if self.dispatcher is not None else None
+            if channel is not None:
+                environment[CHANNEL_VARIABLE] = str(channel)
             try:
                 process = worker.process = await asyncio.create_subprocess_exec(
                     *self.command,
-                    env=worker_environment(worker.slot),
+                    env=environment,
                     stdin=asyncio.subprocess.DEVNULL,
+                    pass_fds=() if channel is None else (channel,),
                     # Its own session: a Ctrl-C in the terminal reaches the parent only, which stops
                     # the workers once (a second signal would cut a worker's graceful shutdown short).
                     start_new_session=True,
@@ -229,9 +257,14 @@ class Supervisor:
             except OSError as error:  # no processes left, the interpreter gone: retrying will not help
                 self._give_up(f"cannot start worker {index}: {error}; stopping every worker")
                 return
+            finally:
+                if channel is not None:
+                    os.close(channel)  # the worker holds its end now
             if self.stopping.is_set():  # stopping began while it was being started
                 process.send_signal(self.stop_signal)
             code = await process.wait()
+            if self.dispatcher is not None:
+                self.dispatcher.close_channel(index)
             if self.stopping.is_set():
                 return
             lived = time.monotonic() - started
@@ -272,6 +305,9 @@ class Supervisor:
             await asyncio.wait(late)
 
 
-def supervise(settings: Settings, command: Sequence[str], count: int) -> int:
-    """Run `count` workers of `command` until a signal or a give-up; the exit code for the parent."""
-    return asyncio.run(Supervisor(settings, command, count).run())
+def supervise(
+    settings: Settings, command: Sequence[str], count: int, listeners: Sequence[socket.socket]
+) -> int:
+    """Run `count` workers of `command`, handing them the connections of `listeners`, until a signal
+    or a give-up; the exit code for the parent."""
+    return asyncio.run(Supervisor(settings, command, count, listeners).run())

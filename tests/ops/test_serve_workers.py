@@ -106,8 +106,8 @@ def test_two_workers_serve_one_port_from_two_processes(start_workers: Any) -> No
     assert all(parent_of(pid) == workers.server.process.pid for pid in pids.values()), pids
     assert "2 workers serving on http://127.0.0.1:" in workers.server.log()
 
-    # 40 new connections, each left open: the kernel spreads them over both workers' sockets
-    # (all 40 on one of two sockets: a chance of 2^-39).
+    # 40 new connections, each left open: the parent hands them to the workers in turn, 20 each
+    # (SO_REUSEPORT's hash split 16 connections 10/6 in the registry bench; titan_core/handoff.py).
     clients = []
     try:
         for _ in range(40):
@@ -118,8 +118,7 @@ def test_two_workers_serve_one_port_from_two_processes(start_workers: Any) -> No
         held = connections_by_pid(list(pids.values()), workers.port)
         ours = {client.getsockname()[1] for client in clients}
         served = {pid: len(ports & ours) for pid, ports in held.items()}
-        assert sum(served.values()) == 40, f"connections per worker pid: {served}"
-        assert all(count > 0 for count in served.values()), f"one worker took every connection: {served}"
+        assert sorted(served.values()) == [20, 20], f"connections per worker pid: {served}"
     finally:
         for client in clients:
             client.close()

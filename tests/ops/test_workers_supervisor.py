@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from titan_core import workers
+from titan_core import handoff, workers
 from titan_core.cli import main
 from titan_core.settings import Settings
 from titan_core.workers import (
@@ -123,3 +123,66 @@ def test_workers_option_takes_a_positive_number(capsys: pytest.CaptureFixture[st
         main(["serve", "--workers", "0"])
     assert exit_.value.code == 2
     assert "is not a number of workers" in capsys.readouterr().err
+
+
+async def _handed(worker_end: socket.socket, count: int) -> list[socket.socket]:
+    """The next `count` connections the parent hands over `worker_end` (10 s at most)."""
+    received: list[socket.socket] = []
+    async with asyncio.timeout(10):
+        while len(received) < count:
+            try:
+                _data, descriptors, _flags, _address = socket.recv_fds(worker_end, 16, 16)
+            except BlockingIOError:
+                await asyncio.sleep(0.01)
+                continue
+            received += [socket.socket(fileno=descriptor) for descriptor in descriptors]
+    return received
+
+
+async def _client(port: int) -> socket.socket:
+    client = socket.socket()
+    client.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
+    return client
+
+
+async def test_the_parent_hands_connections_to_ready_workers_in_turn() -> None:
+    [listener] = handoff.listen("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    dispatcher = handoff.ConnectionDispatcher([listener])
+    ends = {index: socket.socket(fileno=dispatcher.open_channel(index)) for index in (1, 2)}
+    for end in ends.values():
+        end.setblocking(False)
+    opened: list[socket.socket] = []
+    try:
+        # A connection made before any worker is ready waits in the backlog for the first one.
+        opened.append(await _client(port))
+        ends[1].send(b"R")
+        [early] = await _handed(ends[1], 1)
+        assert early.getpeername() == opened[0].getsockname()
+        ends[2].send(b"R")
+        async with asyncio.timeout(10):
+            while dispatcher.ready() != [1, 2]:
+                await asyncio.sleep(0.01)
+
+        opened += [await _client(port) for _ in range(4)]
+        to_one, to_two = await _handed(ends[1], 2), await _handed(ends[2], 2)
+        assert sorted(c.getpeername()[1] for c in to_one + to_two) == sorted(
+            c.getsockname()[1] for c in opened[1:]
+        )
+
+        # A worker that exits (its end closed) gets nothing more; the other takes every connection.
+        ends.pop(2).close()
+        async with asyncio.timeout(10):
+            while dispatcher.ready() != [1]:
+                await asyncio.sleep(0.01)
+        opened += [await _client(port) for _ in range(3)]
+        assert len(await _handed(ends[1], 3)) == 3
+        for handed in [early, *to_one, *to_two]:
+            handed.close()
+    finally:
+        for client in opened:
+            client.close()
+        for end in ends.values():
+            end.close()
+        dispatcher.close()

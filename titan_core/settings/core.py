@@ -71,8 +71,9 @@ class Settings:
                                             accepted=f"one of {', '.join(LOG_LEVELS)}"))  # fmt: skip
     # Whether `titan serve` applies pending database migrations at start.
     migrate_on_start: bool = True
-    # Worker processes of `titan serve`, all on host:port (Linux SO_REUSEPORT); more than 1 needs a
-    # Redis bus and PostgreSQL, as several instances do (docs/operations.md, "Workers").
+    # Worker processes of `titan serve`, all on host:port (Linux; the parent hands them the
+    # connections); more than 1 needs a Redis bus and PostgreSQL, as several instances do
+    # (docs/operations.md, "Workers").
     workers: int = setting(1, _positive())
     # Plugins (entry-point group `titan`): the names to load (empty: every installed plugin), the
     # names never to load, and whether a plugin in trouble stops the server (see docs/plugins.md).

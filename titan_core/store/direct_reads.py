@@ -23,7 +23,7 @@ import asyncio
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any
 
 import asyncpg
 from sqlalchemy import Boolean, Integer, LargeBinary, String
@@ -36,7 +36,7 @@ from sqlalchemy.sql.sqltypes import NullType
 _PLAIN_TYPES = (String, Integer, Boolean, LargeBinary)
 
 # What `fetch` runs: a SELECT built with SQLAlchemy Core, or SQL text with named parameters.
-ReadStatement = Select[Unpack[tuple[Any, ...]]] | TextClause
+ReadStatement = Select[*tuple[Any, ...]] | TextClause
 
 
 @dataclass(frozen=True, slots=True)
