@@ -47,6 +47,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from procs import ManagedServer, cpu_description, free_port
+from redis_keys import drop_keys
 from wrk_runner import PATHS_SCRIPT, run_wrk
 
 POSTGRES = os.environ.get("TITAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -229,6 +230,8 @@ async def main() -> None:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        if args.workers > 1:
+            await drop_keys(REDIS, f"{name}:")
 
     report = {"shells": args.shells, "clients": args.clients, "route": args.route, "fill_s": fill_seconds,
               "generator": args.generator, "workers": args.workers, "machine": cpu_description(),

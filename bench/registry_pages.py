@@ -59,6 +59,7 @@ from titan_core.store.repository import Repository
 
 sys.path.insert(0, str(Path(__file__).parent))
 from procs import ManagedServer, free_port, machine_busy_seconds
+from redis_keys import drop_keys
 from report import report_header, save_report, table_row
 from throwaway_database import throwaway_database
 from wrk_runner import PATHS_SCRIPT, run_wrk
@@ -461,6 +462,8 @@ async def main() -> None:
                     # One client alone: the time a page takes when no other request waits before it.
                     runs.append(await measure(server, "pages", args, base, database, 1))
 
+    if args.workers > 1:
+        await drop_keys(REDIS, f"regbench{os.getpid()}:")
     report = {**report_header(started, args), "fill_s": fill_seconds, "relay_drain_s": relay_seconds,
               "registry_commit": _registry_commit(), "runs": runs}  # fmt: skip
     save_report(report, markdown(report), args.results_dir, "registry")

@@ -1,9 +1,12 @@
 -- wrk script: GET the request paths listed in a file, one per line, each thread walking the list
 -- from its own starting point (thread k of n starts at k/n of it) and around again; each answer
 -- must be 200 and match a Lua pattern, else it counts as wrong. Prints the WRK_JSON summary line
--- of wrk_report.lua plus "wrong" (bench/wrk_runner.py parses it).
+-- of wrk_summary.lua plus "wrong" (bench/wrk_runner.py parses it).
 -- Environment: WRK_PATHS_FILE (required), WRK_EXPECT (a Lua pattern; unset: no check of the
 -- bodies, only wrk's own count of non-2xx/3xx answers).
+
+-- wrk_summary.lua lies beside this script (wrk loads it by its path: the source is "@<path>").
+local report = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_summary.lua")
 
 local paths_file = os.getenv("WRK_PATHS_FILE")
 local expect = os.getenv("WRK_EXPECT")
@@ -52,22 +55,5 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
     total_wrong = total_wrong + (thread:get("wrong") or 0)
   end
-  local errors = summary.errors
-  local parts = {
-    string.format('"requests":%d', summary.requests),
-    string.format('"duration_us":%d', summary.duration),
-    string.format('"bytes":%d', summary.bytes),
-    string.format('"errors_connect":%d', errors.connect),
-    string.format('"errors_read":%d', errors.read),
-    string.format('"errors_write":%d', errors.write),
-    string.format('"errors_status":%d', errors.status),
-    string.format('"errors_timeout":%d', errors.timeout),
-    string.format('"latency_mean_us":%.1f', latency.mean),
-    string.format('"latency_max_us":%d', latency.max),
-    string.format('"wrong":%d', total_wrong),
-  }
-  for _, named in ipairs({ { "p50", 50 }, { "p90", 90 }, { "p99", 99 }, { "p999", 99.9 } }) do
-    parts[#parts + 1] = string.format('"latency_%s_us":%d', named[1], latency:percentile(named[2]))
-  end
-  io.write("WRK_JSON {" .. table.concat(parts, ",") .. "}\n")
+  report.write(summary, latency, { wrong = total_wrong })
 end

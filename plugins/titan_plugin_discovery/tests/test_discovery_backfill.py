@@ -5,66 +5,22 @@ restart writes nothing; manual links stay. Small chunks, so every path pages."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import secrets
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-import pytest_asyncio
-from sqlalchemy.engine import make_url
+from discovery_testing import b64, ok, shell
 from titan_plugin_discovery import backfill
 from titan_plugin_discovery.backfill import BACKFILL, BackfillProgress
 
 from titan_core.plugin_api import Settings
 from titan_core.testing import AppClient, TitanClients, wait_for_delivery
 
-POSTGRES = os.environ.get("TITAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-async def titan_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Each test on SQLite, then on a PostgreSQL database of its own (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3"
-        return
-    name = f"discovery_backfill_{secrets.token_hex(6)}"
-    server = await asyncpg.connect(POSTGRES)
-    try:
-        await server.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(POSTGRES).set(drivername="postgresql+asyncpg", database=name).render_as_string(False)
-        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await server.close()
-
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     # Two shells a page and a write transaction: the tests' few shells take several of each.
     monkeypatch.setattr(backfill, "CHUNK", 2)
-
-
-def b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
-
-
-def shell(shell_id: str, global_asset_id: str | None = None, **specific: str) -> dict[str, Any]:
-    information: dict[str, Any] = {"assetKind": "Instance"}
-    if global_asset_id:
-        information["globalAssetId"] = global_asset_id
-    if specific:
-        information["specificAssetIds"] = [{"name": name, "value": value} for name, value in specific.items()]
-    return {"id": shell_id, "modelType": "AssetAdministrationShell", "assetInformation": information}
-
-
-async def ok(response: Any, status: int = 200) -> Any:
-    body = await response.text()
-    assert response.status == status, f"{response.method} {response.url}: {response.status} {body}"
-    return json.loads(body) if body else None
 
 
 async def found(client: AppClient, name: str, value: str) -> list[str]:

@@ -5,46 +5,25 @@ events, paging, errors, scopes and `/description`. Built only on titan_core.test
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
-import os
-import secrets
 import sys
 import tomllib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import pytest_asyncio
+from discovery_testing import b64, ok, shell
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from titan_plugin_discovery import plugin
 
 from titan_core.plugin_api import Change, Conflict, Settings, hookimpl
 from titan_core.testing import AppClient, RecordingSink, TitanClients, plugin_manager_with, wait_for_delivery
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
-POSTGRES = os.environ.get("TITAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PROFILE_31 = "https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"
-
-
-@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-async def titan_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Each test on SQLite, then on a PostgreSQL database of its own (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3"
-        return
-    name = f"discovery_test_{secrets.token_hex(6)}"
-    server = await asyncpg.connect(POSTGRES)
-    try:
-        await server.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(POSTGRES).set(drivername="postgresql+asyncpg", database=name).render_as_string(False)
-        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await server.close()
 
 
 @pytest_asyncio.fixture
@@ -52,32 +31,8 @@ async def client(make_titan_client: TitanClients, recording_sink: RecordingSink)
     return await make_titan_client(plugins=["discovery"], sinks=[recording_sink])
 
 
-def b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
-
-
 def asset_ids(*links: tuple[str, str]) -> str:
     return "&".join("assetIds=" + b64(json.dumps({"name": name, "value": value})) for name, value in links)
-
-
-def shell(shell_id: str, global_asset_id: str | None = None, **specific: str) -> dict[str, Any]:
-    information: dict[str, Any] = {"assetKind": "Instance"}
-    if global_asset_id:
-        information["globalAssetId"] = global_asset_id
-    if specific:
-        information["specificAssetIds"] = [{"name": name, "value": value} for name, value in specific.items()]
-    return {
-        "id": shell_id,
-        "idShort": "pump",
-        "modelType": "AssetAdministrationShell",
-        "assetInformation": information,
-    }
-
-
-async def ok(response: Any, status: int = 200) -> Any:
-    body = await response.text()
-    assert response.status == status, f"{response.method} {response.url}: {response.status} {body}"
-    return json.loads(body) if body else None
 
 
 async def lookup(client: AppClient, *links: tuple[str, str], query: str = "") -> Any:
