@@ -81,6 +81,7 @@ class ConnectionDispatcher:
         self._channels: dict[int, _Channel] = {}
         self._turn = 0
         self._accepting = False
+        self._closed = False
         self._dropped = 0
 
     def open_channel(self, index: int) -> int:
@@ -101,12 +102,18 @@ class ConnectionDispatcher:
             channel.own.close()
             self._accept_while_someone_is_ready()
 
-    def close(self) -> None:
-        for index in list(self._channels):
-            self.close_channel(index)
+    def stop_listening(self) -> None:
+        """Close the listening sockets: new connections are refused from now on (a stopping
+        server's; a load balancer tries another), where they would wait for workers that stop."""
         self._stop_accepting()
+        self._closed = True
         for listener in self.listeners:
             listener.close()
+
+    def close(self) -> None:
+        self.stop_listening()
+        for index in list(self._channels):
+            self.close_channel(index)
 
     def ready(self) -> list[int]:
         """The workers connections are handed to now (ready, channel open), by index."""
@@ -128,7 +135,7 @@ class ConnectionDispatcher:
             self._accept_while_someone_is_ready()
 
     def _accept_while_someone_is_ready(self) -> None:
-        if any(channel.ready for channel in self._channels.values()):
+        if not self._closed and any(channel.ready for channel in self._channels.values()):
             if not self._accepting:
                 loop = asyncio.get_running_loop()
                 for listener in self.listeners:

@@ -212,6 +212,8 @@ class Supervisor:
         try:
             keepers = [asyncio.create_task(self._keep(worker)) for worker in self.workers]
             await self.stopping.wait()
+            if self.dispatcher is not None:
+                self.dispatcher.stop_listening()
             await self._stop_all(keepers)
         finally:
             for number in (signal.SIGTERM, signal.SIGINT):

@@ -186,3 +186,23 @@ async def test_the_parent_hands_connections_to_ready_workers_in_turn() -> None:
         for end in ends.values():
             end.close()
         dispatcher.close()
+
+
+async def test_a_stopping_parent_refuses_new_connections() -> None:
+    [listener] = handoff.listen("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    dispatcher = handoff.ConnectionDispatcher([listener])
+    end = socket.socket(fileno=dispatcher.open_channel(1))
+    try:
+        end.send(b"R")
+        async with asyncio.timeout(10):
+            while dispatcher.ready() != [1]:
+                await asyncio.sleep(0.01)
+
+        dispatcher.stop_listening()
+
+        with pytest.raises(ConnectionRefusedError):
+            (await _client(port)).close()
+    finally:
+        end.close()
+        dispatcher.close()
