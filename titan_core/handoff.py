@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import signal
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,6 +36,8 @@ _READY = b"R"
 _CONNECTION = b"C"
 # Descriptors a worker takes from its channel per read (each message carries one).
 _BATCH = 64
+# How soon a connection that no worker could take (every channel full) is offered again.
+_RETRY_S = 0.01
 
 
 def listen(host: str, port: int, *, backlog: int = 128) -> list[socket.socket]:
@@ -82,6 +85,8 @@ class ConnectionDispatcher:
         self._turn = 0
         self._accepting = False
         self._closed = False
+        # An accepted connection no worker could take yet (every channel full): retried shortly.
+        self._waiting: socket.socket | None = None
         self._dropped = 0
 
     def open_channel(self, index: int) -> int:
@@ -107,6 +112,9 @@ class ConnectionDispatcher:
         server's; a load balancer tries another), where they would wait for workers that stop."""
         self._stop_accepting()
         self._closed = True
+        if self._waiting is not None:
+            self._waiting.close()
+            self._waiting = None
         for listener in self.listeners:
             listener.close()
 
@@ -135,6 +143,8 @@ class ConnectionDispatcher:
             self._accept_while_someone_is_ready()
 
     def _accept_while_someone_is_ready(self) -> None:
+        if self._waiting is not None:
+            return  # _retry_waiting resumes accepting once it is handed over
         if not self._closed and any(channel.ready for channel in self._channels.values()):
             if not self._accepting:
                 loop = asyncio.get_running_loop()
@@ -153,6 +163,8 @@ class ConnectionDispatcher:
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(128):  # at most a backlog's worth per wake-up, then let the loop breathe
+            if not self._accepting:  # every worker full or gone meanwhile: the rest wait in the backlog
+                return
             try:
                 connection, _address = listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -160,24 +172,47 @@ class ConnectionDispatcher:
             except OSError as error:  # out of descriptors, a connection reset before it was taken
                 log.warning("workers: accepting a connection failed: %s", error)
                 return
-            with connection:
-                self._hand_over(connection)
+            if not self._hand_over(connection):
+                # Every worker's channel is full: keep this one, accept no more until it is handed
+                # over (the others wait in the kernel's backlog, not closed).
+                self._waiting = connection
+                self._stop_accepting()
+                asyncio.get_running_loop().call_later(_RETRY_S, self._retry_waiting)
+                return
 
-    def _hand_over(self, connection: socket.socket) -> None:
+    def _retry_waiting(self) -> None:
+        connection, self._waiting = self._waiting, None
+        if connection is None:
+            return
+        if self._closed or not self.ready():
+            connection.close()  # stopping, or no worker left: the client sees the connection close
+            return
+        if self._hand_over(connection):
+            self._accept_while_someone_is_ready()
+        else:
+            self._waiting = connection
+            asyncio.get_running_loop().call_later(_RETRY_S, self._retry_waiting)
+
+    def _hand_over(self, connection: socket.socket) -> bool:
+        """Pass `connection` to the next ready worker that can take it, and close it here; False
+        (and it stays open here) when every ready worker's channel is full."""
         ready = self.ready()
         for attempt in range(len(ready)):
             index = ready[(self._turn + attempt) % len(ready)]
             try:
                 socket.send_fds(self._channels[index].own, [_CONNECTION], [connection.fileno()])
-            except (BlockingIOError, InterruptedError):
-                continue  # its channel is full: a worker that does not keep up, try the next
-            except OSError:
+            except (BrokenPipeError, ConnectionResetError):
                 self.close_channel(index)  # it exited; the reader sees the end too
                 continue
+            except OSError as error:
+                # Its channel is full (EAGAIN), or the kernel will not queue more descriptors now
+                # (ETOOMANYREFS, ENOBUFS): a worker that does not keep up, not one that is gone.
+                log.debug("workers: worker %d cannot take a connection now: %s", index, error)
+                continue
             self._turn = (self._turn + attempt + 1) % max(len(ready), 1)
-            return
-        self._dropped += 1
-        log.warning("workers: no worker could take a connection; closed it (%d so far)", self._dropped)
+            connection.close()
+            return True
+        return False
 
 
 class HandedConnectionsSite(web.BaseSite):
@@ -214,15 +249,24 @@ class HandedConnectionsSite(web.BaseSite):
         assert server is not None
         while True:
             try:
-                data, descriptors, _flags, _address = socket.recv_fds(self._channel, _BATCH, _BATCH)
+                data, descriptors, flags, _address = socket.recv_fds(self._channel, _BATCH, _BATCH)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as error:
-                data, descriptors = b"", []
+                data, descriptors, flags = b"", [], 0
                 log.warning("workers: the channel from the parent failed: %s", error)
+            if flags & socket.MSG_CTRUNC:
+                # The kernel could not give this process a descriptor (out of them): that client's
+                # connection is closed. Say so; the parent cannot know.
+                log.warning("workers: a connection from the parent was lost: this process has no "
+                            "file descriptors left (raise its limit, ulimit -n)")  # fmt: skip
             if not data and not descriptors:
-                # The parent is gone (it also sends SIGTERM by PR_SET_PDEATHSIG): take no more.
+                # The channel ended: the parent closed it (it also sends SIGTERM when it dies) or
+                # dropped this worker. A worker without connections is of no use: stop as on
+                # SIGTERM, so the parent (if alive) starts a new one.
                 loop.remove_reader(self._channel.fileno())
+                log.warning("workers: the channel from the parent ended; stopping this worker")
+                signal.raise_signal(signal.SIGTERM)
                 return
             for descriptor in descriptors:
                 connection = socket.socket(fileno=descriptor)

@@ -243,10 +243,11 @@ class Supervisor:
         while not self.stopping.is_set():
             started = time.monotonic()
             environment = worker_environment(worker.slot)
-            channel = self.dispatcher.open_channel(index) if self.dispatcher is not None else None
-            if channel is not None:
-                environment[CHANNEL_VARIABLE] = str(channel)
+            channel: int | None = None
             try:
+                if self.dispatcher is not None:
+                    channel = self.dispatcher.open_channel(index)
+                    environment[CHANNEL_VARIABLE] = str(channel)
                 process = worker.process = await asyncio.create_subprocess_exec(
                     *self.command,
                     env=environment,

@@ -5,6 +5,7 @@ from (the MQTT plugin's per-worker client id: tests/mqtt/test_mqtt_worker_client
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 
@@ -205,4 +206,45 @@ async def test_a_stopping_parent_refuses_new_connections() -> None:
             (await _client(port)).close()
     finally:
         end.close()
+        dispatcher.close()
+
+
+async def test_connections_wait_in_the_backlog_while_every_worker_is_behind() -> None:
+    """Workers that read nothing for a while fill their channels: the parent then stops accepting,
+    and no connection is closed; all are handed over once the workers read again."""
+    [listener] = handoff.listen("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    dispatcher = handoff.ConnectionDispatcher([listener])
+    ends = [socket.socket(fileno=dispatcher.open_channel(index)) for index in (1, 2)]
+    for index in (1, 2):
+        # A channel of a few messages (the kernel's minimum buffer), so that a few connections fill
+        # it; a real one holds a few hundred.
+        dispatcher._channels[index].own.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)
+    clients: list[socket.socket] = []
+    received: list[socket.socket] = []
+    try:
+        for end in ends:
+            end.setblocking(False)
+            end.send(b"R")
+        async with asyncio.timeout(10):
+            while dispatcher.ready() != [1, 2]:
+                await asyncio.sleep(0.01)
+
+        # 60 clients while the workers read nothing: more than both channels hold, fewer than the
+        # listen backlog (128), so every connect completes.
+        clients = [await _client(port) for _ in range(60)]
+        async with asyncio.timeout(30):
+            while len(received) < len(clients):
+                for end in ends:
+                    with contextlib.suppress(BlockingIOError):
+                        _data, descriptors, _flags, _address = socket.recv_fds(end, 64, 64)
+                        received += [socket.socket(fileno=descriptor) for descriptor in descriptors]
+                await asyncio.sleep(0.001)
+
+        assert dispatcher.ready() == [1, 2]
+        # Every connection reached a worker open: none was closed by the parent.
+        assert sorted(c.getpeername()[1] for c in received) == sorted(c.getsockname()[1] for c in clients)
+    finally:
+        for sock in [*clients, *received, *ends]:
+            sock.close()
         dispatcher.close()
