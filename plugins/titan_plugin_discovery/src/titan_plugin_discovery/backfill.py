@@ -165,6 +165,10 @@ async def _analyze(repository: Repository) -> None:
             await transaction.connection.execute(text(f"ANALYZE {asset_links.name}"))
 
 
+# PostgreSQL advisory lock (transaction-scoped) of the back-fill's removals; the key is this plugin's own.
+_REMOVAL_LOCK = text("SELECT pg_advisory_xact_lock(7406219840512530243)")
+
+
 async def _remove_links_of_deleted_shells(
     repository: Repository, progress: BackfillProgress, chunk: int
 ) -> None:
@@ -178,6 +182,11 @@ async def _remove_links_of_deleted_shells(
         if not shell_ids:
             return
         async with repository.transaction(PRINCIPAL, origin=ORIGIN) as transaction:
+            if transaction.connection.dialect.name == "postgresql":
+                # A deleted shell has no row for `identifiables` to lock, so instances (or workers)
+                # starting together would each remove its links and each record the event. One
+                # removal at a time: the next one re-reads the rows (apply_links) and finds none.
+                await transaction.connection.execute(_REMOVAL_LOCK)
             present = {shell.identifier for shell in await transaction.identifiables("shell", shell_ids)}
             gone: dict[str, list[AssetLink] | None] = {
                 shell_id: None for shell_id in shell_ids if shell_id not in present
