@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from tests.support.postgres import ThrowawayPostgres, sqlalchemy_url
+from titan_core.store import direct_reads
 from titan_core.store.database import Database
 from titan_core.store.direct_reads import compile_direct
 from titan_core.store.outage import database_unavailable
@@ -75,6 +76,26 @@ async def test_a_missing_parameter_is_named(database_url: str) -> None:
         await _fill(database)
         with pytest.raises(TypeError, match="needs the parameter 'limit'"):
             await database.fetch(BY_RANK, {"lowest": 1})
+    finally:
+        await database.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_read_that_finds_every_connection_taken_is_an_outage_after_the_timeout(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(direct_reads, "ACQUIRE_TIMEOUT_S", 0.2)
+    database = Database(database_url, pool_size=1)
+    try:
+        await _fill(database)
+        assert await database.fetch(BY_NAME, {"name": "thing-1"}) == [(1,)]
+        pool = database._direct._pool if database._direct is not None else None
+        assert pool is not None, "the direct reads' pool was not opened"
+        async with pool.acquire():  # the pool's only connection, held
+            with pytest.raises(Exception) as waited:
+                await database.fetch(BY_NAME, {"name": "thing-1"})
+        assert database_unavailable(waited.value), repr(waited.value)
+        assert await database.fetch(BY_NAME, {"name": "thing-1"}) == [(1,)]
     finally:
         await database.close()
 

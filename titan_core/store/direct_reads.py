@@ -35,6 +35,9 @@ from sqlalchemy.sql.sqltypes import NullType
 # (SQLAlchemy's connections decode it with a codec of their own), dates, enums or decorated types.
 _PLAIN_TYPES = (String, Integer, Boolean, LargeBinary)
 
+# How long a read waits for a free connection of the pool before it is answered 503.
+ACQUIRE_TIMEOUT_S = 30.0
+
 # What `fetch` runs: a SELECT built with SQLAlchemy Core, or SQL text with named parameters.
 ReadStatement = Select[*tuple[Any, ...]] | TextClause
 
@@ -92,7 +95,12 @@ class DirectReads:
         if compiled is None:
             compiled = self._compiled[statement] = compile_direct(statement, self._dialect)
         pool = self._pool or await self._open()
-        rows: Sequence[Sequence[Any]] = await pool.fetch(compiled.sql, *compiled.arguments(parameters))
+        # As long as the transactions' pool waits for a connection (SQLAlchemy's pool_timeout);
+        # the timeout, raised inside asyncpg, is an outage to the outage watch: 503.
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as connection:
+            rows: Sequence[Sequence[Any]] = await connection.fetch(
+                compiled.sql, *compiled.arguments(parameters)
+            )
         return rows
 
     async def _open(self) -> asyncpg.Pool:
