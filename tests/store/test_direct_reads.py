@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from tests.support.postgres import ThrowawayPostgres, sqlalchemy_url
+from titan_core.delivery.outbox_listener import OutboxListener
 from titan_core.store import direct_reads
+from titan_core.store.asyncpg_arguments import asyncpg_connect_arguments
 from titan_core.store.database import Database
 from titan_core.store.direct_reads import compile_direct
 from titan_core.store.outage import database_unavailable
@@ -155,3 +157,44 @@ async def _read_both(database: Database) -> None:
                 assert (
                     await connection.execute(sa.select(sa.func.count()).select_from(things))
                 ).scalar() == 5
+
+
+# Options of SQLAlchemy's asyncpg dialect. Handed to asyncpg as a DSN, each became a server setting
+# that PostgreSQL refused ("unrecognized configuration parameter"): the engine connected, the direct
+# reads and the outbox listener did not.
+DIALECT_OPTIONS = "prepared_statement_cache_size=50&ssl=disable"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_direct_reads_and_the_outbox_listener_take_the_engines_url_options(database_url: str) -> None:
+    url = f"{database_url}{'&' if '?' in database_url else '?'}{DIALECT_OPTIONS}"
+    database = Database(url)
+    wake = asyncio.Event()
+    listener = OutboxListener(sa.make_url(url), wake)
+    try:
+        await _fill(database)  # through the engine
+        assert [tuple(row) for row in await database.fetch(BY_NAME, {"name": "thing-3"})] == [(3,)]
+        listener.start()
+        async with asyncio.timeout(30):  # a reconnecting listener would never set `listening`
+            while not listener.listening:
+                await asyncio.sleep(0.05)
+        assert wake.is_set()
+    finally:
+        await listener.stop()
+        await database.close()
+
+
+def test_the_connect_arguments_are_the_dialects_without_its_own_options() -> None:
+    arguments = asyncpg_connect_arguments(
+        sa.make_url(
+            f"postgresql+asyncpg://titan:secret@/things?host=db1:5432&host=db2:5433&{DIALECT_OPTIONS}"
+        )
+    )
+    assert arguments == {
+        "user": "titan",
+        "password": "secret",
+        "database": "things",
+        "host": ["db1", "db2"],
+        "port": [5432, 5433],
+        "ssl": "disable",
+    }

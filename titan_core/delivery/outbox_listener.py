@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import URL
 
+from titan_core.store.asyncpg_arguments import asyncpg_connect_arguments
 from titan_core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,7 @@ class OutboxListener:
     """LISTEN on `titan_outbox`; every notification (and every reconnect) sets `wake`."""
 
     def __init__(self, url: URL, wake: asyncio.Event) -> None:
-        # asyncpg takes a libpq URL, without SQLAlchemy's "+asyncpg" driver suffix.
-        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._connect_arguments = asyncpg_connect_arguments(url)
         self._safe = url.render_as_string(hide_password=True)
         self.wake = wake
         self.listening = False
@@ -50,7 +50,7 @@ class OutboxListener:
         while True:
             connection: Any = None
             try:
-                connection = await asyncpg.connect(self.dsn, timeout=5)
+                connection = await asyncpg.connect(timeout=5, **self._connect_arguments)
                 closed = asyncio.Event()
                 connection.add_termination_listener(functools.partial(_set_on_close, closed))
                 await connection.add_listener(CHANNEL, self._notified)

@@ -31,6 +31,8 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.sql import Select, TextClause
 from sqlalchemy.sql.sqltypes import NullType
 
+from titan_core.store.asyncpg_arguments import asyncpg_connect_arguments
+
 # The types whose values asyncpg takes and gives as the Python values SQLAlchemy would. Not JSON
 # (SQLAlchemy's connections decode it with a codec of their own), dates, enums or decorated types.
 _PLAIN_TYPES = (String, Integer, Boolean, LargeBinary)
@@ -81,8 +83,7 @@ class DirectReads:
     """asyncpg's pool for one PostgreSQL database, opened on first use; `fetch` runs one statement."""
 
     def __init__(self, url: URL, dialect: Dialect, *, pool_size: int) -> None:
-        # asyncpg takes a libpq-style DSN: the URL without SQLAlchemy's driver name.
-        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._connect_arguments = asyncpg_connect_arguments(url)
         self._dialect = dialect
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
@@ -109,7 +110,7 @@ class DirectReads:
                 # min_size 0: connections open as reads need them, and a pool opened during an
                 # outage is not an error until a read needs the database.
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=0, max_size=self._pool_size, reset=_keep_session
+                    min_size=0, max_size=self._pool_size, reset=_keep_session, **self._connect_arguments
                 )
             return self._pool
 
