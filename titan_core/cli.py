@@ -183,12 +183,17 @@ def _run_server(settings: Settings, *, banner: str, channel: int | None = None) 
         # aiohttp calls this once the app has started (migrations, plugins) and the port is bound.
         log.info("%s %s (database %s)", banner, _address(settings), _database_label(settings))
 
+    # In-flight requests get the first half of `stop_timeout` (aiohttp's own default is 60 s, longer
+    # than the parent of workers waited before it killed them); the shutdown hooks the rest.
+    requests_grace = settings.stop_timeout / 2
     if channel is not None:
         from titan_core.handoff import run_handed
 
-        run_handed(app, channel, label=_address(settings), announce=lambda: announce(""))
+        run_handed(app, channel, label=_address(settings), announce=lambda: announce(""),
+                   shutdown_timeout=requests_grace)  # fmt: skip
         return 0
-    web.run_app(app, host=settings.host, port=settings.port, print=announce, access_log=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=announce, access_log=None,
+                shutdown_timeout=requests_grace)  # fmt: skip
     return 0
 
 

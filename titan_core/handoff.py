@@ -281,14 +281,22 @@ class HandedConnectionsSite(web.BaseSite):
             log.warning("workers: a handed connection could not be served: %s", task.exception())
 
 
-def run_handed(app: web.Application, channel_fd: int, *, label: str, announce: Callable[[], None]) -> None:
+def run_handed(
+    app: web.Application,
+    channel_fd: int,
+    *,
+    label: str,
+    announce: Callable[[], None],
+    shutdown_timeout: float,
+) -> None:
     """Serve `app` on the connections the parent hands over `channel_fd` until SIGTERM or SIGINT,
-    then shut down as `web.run_app` does (the app's shutdown and cleanup, open connections closed)."""
+    then shut down as `web.run_app` does (the app's shutdown and cleanup, open connections closed;
+    requests in flight get `shutdown_timeout` seconds to finish)."""
     channel = socket.socket(fileno=channel_fd)
     loop = asyncio.new_event_loop()
 
     async def serve() -> None:
-        runner = web.AppRunner(app, handle_signals=True, access_log=None)
+        runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout)
         await runner.setup()
         try:
             await HandedConnectionsSite(runner, channel, label).start()

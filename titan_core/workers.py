@@ -37,8 +37,6 @@ log = logging.getLogger("titan.workers")
 WORKER_VARIABLE = "_TITAN_WORKER"
 # The descriptor number of a worker's end of the channel its connections come over (handoff.py).
 CHANNEL_VARIABLE = "_TITAN_WORKER_CHANNEL"
-# How long stopping workers may take (in-flight requests, sink hand-over) before they are killed.
-STOP_GRACE_S = 30.0
 # A worker that exits sooner than this after its start "died right after start"; MAX_QUICK_EXITS of
 # those in a row and the parent gives up instead of restarting it forever (a broken configuration).
 STABLE_AFTER_S = 10.0
@@ -292,16 +290,17 @@ class Supervisor:
             delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def _stop_all(self, keepers: list[asyncio.Task[None]]) -> None:
-        """Forward the stop signal to every worker; kill those still running after STOP_GRACE_S."""
+        """Forward the stop signal to every worker; kill those still running after `stop_timeout`."""
         for worker in self.workers:
             if worker.process is not None and worker.process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     worker.process.send_signal(self.stop_signal)
-        _done, late = await asyncio.wait(keepers, timeout=STOP_GRACE_S)
+        grace = self.settings.stop_timeout
+        _done, late = await asyncio.wait(keepers, timeout=grace)
         for worker in self.workers:
             if late and worker.process is not None and worker.process.returncode is None:
                 log.warning("worker %d (pid %d) did not stop within %g s; killing it",
-                            worker.slot.index, worker.process.pid, STOP_GRACE_S)  # fmt: skip
+                            worker.slot.index, worker.process.pid, grace)  # fmt: skip
                 with contextlib.suppress(ProcessLookupError):
                     worker.process.kill()
         if late:

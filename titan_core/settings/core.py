@@ -75,6 +75,11 @@ class Settings:
     # connections); more than 1 needs a Redis bus and PostgreSQL, as several instances do
     # (docs/operations.md, "Workers").
     workers: int = setting(1, _positive())
+    # Seconds a stop of `titan serve` (SIGTERM, SIGINT) may take: requests in flight get the first
+    # half to finish (then they are cancelled), the shutdown (sinks, relay, pools) the rest; the
+    # parent of workers kills those still running after all of it. Keep it within the platform's own
+    # limit (Kubernetes' terminationGracePeriodSeconds, 30 by default; systemd's TimeoutStopSec).
+    stop_timeout: int = setting(30, Whole(minimum=2, maximum=3600))
     # Plugins (entry-point group `titan`): the names to load (empty: every installed plugin), the
     # names never to load, and whether a plugin in trouble stops the server (see docs/plugins.md).
     plugins: tuple[str, ...] = ()
