@@ -168,10 +168,17 @@ def _run_server(settings: Settings, *, banner: str, channel: int | None = None) 
 
     from titan_core.api.hardening import quiet_malformed_requests
     from titan_core.app import create_app
+    from titan_core.event_loop import EventLoopUnavailable, loop_label, new_serving_loop
     from titan_core.gc_tuning import tune_for_serving
     from titan_core.plugins import PluginLoadError
 
     quiet_malformed_requests()
+    try:
+        loop = new_serving_loop(settings.event_loop)
+    except EventLoopUnavailable as exc:
+        print_error(str(exc))
+        return 2
+
     try:
         app = create_app(settings)
     except (PluginLoadError, SettingsError) as exc:
@@ -181,7 +188,8 @@ def _run_server(settings: Settings, *, banner: str, channel: int | None = None) 
 
     def announce(_aiohttp_banner: str) -> None:
         # aiohttp calls this once the app has started (migrations, plugins) and the port is bound.
-        log.info("%s %s (database %s)", banner, _address(settings), _database_label(settings))
+        log.info("%s %s (database %s, %s)", banner, _address(settings), _database_label(settings),
+                 loop_label(loop))  # fmt: skip
 
     # In-flight requests get the first half of `stop_timeout` (aiohttp's own default is 60 s, longer
     # than the parent of workers waited before it killed them); the shutdown hooks the rest.
@@ -189,11 +197,11 @@ def _run_server(settings: Settings, *, banner: str, channel: int | None = None) 
     if channel is not None:
         from titan_core.handoff import run_handed
 
-        run_handed(app, channel, label=_address(settings), announce=lambda: announce(""),
+        run_handed(app, channel, loop, label=_address(settings), announce=lambda: announce(""),
                    shutdown_timeout=requests_grace)  # fmt: skip
         return 0
     web.run_app(app, host=settings.host, port=settings.port, print=announce, access_log=None,
-                shutdown_timeout=requests_grace)  # fmt: skip
+                shutdown_timeout=requests_grace, loop=loop)  # fmt: skip
     return 0
 
 

@@ -284,6 +284,7 @@ class HandedConnectionsSite(web.BaseSite):
 def run_handed(
     app: web.Application,
     channel_fd: int,
+    loop: asyncio.AbstractEventLoop,
     *,
     label: str,
     announce: Callable[[], None],
@@ -291,9 +292,8 @@ def run_handed(
 ) -> None:
     """Serve `app` on the connections the parent hands over `channel_fd` until SIGTERM or SIGINT,
     then shut down as `web.run_app` does (the app's shutdown and cleanup, open connections closed;
-    requests in flight get `shutdown_timeout` seconds to finish)."""
+    requests in flight get `shutdown_timeout` seconds to finish). Runs on `loop` and closes it."""
     channel = socket.socket(fileno=channel_fd)
-    loop = asyncio.new_event_loop()
 
     async def serve() -> None:
         runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout)

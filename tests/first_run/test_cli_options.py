@@ -81,6 +81,15 @@ def test_a_bad_log_level_in_the_environment_is_one_line(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_bad_event_loop_in_the_environment_is_one_line(tmp_path: Path) -> None:
+    result = titan("migrate", cwd=tmp_path, env={"TITAN_EVENT_LOOP": "fast"})
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "titan: setting 'event_loop' must be one of auto, uvloop, asyncio, got 'fast' (TITAN_EVENT_LOOP)\n"
+    )
+
+
 def test_a_moved_setting_in_the_file_works_with_one_warning_line_naming_the_new_key(tmp_path: Path) -> None:
     (tmp_path / "titan.toml").write_text("ws_message_burst = 5\n", encoding="utf-8")
 
@@ -142,14 +151,18 @@ def test_migration_chatter_is_shown_only_at_debug(tmp_path: Path) -> None:
     assert "DEBUG alembic.runtime" in verbose.stderr and "INFO alembic" not in verbose.stderr
 
 
-def test_serving_on_is_logged_once_the_server_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("event_loop", "runs_on"), [(None, "uvloop"), ("asyncio", "asyncio")])
+def test_serving_on_is_logged_once_the_server_answers(
+    tmp_path: Path, event_loop: str | None, runs_on: str
+) -> None:
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "titan_core", "serve", "--host", LOOPBACK, "--port", str(port),
              "--database-url", f"sqlite+aiosqlite:///{tmp_path}/titan.sqlite3"],
-            cwd=tmp_path, env=server_environment(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=tmp_path, env=server_environment({"TITAN_EVENT_LOOP": event_loop} if event_loop else None),
+            stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         wait_until(lambda: "serving on" in log_path.read_text(), timeout=60,
@@ -165,5 +178,7 @@ def test_serving_on_is_logged_once_the_server_answers(tmp_path: Path) -> None:
     lines = log_path.read_text().splitlines()
     serving = next(index for index, line in enumerate(lines) if "serving on" in line)
     assert "titan-aas" in lines[serving] and f"http://{LOOPBACK}:{port}" in lines[serving]
+    # uvloop is a dependency on Linux, so "auto" (the default) serves on it.
+    assert lines[serving].endswith(f", {runs_on})"), lines[serving]
     assert any("database schema is current" in line for line in lines[:serving])
     assert any("plugins in use" in line for line in lines[:serving])
