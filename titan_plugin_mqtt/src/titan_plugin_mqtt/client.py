@@ -29,6 +29,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from titan_core.plugin_api import SettingsError, loggable
 from titan_plugin_mqtt.codec import (
@@ -149,8 +150,9 @@ class _Wire(asyncio.Protocol):
     # asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, by create_connection's contract; not checked with isinstance: uvloop's
+        # transports (what `titan serve` runs on) do not derive from asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.last_received = time.monotonic()
