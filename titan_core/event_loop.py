@@ -1,11 +1,12 @@
 """The event loop `titan serve` runs on: uvloop (libuv, in C) where it is installed, else asyncio's.
 
-On uvloop a server spends about a quarter less CPU on socket I/O and scheduling: a registry page of
-100 descriptors (170 KB) cost 0.29-0.30 ms of server CPU instead of 0.37-0.44 ms, and 16 clients
-paged 3,000-3,100 times per second instead of 2,300-2,800 (docs/performance.md, "Registry pages,
-sixth pass"). aiohttp, asyncpg and redis-py support it. Only serving loops use it: the CLI's other
-commands and the parent of workers keep asyncio's, as do the tests' in-process apps, so both loops
-stay covered by the suite.
+On uvloop a server answers small requests with less CPU: at 16 clients a Discovery lookup took
+0.11 ms of server CPU instead of 0.13 (8,500-8,800 lookups/s instead of 7,300-7,600) and
+`GET /shells/{id}` 10,100/s instead of 8,600/s. Large answers gain nothing: a registry page of 170
+KB costs 0.23-0.24 ms either way, as copying it dominates (docs/performance.md, "Registry pages,
+sixth pass"). aiohttp, asyncpg and redis-py support uvloop. Only serving loops use it: the CLI's
+other commands and the parent of workers keep asyncio's, as do the tests' in-process apps, so both
+loops stay covered by the suite.
 """
 
 from __future__ import annotations
