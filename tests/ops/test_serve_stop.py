@@ -4,13 +4,9 @@ test_serve_workers.py)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
-
 import pytest
 
-from tests.support.in_flight import hold_a_request, wait_until_closed_by_peer
+from tests.support.in_flight import stop_with_a_request_in_flight
 from tests.support.live_server import LiveServerFactory
 from tests.support.services import LOOPBACK
 
@@ -23,20 +19,9 @@ def test_a_request_in_flight_gets_half_the_stop_timeout_then_the_server_exits(
     start_live_server: LiveServerFactory,
 ) -> None:
     server = start_live_server(env={"TITAN_STOP_TIMEOUT": str(STOP_TIMEOUT_S)})
-    held = hold_a_request(LOOPBACK, server.port)
-    began = time.monotonic()
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        # aiohttp's own default would have waited 60 s for the request.
-        code = server.process.wait(timeout=45)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"titan serve still runs 45 s after SIGTERM\n{server.log_tail()}") from None
-    finally:
-        try:
-            wait_until_closed_by_peer(held, timeout=5)
-        finally:
-            held.close()
-    took = time.monotonic() - began
+    # aiohttp's own default would have waited 60 s for the request.
+    code, took = stop_with_a_request_in_flight(server.process, LOOPBACK, server.port, deadline=45,
+                                               diagnostics=server.log_tail)  # fmt: skip
     assert code == 0, server.log_tail()
     # Not a speed check: a lower bound, which a slow machine only makes larger. Shorter would mean
     # the request was not waited for.

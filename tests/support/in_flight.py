@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import time
+from collections.abc import Callable
 
 
 def hold_a_request(host: str, port: int, *, timeout: float = 30.0) -> socket.socket:
@@ -45,3 +49,24 @@ def wait_until_closed_by_peer(connection: socket.socket, *, timeout: float) -> N
         return
     except TimeoutError:
         raise AssertionError(f"the server kept the connection open for {timeout:g} s") from None
+
+
+def stop_with_a_request_in_flight(
+    process: subprocess.Popen[bytes], host: str, port: int, *, deadline: float, diagnostics: Callable[[], str]
+) -> tuple[int, float]:
+    """Hold a request on `host:port`, SIGTERM `process` and wait, `deadline` seconds at most, for it
+    to exit and for the held connection to end. Returns the exit code and the seconds from the
+    signal to the exit."""
+    held = hold_a_request(host, port)
+    try:
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running {deadline:g} s after SIGTERM\n{diagnostics()}") from None
+        took = time.monotonic() - began
+        wait_until_closed_by_peer(held, timeout=5)
+    finally:
+        held.close()
+    return code, took
