@@ -12,7 +12,6 @@ loops stay covered by the suite.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 
 # The `event_loop` setting's values.
 AUTO, UVLOOP, ASYNCIO = "auto", "uvloop", "asyncio"
@@ -23,17 +22,15 @@ class EventLoopUnavailable(RuntimeError):
     """`event_loop = "uvloop"` where uvloop is not installed."""
 
 
-def uvloop_installed() -> bool:
-    return importlib.util.find_spec("uvloop") is not None
-
-
 def new_serving_loop(choice: str) -> asyncio.AbstractEventLoop:
-    """A new event loop of the kind `choice` names ("auto": uvloop if installed)."""
-    if choice == ASYNCIO or (choice == AUTO and not uvloop_installed()):
+    """A new event loop of the kind `choice` names ("auto": uvloop if it can be imported)."""
+    if choice == ASYNCIO:
         return asyncio.new_event_loop()
     try:
         import uvloop
     except ImportError as missing:
+        if choice == AUTO:
+            return asyncio.new_event_loop()
         raise EventLoopUnavailable(
             f"event_loop = {choice!r} needs uvloop, which is not installed ({missing}); "
             "install it (pip install uvloop) or set event_loop to 'auto' or 'asyncio'"
